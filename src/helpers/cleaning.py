@@ -1,0 +1,355 @@
+"""Stage 1: read the two input files, check them against the input contract, join them.
+
+Every row that enters is accounted for: it becomes a row of the analysis table, or a row of
+the exclusion log with its reason. Problems that make the data unusable are collected and
+raised together as one :class:`~helpers.errors.InputError`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .dates import parse_dates
+from .errors import InputError, ProblemList
+from .outcomes import classify, normalise_outcome_code
+from .reading import InputTable, read_input
+
+ALLOCATION_REQUIRED = ["crime_ref", "allocated_on", "allocation"]
+ALLOCATION_COLUMNS = ALLOCATION_REQUIRED + ["random_number"]
+EXTRACT_REQUIRED = [
+    "crime_ref", "reported_on", "record_type", "borough", "ward", "hate_strand",
+    "offence_group", "src_completed", "outcome_code",
+]
+COVARIATE_COLUMNS = ["victim_age_band", "victim_sex", "repeat_victim", "suspect_identified"]
+EXTRACT_COLUMNS = EXTRACT_REQUIRED + ["src_completed_on", "src_mode", "outcome_on"] + COVARIATE_COLUMNS
+
+ARMS = {"src": "SRC", "treatment": "SRC", "bau": "BAU", "control": "BAU", "business as usual": "BAU"}
+RECORD_TYPES = {
+    "crime": "crime", "incident": "incident", "non-crime incident": "incident",
+    "non-crime hate incident": "incident", "nchi": "incident",
+}
+HATE_STRANDS = ("race", "religion", "disability", "sexual orientation", "transgender")
+STRAND_ALIASES = {"faith": "religion", "religion/faith": "religion", "trans": "transgender",
+                  "transgender identity": "transgender", "sexual-orientation": "sexual orientation"}
+YES_NO = {"y": True, "yes": True, "n": False, "no": False}
+CONTACT_MODES = {"phone": "phone", "telephone": "phone", "in person": "in person",
+                 "in-person": "in person", "face to face": "in person", "visit": "in person"}
+SEXES = {"m": "male", "male": "male", "f": "female", "female": "female"}
+NOT_RECORDED = "not recorded"
+
+REASON_INCIDENT = "non-crime hate incident: not eligible"
+REASON_NOT_RANDOMISED = "hate crime reviewed but not randomised"
+REASON_DUPLICATE_RECORD = "duplicate record of a report already in the extract"
+REASON_DUPLICATE_ALLOCATION = "duplicate allocation entry (same arm): kept once"
+
+
+@dataclass
+class CleaningResult:
+    """What stage 1 hands to the later stages."""
+
+    analysis: pd.DataFrame
+    exclusions: pd.DataFrame
+    flow: dict
+    warnings: list[str]
+    inputs: dict = field(default_factory=dict)
+
+
+def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sheet=None) -> CleaningResult:
+    """Read, validate, normalise and join the allocation log and the crime extract.
+
+    Parameters
+    ----------
+    allocation_path, extract_path
+        The two input files (CSV or Excel).
+    outcome_definitions
+        Outcome name to ``{"codes": [...]}`` (the ``outcomes`` parameter).
+    sheet
+        Excel sheet name for both files; None reads the first sheet.
+
+    Raises
+    ------
+    InputError
+        Every problem found in either file, listed together.
+    """
+    problems = ProblemList()
+    tables = {}
+    for role, path, columns in (("allocation", allocation_path, ALLOCATION_COLUMNS),
+                                ("extract", extract_path, EXTRACT_COLUMNS)):
+        try:
+            tables[role] = read_input(path, columns, sheet=sheet)
+        except InputError as exc:
+            problems.problems.extend(exc.problems)
+    problems.raise_if_any()
+    allocation, alloc_dupes = normalise_allocation(tables["allocation"], problems)
+    extract, extract_dupes = normalise_extract(tables["extract"], problems)
+    problems.raise_if_any()
+    _check_all_allocated_reports_present(allocation, extract, tables["allocation"].name, problems)
+    problems.raise_if_any()
+
+    analysis = _join(allocation, extract, outcome_definitions)
+    exclusions = _exclusion_log(tables, allocation, extract, alloc_dupes, extract_dupes)
+    flow = consort_flow(tables["extract"].data, analysis, exclusions, tables["extract"].name)
+    warnings = _warnings(tables, analysis, alloc_dupes, extract_dupes)
+    inputs = {role: _describe(table) for role, table in tables.items()}
+    return CleaningResult(analysis, exclusions, flow, warnings, inputs)
+
+
+def normalise_reference(value: object) -> str:
+    """A crime reference as compared across files: no spaces, upper case."""
+    return re.sub(r"\s+", "", str(value)).upper()
+
+
+def normalise_allocation(table: InputTable, problems: ProblemList) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The allocation log with one row per reference, and the duplicate rows left out."""
+    data, file = table.data, table.name
+    if not _has_columns(data, ALLOCATION_REQUIRED, file, problems):
+        return pd.DataFrame(), pd.DataFrame()
+    out = pd.DataFrame({"alloc_row": data["source_row"]})
+    out["crime_ref"] = _references(data, file, problems)
+    arm = data["allocation"].astype(str).str.strip().str.lower().map(ARMS)
+    _report_invalid(arm.isna(), data, "allocation", file, "expected SRC or BAU (or treatment / control)", problems)
+    out["allocation"] = arm
+    out["allocated_on"] = _dates(data, "allocated_on", file, problems, required=True)
+    if "random_number" in data:
+        number = pd.to_numeric(data["random_number"].replace("", None), errors="coerce")
+        bad = number.isna() & (data["random_number"].astype(str).str.strip() != "")
+        _report_invalid(bad, data, "random_number", file, "expected a number", problems)
+        out["random_number"] = number
+    else:
+        out["random_number"] = float("nan")
+    out = out[out["crime_ref"] != ""]
+    arms_per_ref = out.dropna(subset=["allocation"]).groupby("crime_ref")["allocation"].nunique()
+    for ref in arms_per_ref[arms_per_ref > 1].index:
+        rows = out.loc[out["crime_ref"] == ref, "alloc_row"]
+        problems.add(file, f"reference {ref} is allocated to both SRC and BAU", "allocation", rows)
+    duplicated = out.duplicated("crime_ref", keep="first")
+    return out[~duplicated].reset_index(drop=True), out[duplicated]
+
+
+def normalise_extract(table: InputTable, problems: ProblemList) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The crime extract with one row per reference, normalised, and the duplicate rows left out."""
+    data, file = table.data, table.name
+    if not _has_columns(data, EXTRACT_REQUIRED, file, problems):
+        return pd.DataFrame(), pd.DataFrame()
+    out = pd.DataFrame({"source_row": data["source_row"]})
+    out["crime_ref"] = _references(data, file, problems)
+    out["reported_on"] = _dates(data, "reported_on", file, problems, required=True)
+    record_type = _text(data["record_type"]).str.lower().map(RECORD_TYPES)
+    _report_invalid(record_type.isna(), data, "record_type", file, "expected crime or incident", problems)
+    out["record_type"] = record_type
+    for column in ("borough", "ward", "offence_group"):
+        values = _text(data[column])
+        _report_invalid(values == "", data, column, file, "a value is required", problems)
+        out[column] = values.str.title() if column == "borough" else values
+    out["offence_group"] = out["offence_group"].str.lower()
+    out["hate_strand"] = _hate_strands(data, file, problems)
+    out["received"] = _yes_no(data, "src_completed", file, problems, required=True)
+    out["src_completed_on"] = _dates(data, "src_completed_on", file, problems)
+    out["src_mode"] = _mapped(data, "src_mode", CONTACT_MODES, file, "expected phone or in person", problems)
+    codes = data["outcome_code"].map(normalise_outcome_code)
+    bad_code = codes.map(lambda c: c[1] is not None)
+    for message, rows in data.loc[bad_code, "source_row"].groupby(codes[bad_code].map(lambda c: c[1])):
+        problems.add(file, message, "outcome_code", rows)
+    out["outcome_code"] = codes.map(lambda c: c[0])
+    out["outcome_on"] = _dates(data, "outcome_on", file, problems)
+    _check_not_before_report(out, "outcome_on", "the outcome is dated before the report", file, problems)
+    _check_not_before_report(out, "src_completed_on", "the contact is dated before the report", file, problems)
+    out["victim_age_band"] = _text(data["victim_age_band"]).replace("", NOT_RECORDED) if "victim_age_band" in data else NOT_RECORDED
+    out["victim_sex"] = (_text(data["victim_sex"]).str.lower().map(lambda s: SEXES.get(s, s or NOT_RECORDED))
+                         if "victim_sex" in data else NOT_RECORDED)
+    for column in ("repeat_victim", "suspect_identified"):
+        out[column] = _yes_no(data, column, file, problems) if column in data else pd.NA
+    out = out[out["crime_ref"] != ""]
+    return _drop_duplicate_records(out, file, problems)
+
+
+def _drop_duplicate_records(out: pd.DataFrame, file: str, problems: ProblemList):
+    compared = [c for c in out.columns if c != "source_row"]
+    repeated = out.duplicated("crime_ref", keep=False)
+    identical = out.duplicated(compared, keep="first")
+    for ref, rows in out[repeated].groupby("crime_ref"):
+        if len(rows.drop_duplicates(compared)) > 1:
+            problems.add(file, f"reference {ref} appears on several rows with different values",
+                         "crime_ref", rows["source_row"])
+    return out[~identical].reset_index(drop=True), out[identical]
+
+
+def _check_all_allocated_reports_present(allocation, extract, file, problems) -> None:
+    missing = ~allocation["crime_ref"].isin(set(extract["crime_ref"]))
+    if missing.any():
+        refs = ", ".join(allocation.loc[missing, "crime_ref"].head(5))
+        problems.add(file, f"{int(missing.sum())} allocated reference(s) are not in the crime extract "
+                           f"(for example {refs})", "crime_ref", allocation.loc[missing, "alloc_row"])
+
+
+def _join(allocation: pd.DataFrame, extract: pd.DataFrame, outcome_definitions: dict) -> pd.DataFrame:
+    analysis = allocation.merge(extract, on="crime_ref", how="inner", validate="one_to_one")
+    analysis["assigned"] = (analysis["allocation"] == "SRC").astype("int8")
+    analysis["received"] = analysis["received"].astype("int8")
+    analysis["outcome_recorded"] = analysis["outcome_code"].notna()
+    analysis = pd.concat([analysis, classify(analysis["outcome_code"], outcome_definitions)], axis=1)
+    analysis["days_report_to_allocation"] = (analysis["allocated_on"] - analysis["reported_on"]).dt.days
+    analysis["days_report_to_contact"] = (analysis["src_completed_on"] - analysis["reported_on"]).dt.days
+    for strand in HATE_STRANDS:
+        analysis[f"strand_{strand.replace(' ', '_')}"] = analysis["hate_strand"].map(
+            lambda s, strand=strand: strand in s.split(";")).astype("int8")
+    order = ["alloc_row", "allocated_on", "random_number"]
+    analysis = analysis.sort_values(order, kind="stable").reset_index(drop=True)
+    analysis.insert(0, "allocation_order", range(1, len(analysis) + 1))
+    return analysis
+
+
+def _exclusion_log(tables, allocation, extract, alloc_dupes, extract_dupes) -> pd.DataFrame:
+    extract_file, alloc_file = tables["extract"].name, tables["allocation"].name
+    randomised = set(allocation["crime_ref"])
+    not_randomised = extract[~extract["crime_ref"].isin(randomised)]
+    reasons = not_randomised["record_type"].map({"incident": REASON_INCIDENT, "crime": REASON_NOT_RANDOMISED})
+    parts = [
+        pd.DataFrame({"file": extract_file, "source_row": not_randomised["source_row"],
+                      "crime_ref": not_randomised["crime_ref"], "reason": reasons,
+                      "stage": "before randomisation"}),
+        pd.DataFrame({"file": extract_file, "source_row": extract_dupes.get("source_row", []),
+                      "crime_ref": extract_dupes.get("crime_ref", []), "reason": REASON_DUPLICATE_RECORD,
+                      "stage": "before randomisation"}),
+        pd.DataFrame({"file": alloc_file, "source_row": alloc_dupes.get("alloc_row", []),
+                      "crime_ref": alloc_dupes.get("crime_ref", []), "reason": REASON_DUPLICATE_ALLOCATION,
+                      "stage": "allocation log"}),
+    ]
+    log = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
+        pd.DataFrame(columns=["file", "source_row", "crime_ref", "reason", "stage"])
+    return log.astype({"source_row": "int64"}).sort_values(["file", "source_row"]).reset_index(drop=True)
+
+
+def consort_flow(extract_rows: pd.DataFrame, analysis: pd.DataFrame, exclusions: pd.DataFrame,
+                 extract_file: str) -> dict:
+    """Participant flow counts (CONSORT 2010), from the extract's records to the analysis.
+
+    Every extract row is either randomised or excluded before randomisation, so
+    ``assessed == excluded_before_randomisation + randomised`` holds by construction.
+    """
+    before = exclusions[(exclusions["file"] == extract_file) & (exclusions["stage"] == "before randomisation")]
+    by_arm = analysis.groupby("allocation")
+    arm = lambda series: {"treatment": int(series.get("SRC", 0)), "control": int(series.get("BAU", 0))}
+    flow = {
+        "assessed": int(len(extract_rows)),
+        "excluded_before_randomisation": int(len(before)),
+        "exclusion_reasons": {k: int(v) for k, v in before["reason"].value_counts().sort_index().items()},
+        "randomised": int(len(analysis)),
+        "allocated": arm(by_arm.size()),
+        "received_src": arm(by_arm["received"].sum()),
+        "outcome_recorded": arm(by_arm["outcome_recorded"].sum()),
+        "outcome_open": arm(by_arm["outcome_recorded"].apply(lambda s: int((~s).sum()))),
+        "analysed": arm(by_arm["outcome_recorded"].sum()),
+    }
+    if flow["assessed"] != flow["excluded_before_randomisation"] + flow["randomised"]:
+        raise AssertionError("participant flow does not add up: a row was lost")  # a bug, not bad input
+    return flow
+
+
+def _warnings(tables, analysis, alloc_dupes, extract_dupes) -> list[str]:
+    warnings = []
+    for role, table in tables.items():
+        if table.dropped_identifier_columns:
+            warnings.append(f"{table.name}: dropped columns that could identify a person: "
+                            + ", ".join(table.dropped_identifier_columns))
+    if len(alloc_dupes):
+        warnings.append(f"{tables['allocation'].name}: {len(alloc_dupes)} reference(s) entered twice with the "
+                        "same arm; each is kept once")
+    if len(extract_dupes):
+        warnings.append(f"{tables['extract'].name}: {len(extract_dupes)} duplicate record(s) of the same report; "
+                        "each report is kept once")
+    ineligible = analysis[analysis["record_type"] == "incident"]
+    if len(ineligible):
+        warnings.append(f"{len(ineligible)} randomised report(s) are non-crime incidents and so were not eligible; "
+                        "they stay in the intention-to-treat analysis (rows "
+                        + ", ".join(str(r) for r in ineligible["source_row"]) + f" of {tables['extract'].name})")
+    open_cases = int((~analysis["outcome_recorded"]).sum())
+    if open_cases:
+        warnings.append(f"{open_cases} randomised report(s) have no outcome yet (open investigations); "
+                        "they are left out of the outcome analysis")
+    return warnings
+
+
+def _describe(table: InputTable) -> dict:
+    return {"file": table.name, "sha256": table.sha256, "size_bytes": table.size_bytes,
+            "rows": int(len(table.data)), "dropped_identifier_columns": table.dropped_identifier_columns}
+
+
+# --- small validators; each adds a problem naming the file, column and rows -------------------
+
+def _has_columns(data, required, file, problems) -> bool:
+    missing = [c for c in required if c not in data.columns]
+    for column in missing:
+        problems.add(file, "required column is missing", column)
+    return not missing
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype(str).str.strip().str.replace(r"\s+", " ", regex=True)
+
+
+def _references(data, file, problems) -> pd.Series:
+    refs = data["crime_ref"].map(normalise_reference)
+    _report_invalid(refs == "", data, "crime_ref", file, "a crime reference is required", problems)
+    return refs
+
+
+def _report_invalid(mask, data, column, file, expected, problems) -> None:
+    if mask.any():
+        values = sorted({str(v).strip() for v in data.loc[mask, column]})[:5]
+        shown = ", ".join(f"'{v}'" for v in values)
+        problems.add(file, f"{expected} (found {shown})", column, data.loc[mask, "source_row"])
+
+
+def _dates(data, column, file, problems, *, required=False) -> pd.Series:
+    if column not in data:
+        return pd.Series(pd.NaT, index=data.index, dtype="datetime64[ns]")
+    dates, bad = parse_dates(data[column])
+    rows_by_reason: dict[str, list[int]] = {}
+    for position, reason in bad.items():
+        rows_by_reason.setdefault(reason, []).append(int(data["source_row"].iloc[position]))
+    for reason, rows in rows_by_reason.items():
+        problems.add(file, reason, column, rows)
+    if required:
+        blank = data[column].map(lambda v: isinstance(v, str) and not v.strip())
+        if blank.any():
+            problems.add(file, "a date is required", column, data.loc[blank, "source_row"])
+    return dates
+
+
+def _check_not_before_report(out, column, message, file, problems) -> None:
+    early = out[column] < out["reported_on"]
+    if early.any():
+        problems.add(file, message, column, out.loc[early, "source_row"])
+
+
+def _yes_no(data, column, file, problems, *, required=False) -> pd.Series:
+    text = _text(data[column]).str.lower()
+    values = text.map(YES_NO)
+    bad = values.isna() & ((text != "") | required)
+    _report_invalid(bad, data, column, file, "expected Y or N", problems)
+    return values.astype("boolean")
+
+
+def _mapped(data, column, mapping, file, expected, problems) -> pd.Series:
+    if column not in data:
+        return pd.Series(pd.NA, index=data.index, dtype="string")
+    text = _text(data[column]).str.lower()
+    values = text.map(mapping)
+    _report_invalid(values.isna() & (text != ""), data, column, file, expected, problems)
+    return values.astype("string")
+
+
+def _hate_strands(data, file, problems) -> pd.Series:
+    def parse(cell: str) -> tuple[str, list[str]]:
+        parts = [STRAND_ALIASES.get(p, p) for p in (s.strip().lower() for s in str(cell).split(";")) if p]
+        unknown = [p for p in parts if p not in HATE_STRANDS]
+        return ";".join(s for s in HATE_STRANDS if s in parts), unknown
+
+    parsed = data["hate_strand"].map(parse)
+    unknown = parsed.map(lambda p: bool(p[1]) or not p[0])
+    _report_invalid(unknown, data, "hate_strand", file,
+                    "expected one or more of " + ", ".join(HATE_STRANDS) + " separated by ';'", problems)
+    return parsed.map(lambda p: p[0])

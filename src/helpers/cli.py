@@ -1,0 +1,106 @@
+"""The ``srceval`` command: run the evaluation, simulate an extract, compare two runs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, config
+
+EXAMPLES = """examples:
+  srceval run                                   # the shipped synthetic trial, report in reports/
+  srceval run --allocation log.xlsx --extract extract.csv --out reports/bcu-2024
+  srceval simulate --out data/raw               # regenerate the shipped synthetic extract
+  srceval diff reports/old/results.json reports/new/results.json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="srceval", description="Evaluate the SRC randomised trial from its "
+                                     "allocation log and crime extract.", epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"srceval {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run every stage and write the report")
+    run.add_argument("--allocation", type=Path, default=config.DEFAULT_ALLOCATION,
+                     help="allocation log, .xlsx or .csv (default: the shipped synthetic log)")
+    run.add_argument("--extract", type=Path, default=config.DEFAULT_EXTRACT,
+                     help="crime extract, .csv or .xlsx (default: the shipped synthetic extract)")
+    run.add_argument("--out", type=Path, default=config.REPORTS_DIR, help="output folder (default: reports/)")
+    run.add_argument("--params", type=Path, default=config.PARAMETERS_FILE,
+                     help="parameters file, YAML (default: config/parameters.yml)")
+    run.add_argument("--processed", type=Path, default=config.PROCESSED_DIR,
+                     help="folder for the analysis table and exclusion log (default: data/processed/)")
+    run.add_argument("--audience", choices=("full", "leadership"), default="full",
+                     help="'leadership' writes the summary alone (default: full)")
+
+    simulate = commands.add_parser("simulate", help="write a synthetic allocation log and crime extract")
+    simulate.add_argument("--out", type=Path, required=True, help="folder to write the two files to")
+    simulate.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped data's)")
+    simulate.add_argument("--n-control", type=int, default=125)
+    simulate.add_argument("--n-treatment", type=int, default=125)
+    simulate.add_argument("--compliance", type=float, default=0.80, help="share of the SRC arm contacted")
+    simulate.add_argument("--control-withdrawal", type=float, default=69 / 125)
+    simulate.add_argument("--complier-withdrawal", type=float, default=43 / 100)
+    simulate.add_argument("--noncomplier-withdrawal", type=float, default=11 / 25)
+    simulate.add_argument("--allocation-format", choices=("xlsx", "csv"), default="xlsx")
+
+    diff = commands.add_parser("diff", help="list what changed between two results.json files")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--tolerance", type=float, default=0.0, help="ignore numeric changes up to this size")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"run": _run, "simulate": _simulate, "diff": _diff}
+    return handlers[args.command](args)
+
+
+def _run(args) -> int:
+    from .errors import InputError
+    from .runner import RunFailure, run_pipeline
+
+    try:
+        run_pipeline(allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
+                     processed_dir=args.processed, audience=args.audience)
+    except RunFailure as failure:
+        print(f"srceval: {failure}", file=sys.stderr)
+        return failure.exit_code
+    except InputError as error:
+        print(f"srceval: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+def _simulate(args) -> int:
+    from .simulate import DEFAULT_SEED, TrialDesign, simulate_trial
+
+    design = TrialDesign(n_control=args.n_control, n_treatment=args.n_treatment, compliance=args.compliance,
+                         control_withdrawal=args.control_withdrawal, complier_withdrawal=args.complier_withdrawal,
+                         noncomplier_withdrawal=args.noncomplier_withdrawal)
+    try:
+        trial = simulate_trial(design, seed=DEFAULT_SEED if args.seed is None else args.seed)
+    except ValueError as error:
+        print(f"srceval simulate: {error}", file=sys.stderr)
+        return 2
+    allocation, extract = trial.write(args.out, allocation_name=f"allocation_log.{args.allocation_format}")
+    print(f"Wrote {allocation} ({len(trial.allocation)} rows) and {extract} ({len(trial.extract)} rows)")
+    return 0
+
+
+def _diff(args) -> int:
+    from .compare import diff_files, format_changes
+
+    for path in (args.old, args.new):
+        if not path.is_file():
+            print(f"srceval diff: {path} does not exist", file=sys.stderr)
+            return 2
+    print(format_changes(diff_files(args.old, args.new, tolerance=args.tolerance)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Stage 3: who received the contact, where, when and how.
+
+Delivery in the SRC arm is the trial's known weakness; contamination is a BAU report that
+got a contact anyway. Tables below borough level go through disclosure control.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from statsmodels.stats.proportion import proportion_confint
+
+from .estimation import risk_difference
+
+
+def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
+                   alpha: float = 0.05) -> dict:
+    """Share of each arm that received the contact, with Wilson intervals."""
+    rates = {}
+    for arm, label in ((1, "treatment"), (0, "control")):
+        group = data.loc[data[treatment] == arm, received]
+        low, high = proportion_confint(int(group.sum()), len(group), alpha=alpha, method="wilson")
+        rates[label] = {"received": int(group.sum()), "n": int(len(group)), "rate": float(group.mean()),
+                        "conf_low": float(low), "conf_high": float(high)}
+    return rates
+
+
+def delivery_by(data: pd.DataFrame, by: str, *, treatment: str = "assigned", received: str = "received") -> pd.DataFrame:
+    """Delivery within the SRC arm by one characteristic (borough, month, strand ...)."""
+    src = data[data[treatment] == 1]
+    table = src.groupby(by, observed=True)[received].agg(allocated="size", received="sum").reset_index()
+    table["rate"] = table["received"] / table["allocated"]
+    return table.rename(columns={by: "group"})
+
+
+def delivery_by_strand(data: pd.DataFrame, strands: dict[str, str], *, treatment: str = "assigned",
+                       received: str = "received") -> pd.DataFrame:
+    """Delivery by hate strand; a report with two strands counts in both."""
+    src = data[data[treatment] == 1]
+    rows = [{"group": label, "allocated": int(src[column].sum()),
+             "received": int(src.loc[src[column] == 1, received].sum())}
+            for column, label in strands.items() if column in src and src[column].sum() > 0]
+    table = pd.DataFrame(rows)
+    table["rate"] = table["received"] / table["allocated"]
+    return table
+
+
+def suppress_small_counts(table: pd.DataFrame, columns: list[str], *, threshold: int = 5) -> pd.DataFrame:
+    """Statistical disclosure control: counts below ``threshold`` shown as '<threshold'.
+
+    A rate computed from a suppressed count would reveal it, so rates on such rows are
+    suppressed too.
+    """
+    shown = table.copy()
+    small = np.zeros(len(table), dtype=bool)
+    for column in columns:
+        small |= (table[column] > 0) & (table[column] < threshold)
+    for column in columns:
+        shown[column] = [f"<{threshold}" if 0 < v < threshold else str(int(v)) for v in table[column]]
+    if "rate" in shown:
+        shown["rate"] = ["suppressed" if s else f"{r:.0%}" for s, r in zip(small, table["rate"])]
+    return shown
+
+
+def contact_timing(data: pd.DataFrame, *, received: str = "received") -> dict:
+    """Days from report to contact among delivered contacts: median and quartiles."""
+    days = data.loc[data[received] == 1, "days_report_to_contact"].dropna()
+    if days.empty:
+        return {"n": 0, "median": None, "q1": None, "q3": None}
+    q1, median, q3 = np.percentile(days, [25, 50, 75])
+    return {"n": int(len(days)), "median": float(median), "q1": float(q1), "q3": float(q3),
+            "min": float(days.min()), "max": float(days.max())}
+
+
+def contact_modes(data: pd.DataFrame, *, received: str = "received") -> dict:
+    delivered = data[data[received] == 1]
+    return {mode: int(count) for mode, count in delivered["src_mode"].fillna("not recorded").value_counts().items()}
+
+
+def predictors_of_delivery(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
+                           alpha: float = 0.05) -> pd.DataFrame | None:
+    """Logistic regression of delivery on baseline characteristics, within the SRC arm.
+
+    Odds ratios with Wald intervals; None where the model cannot be fitted (every SRC report
+    got the contact, or none did).
+    """
+    src = data[data[treatment] == 1].copy()
+    if src[received].nunique() < 2:
+        return None
+    src["suspect"] = src["suspect_identified"].astype(float)
+    formula = f"{received} ~ C(borough) + C(offence_group) + strand_race + suspect"
+    try:
+        fit = smf.logit(formula, data=src).fit(disp=0, maxiter=200)
+    except Exception:  # separation in a small arm: report that the model is not estimable
+        return None
+    ci = np.exp(fit.conf_int(alpha=alpha))
+    return pd.DataFrame({"term": fit.params.index, "odds_ratio": np.exp(fit.params.values),
+                         "conf_low": ci[0].values, "conf_high": ci[1].values,
+                         "p_value": fit.pvalues.values}).iloc[1:].reset_index(drop=True)
+
+
+def biased_comparisons(data: pd.DataFrame, outcome: str, *, alpha: float = 0.05) -> list:
+    """As-treated and per-protocol risk differences, shown only beside intention to treat.
+
+    Both compare groups that chose themselves (the reports an officer managed to reach), so
+    neither is a randomised comparison.
+    """
+    per_protocol = data[(data["assigned"] == 0) | (data["received"] == 1)]
+    as_treated = data.assign(as_treated=data["received"])
+    return [
+        _relabel(risk_difference(per_protocol, outcome, treatment="assigned", alpha=alpha),
+                 "risk_difference_per_protocol", "per protocol: SRC delivered vs BAU (biased)"),
+        _relabel(risk_difference(as_treated, outcome, treatment="as_treated", alpha=alpha),
+                 "risk_difference_as_treated", "as treated: contact received vs not (biased)"),
+    ]
+
+
+def _relabel(estimate, estimand: str, method: str):
+    from dataclasses import replace
+    return replace(estimate, estimand=estimand, method=method)

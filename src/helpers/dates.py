@@ -1,0 +1,62 @@
+"""Dates as the input contract allows them: ISO (2022-10-03) or UK day-first (03/10/2022).
+
+A date that could be read two ways (a two-digit year) or that does not exist (31/02/2023) is
+reported, never guessed.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pandas as pd
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
+ISO = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}}){_TIME}$")
+DAY_FIRST = re.compile(rf"^(\d{{1,2}})[/.\-](\d{{1,2}})[/.\-](\d{{4}}){_TIME}$")
+TWO_DIGIT_YEAR = re.compile(rf"^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2}}{_TIME}$")
+
+
+def parse_date(value: object) -> tuple[pd.Timestamp | None, str | None]:
+    """Parse one date cell.
+
+    Returns
+    -------
+    (date, problem)
+        ``date`` is a midnight Timestamp or None when blank or invalid; ``problem`` says why
+        a non-blank value was refused.
+    """
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return pd.Timestamp(value).normalize(), None
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None, None
+    if match := ISO.match(text):
+        year, month, day = (int(g) for g in match.groups())
+    elif match := DAY_FIRST.match(text):
+        day, month, year = (int(g) for g in match.groups())
+    elif TWO_DIGIT_YEAR.match(text):
+        return None, f"'{text}' has a two-digit year and is ambiguous"
+    else:
+        return None, f"'{text}' is not a date (expected 2022-10-03 or 03/10/2022)"
+    try:
+        return pd.Timestamp(year=year, month=month, day=day), None
+    except ValueError:
+        return None, f"'{text}' is not a real date"
+
+
+def parse_dates(values: pd.Series) -> tuple[pd.Series, dict[int, str]]:
+    """Parse a column of date cells.
+
+    Returns
+    -------
+    (dates, problems)
+        ``dates`` has NaT for blank or invalid cells; ``problems`` maps the position of each
+        invalid cell to the reason.
+    """
+    parsed, problems = [], {}
+    for position, value in enumerate(values):
+        date, problem = parse_date(value)
+        parsed.append(date if date is not None else pd.NaT)
+        if problem:
+            problems[position] = problem
+    return pd.Series(pd.to_datetime(parsed), index=values.index, dtype="datetime64[ns]"), problems

@@ -1,0 +1,49 @@
+"""The one shape every estimator returns: a tidy row with its interval and its method."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+import pandas as pd
+
+TIDY_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "method", "n"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimate of one estimand for one outcome.
+
+    ``std_error`` and ``p_value`` are None where the method gives none (an exact or
+    bootstrap interval has no standard error).
+    """
+
+    outcome: str
+    estimand: str
+    estimate: float | None
+    conf_low: float | None
+    conf_high: float | None
+    method: str
+    n: int
+    std_error: float | None = None
+    p_value: float | None = None
+
+    def as_dict(self) -> dict:
+        return {k: _clean(v) for k, v in asdict(self).items()}
+
+    @property
+    def interval(self) -> list[float | None]:
+        return [_clean(self.conf_low), _clean(self.conf_high)]
+
+
+def _clean(value):
+    """Plain Python numbers for JSON; NaN and infinity become None."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    value = float(value) if not isinstance(value, int) else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def tidy(estimates: Iterable[Estimate]) -> pd.DataFrame:
+    """Stack estimates into one table, one row each, in the columns of :data:`TIDY_COLUMNS`."""
+    return pd.DataFrame([e.as_dict() for e in estimates], columns=TIDY_COLUMNS)

@@ -1,0 +1,76 @@
+"""Stage 5: what the trial's effect would mean across a force, or nationally.
+
+Prevented withdrawals = annual withdrawals x relative risk reduction, the published
+method, with the interval of the relative reduction carried through unchanged: the
+population counts are treated as known, so all the uncertainty is the trial's.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def prevented_withdrawals(withdrawals: int, reduction: float | None, interval: list) -> tuple:
+    """Withdrawals prevented a year, and its interval, from a relative reduction and its interval."""
+    if reduction is None:
+        return None, [None, None]
+    low, high = interval
+    scaled = [None if v is None else withdrawals * v for v in (low, high)]
+    return withdrawals * reduction, scaled
+
+
+def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
+    """The results.json ``extrapolation`` section for one population with known withdrawals."""
+    withdrawals, hate_crimes = int(population["withdrawals"]), int(population["hate_crimes"])
+    itt, itt_ci = prevented_withdrawals(withdrawals, attrition["itt"]["relative_risk_reduction"],
+                                        attrition["itt"]["relative_risk_reduction_ci"])
+    full, full_ci = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"],
+                                          attrition["cace"]["relative_risk_reduction_ci"])
+    share = lambda v: None if v is None else v / hate_crimes
+    return {
+        "population": population["label"],
+        "population_key": key,
+        "source": population["source"].strip(),
+        "hate_crimes": hate_crimes,
+        "withdrawals": withdrawals,
+        "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci},
+        "share_of_hate_crimes": {"itt": share(itt), "full_compliance": share(full)},
+        "interval_includes_zero": bool(itt_ci[0] is not None and itt_ci[0] <= 0 <= itt_ci[1]),
+        "method": "annual withdrawals x relative risk reduction; interval of the reduction carried through",
+    }
+
+
+def national_scenario(attrition: dict, figures: dict, *, key: str, assumed_share: float) -> dict:
+    """Prevented withdrawals for a population whose withdrawal count is not published.
+
+    The withdrawals are hate crimes x ``assumed_share``: an assumption, labelled as such.
+    """
+    population = figures[key]
+    withdrawals = int(round(population["hate_crimes"] * assumed_share))
+    itt, itt_ci = prevented_withdrawals(withdrawals, attrition["itt"]["relative_risk_reduction"],
+                                        attrition["itt"]["relative_risk_reduction_ci"])
+    full, full_ci = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"],
+                                          attrition["cace"]["relative_risk_reduction_ci"])
+    return {"population": population["label"], "source": population["source"].strip(),
+            "hate_crimes": int(population["hate_crimes"]), "assumed_withdrawal_share": assumed_share,
+            "assumed_withdrawals": withdrawals, "assumption": "withdrawal share assumed equal to the MPS share",
+            "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci}}
+
+
+def sensitivity_curve(attrition: dict, hate_crimes: int, shares=np.linspace(0.10, 0.50, 41)) -> pd.DataFrame:
+    """Prevented withdrawals across assumed withdrawal shares (for the sensitivity figure)."""
+    itt = attrition["itt"]
+    low, high = itt["relative_risk_reduction_ci"]
+    withdrawals = hate_crimes * shares
+    return pd.DataFrame({
+        "share": shares, "itt": withdrawals * itt["relative_risk_reduction"],
+        "itt_low": withdrawals * (low if low is not None else np.nan),
+        "itt_high": withdrawals * (high if high is not None else np.nan),
+        "full_compliance": withdrawals * (attrition["cace"]["relative_risk_reduction"] or np.nan),
+    })
+
+
+def latest_national_key(figures: dict) -> str | None:
+    """The most recent England and Wales year in the population figures file."""
+    keys = sorted(k for k in figures if k.startswith("england_wales"))
+    return keys[-1] if keys else None

@@ -1,0 +1,165 @@
+"""The report's figures: plain titles and axis labels, a colour-blind-safe palette.
+
+Each function draws one figure, saves it as PNG under the run's figures folder and returns it,
+so a notebook can show it and the report can embed it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the pipeline runs without a screen
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# Okabe & Ito (2008): distinguishable with every common form of colour blindness.
+PALETTE = {"src": "#0072B2", "bau": "#E69F00", "neutral": "#999999", "accent": "#009E73", "warn": "#D55E00"}
+DPI = 110
+
+plt.rcParams.update({
+    "figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 10, "axes.titlesize": 11,
+    "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "srceval",
+})
+
+
+def _save(fig, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return fig
+
+
+def flow_diagram(flow: dict, path: Path):
+    """CONSORT flow diagram: assessed, excluded, randomised, allocated, received, analysed."""
+    fig, ax = plt.subplots(figsize=(8, 6.2))
+    ax.set_axis_off()
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+
+    def box(x, y, text, width=3.6):
+        ax.text(x, y, text, ha="center", va="center", fontsize=9, wrap=True,
+                bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "#333333"})
+
+    def arrow(x1, y1, x2, y2):
+        ax.annotate("", xy=(x2, y2), xytext=(x1, y1), arrowprops={"arrowstyle": "->", "color": "#333333"})
+
+    reasons = "\n".join(f"{n} {reason.split(':')[0]}" for reason, n in flow.get("exclusion_reasons", {}).items())
+    box(5, 9.3, f"Hate-flagged records assessed\nn = {flow['assessed']}")
+    box(8.2, 7.9, f"Excluded before randomisation\nn = {flow['excluded_before_randomisation']}\n{reasons}")
+    arrow(5, 8.9, 5, 7.2)
+    arrow(5, 8.1, 6.3, 8.0)
+    box(5, 6.8, f"Randomised\nn = {flow['randomised']}")
+    arrow(5, 6.4, 2.6, 5.4)
+    arrow(5, 6.4, 7.4, 5.4)
+    for x, arm, label in ((2.6, "treatment", "SRC"), (7.4, "control", "Business as usual")):
+        allocated, received = flow["allocated"][arm], flow["received_src"][arm]
+        box(x, 4.7, f"Allocated to {label}\nn = {allocated}\nreceived the contact: {received}\n"
+                    f"did not: {allocated - received}")
+        arrow(x, 3.9, x, 2.9)
+        box(x, 2.4, f"Outcome recorded: {flow['outcome_recorded'][arm]}\n"
+                    f"investigation open: {flow.get('outcome_open', {}).get(arm, 0)}")
+        arrow(x, 1.9, x, 1.2)
+        box(x, 0.8, f"Analysed (intention to treat)\nn = {flow['analysed'][arm]}")
+    ax.set_title("Participant flow (CONSORT)", loc="left")
+    return _save(fig, path)
+
+
+def balance_plot(balance: pd.DataFrame, path: Path, *, large: float = 0.25):
+    """Standardised difference of every baseline characteristic between the arms."""
+    table = balance.iloc[::-1]
+    labels = [f"{c}: {l}" for c, l in zip(table["covariate"], table["level"])]
+    fig, ax = plt.subplots(figsize=(7, 0.22 * len(table) + 1.2))
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    for edge in (-large, large):
+        ax.axvline(edge, color=PALETTE["neutral"], linestyle="--", linewidth=0.8)
+    ax.scatter(table["standardised_difference"], range(len(table)), color=PALETTE["src"], s=18, zorder=3)
+    ax.set_yticks(range(len(table)), labels, fontsize=8)
+    ax.set_xlabel("Standardised difference (SRC minus business as usual, in standard deviations)")
+    ax.set_title("Baseline balance between the arms", loc="left")
+    return _save(fig, path)
+
+
+def delivery_over_time(data: pd.DataFrame, path: Path):
+    """Share of SRC-arm reports that received the contact, by month reported."""
+    src = data[data["assigned"] == 1]
+    monthly = src.groupby(src["reported_on"].dt.to_period("M"))["received"].agg(["mean", "size"])
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.bar([p.strftime("%b %Y") for p in monthly.index], monthly["mean"] * 100, color=PALETTE["src"])
+    for i, (rate, size) in enumerate(zip(monthly["mean"], monthly["size"])):
+        ax.text(i, rate * 100 + 2, f"{rate:.0%} of {size}", ha="center", fontsize=8)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("Received the contact (%)")
+    ax.set_xlabel("Month the crime was reported")
+    ax.set_title("Delivery of the contact in the SRC arm, by month", loc="left")
+    return _save(fig, path)
+
+
+def contact_timing_plot(data: pd.DataFrame, path: Path):
+    """Distribution of days from report to contact."""
+    days = data.loc[data["received"] == 1, "days_report_to_contact"].dropna()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    if len(days):
+        ax.hist(days, bins=np.arange(days.min(), days.max() + 8, 7), color=PALETTE["src"], edgecolor="white")
+        ax.axvline(days.median(), color=PALETTE["warn"], linestyle="--", label=f"median {days.median():.0f} days")
+        ax.legend(frameon=False)
+    ax.set_xlabel("Days from the report to the contact")
+    ax.set_ylabel("Reports")
+    ax.set_title("How long after the report the contact was made", loc="left")
+    return _save(fig, path)
+
+
+def forest_plot(effects: pd.DataFrame, path: Path, *, confidence_level: float = 0.95):
+    """Risk differences (percentage points) with intervals, one row per outcome and method."""
+    table = effects.iloc[::-1].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(table) + 1.3))
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    for i, row in table.iterrows():
+        colour = PALETTE["src"] if "biased" not in row["label"] else PALETTE["neutral"]
+        if row["estimate"] is None or pd.isna(row["estimate"]):
+            continue
+        ax.errorbar(row["estimate"] * 100, i, xerr=[[(row["estimate"] - row["conf_low"]) * 100],
+                                                    [(row["conf_high"] - row["estimate"]) * 100]],
+                    fmt="o", color=colour, capsize=3)
+    ax.set_yticks(range(len(table)), table["label"], fontsize=8.5)
+    ax.set_xlabel(f"Difference in risk, SRC minus business as usual (percentage points, "
+                  f"{confidence_level:.0%} interval)")
+    ax.set_title("Effect of SRC on each outcome (left of zero: fewer with SRC)", loc="left")
+    return _save(fig, path)
+
+
+def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, confidence_level: float = 0.95):
+    """Withdrawals prevented a year across the force, with intervals carried from the trial."""
+    rows = [("As delivered in the trial\n(intention to treat)", prevented["itt"], prevented["itt_ci"]),
+            ("If every victim received it\n(complier estimate)", prevented["full_compliance"],
+             prevented["full_compliance_ci"])]
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    for i, (label, estimate, (low, high)) in enumerate(rows):
+        if estimate is None:
+            continue
+        ax.barh(i, estimate, color=PALETTE["src"] if i == 0 else PALETTE["accent"], height=0.5)
+        ax.errorbar(estimate, i, xerr=[[estimate - low], [high - estimate]], fmt="none", color="#333333", capsize=4)
+        ax.text(max(high, estimate) + 60, i, f"{estimate:,.0f}\n({low:,.0f} to {high:,.0f})", va="center", fontsize=8.5)
+    ax.set_yticks([0, 1], [r[0] for r in rows], fontsize=8.5)
+    ax.set_xlabel(f"Withdrawals prevented a year ({confidence_level:.0%} interval)")
+    ax.set_title(f"What SRC would mean across the {population_label}", loc="left")
+    ax.margins(x=0.25)
+    return _save(fig, path)
+
+
+def sensitivity_plot(curve: pd.DataFrame, path: Path, *, label: str, assumed_share: float):
+    """Withdrawals prevented nationally against the assumed share of hate crimes withdrawn."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.fill_between(curve["share"] * 100, curve["itt_low"], curve["itt_high"], color=PALETTE["src"], alpha=0.2,
+                    label="interval (intention to treat)")
+    ax.plot(curve["share"] * 100, curve["itt"], color=PALETTE["src"], label="intention to treat")
+    ax.plot(curve["share"] * 100, curve["full_compliance"], color=PALETTE["accent"], linestyle="--",
+            label="full delivery (complier estimate)")
+    ax.axvline(assumed_share * 100, color=PALETTE["neutral"], linestyle=":", label="assumed share")
+    ax.set_xlabel("Share of hate crimes ending in victim withdrawal (%), an assumption")
+    ax.set_ylabel("Withdrawals prevented a year")
+    ax.set_title(f"{label}: how the answer moves with the assumption", loc="left")
+    ax.legend(frameon=False, fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,184 @@
+"""Tables and headings for the notebooks and the report, formatted for people.
+
+Numbers come from the stage results; these functions only choose labels and rounding.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import HTML, Image, Markdown, display
+
+OUTCOME_LABELS = {"attrition": "Victim withdrew support (codes 14, 16)", "charge": "Charged or summonsed",
+                  "positive_outcome": "Positive outcome"}
+
+
+def heading(text: str, anchor: str, level: int = 2) -> None:
+    """A section heading the report's table of contents picks up."""
+    display(HTML(f'<h{level} id="{anchor}">{text}</h{level}>'))
+
+
+def note(text: str) -> None:
+    """A methods note for reviewers, set apart from the narrative."""
+    display(Markdown(f'<div class="methods">\n\n{text}\n\n</div>'))
+
+
+def figure(path) -> None:
+    display(Image(filename=str(path)))
+
+
+def table(frame: pd.DataFrame) -> None:
+    display(HTML(frame.to_html(index=False, border=0, na_rep="–", escape=True)))
+
+
+def _pct(value, digits=1) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value * 100:.{digits}f}%"
+
+
+def _num(value, digits=3) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _interval(pair, fmt) -> str:
+    low, high = pair
+    return "–" if low is None or high is None else f"{fmt(low)} to {fmt(high)}"
+
+
+def flow_table(flow: dict) -> pd.DataFrame:
+    rows = [("Assessed (hate-flagged records)", "", "", flow["assessed"]),
+            ("Excluded before randomisation", "", "", flow["excluded_before_randomisation"])]
+    rows += [(f"    {reason}", "", "", n) for reason, n in flow["exclusion_reasons"].items()]
+    rows.append(("Randomised", "", "", flow["randomised"]))
+    for key, label in (("allocated", "Allocated"), ("received_src", "Received the contact"),
+                       ("outcome_recorded", "Outcome recorded"), ("outcome_open", "Investigation still open"),
+                       ("analysed", "Analysed (intention to treat)")):
+        pair = flow[key]
+        rows.append((label, pair["treatment"], pair["control"], pair["treatment"] + pair["control"]))
+    return pd.DataFrame(rows, columns=["Stage", "SRC", "Business as usual", "Total"])
+
+
+def exclusion_summary(exclusions: list[dict]) -> pd.DataFrame:
+    if not exclusions:
+        return pd.DataFrame({"File": [], "Reason": [], "Rows": []})
+    frame = pd.DataFrame(exclusions)
+    grouped = frame.groupby(["file", "reason"])["source_row"].apply(lambda r: ", ".join(str(v) for v in sorted(r)))
+    return grouped.reset_index().rename(columns={"file": "File", "reason": "Reason", "source_row": "Rows"})
+
+
+def audit_checks(audit: dict) -> pd.DataFrame:
+    ratio, runs, omnibus = audit["ratio"], audit["runs"], audit["omnibus"]
+    breaches = audit["threshold_rule_breaches"]
+    rows = [
+        ("1:1 allocation ratio (exact binomial test)", f"{ratio['treatment']} SRC, {ratio['control']} BAU",
+         _num(ratio["p_value"])),
+        ("Runs in the allocation sequence (Wald-Wolfowitz)", f"{runs['runs']} runs, longest {runs['longest_run']}",
+         _num(runs["p_value"])),
+        ("Baseline balance, all covariates (likelihood-ratio test)",
+         f"chi-squared {_num(omnibus['statistic'], 1)} on {omnibus['df']} df", _num(omnibus["p_value"])),
+        ("Allocated before the report date", str(audit["allocated_before_report"]), "–"),
+        ("Arm contradicts the random number's rule", "no random numbers" if breaches is None else str(breaches), "–"),
+        ("Largest standardised difference (levels with 10+ reports)",
+         _num(audit["max_abs_standardised_difference"], 2), "–"),
+    ]
+    return pd.DataFrame(rows, columns=["Check", "Result", "p-value"])
+
+
+def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame(balance)
+    shown = pd.DataFrame({"Characteristic": frame["covariate"], "Level": frame["level"], "Reports": frame["n"]})
+    is_mean = frame["level"] == "mean"
+    shown["Business as usual"] = [f"{c:.2f}" if m else _pct(c) for c, m in zip(frame["control"], is_mean)]
+    shown["SRC"] = [f"{t:.2f}" if m else _pct(t) for t, m in zip(frame["treatment"], is_mean)]
+    shown["Standardised difference"] = frame["standardised_difference"].map(lambda v: f"{v:+.2f}")
+    return shown
+
+
+def delivery_display(table_rows: list[dict] | pd.DataFrame, group_label: str) -> pd.DataFrame:
+    frame = pd.DataFrame(table_rows)
+    rate = frame["rate"] if frame["rate"].dtype == object else frame["rate"].map(lambda v: f"{v:.0%}")
+    return pd.DataFrame({group_label: frame["group"], "Allocated to SRC": frame["allocated"],
+                         "Received": frame["received"], "Delivery rate": rate})
+
+
+def outcome_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
+    level = f"{confidence_level:.0%}"
+    rows = []
+    for name, entry in outcomes.items():
+        itt = entry["itt"]
+        rows.append({
+            "Outcome": OUTCOME_LABELS.get(name, name),
+            "Business as usual": f"{entry['control']['events']}/{entry['control']['n']} ({_pct(entry['control']['risk'])})",
+            "SRC": f"{entry['treatment']['events']}/{entry['treatment']['n']} ({_pct(entry['treatment']['risk'])})",
+            f"Risk ratio ({level} CI)": f"{_num(itt['risk_ratio'])} ({_interval(itt['risk_ratio_ci'], _num)})",
+            f"Risk difference ({level} CI)": f"{_pct(itt['risk_difference'])} "
+                                            f"({_interval(itt['risk_difference_ci'], _pct)})",
+            "Fisher exact p": _num(itt["p_value_exact"]),
+            "Randomisation p": _num(itt["p_value_randomisation"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def complier_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
+    level = f"{confidence_level:.0%}"
+    rows = []
+    for name, entry in outcomes.items():
+        cace = entry["cace"]
+        rows.append({
+            "Outcome": OUTCOME_LABELS.get(name, name),
+            f"Complier effect, risk difference ({level} CI)":
+                f"{_pct(cace['risk_difference'])} ({_interval(cace['risk_difference_ci'], _pct)})",
+            "Complier risk without SRC": _pct(cace["complier_control_risk"]),
+            "Complier risk with SRC": _pct(cace.get("complier_treated_risk")),
+            f"Relative reduction ({level} CI)":
+                f"{_pct(cace['relative_risk_reduction'])} ({_interval(cace['relative_risk_reduction_ci'], _pct)})",
+        })
+    return pd.DataFrame(rows)
+
+
+def power_table(outcomes: dict) -> pd.DataFrame:
+    rows = []
+    for name, entry in outcomes.items():
+        power = entry["power"]
+        needed = power["n_per_arm_for_80_percent_power"]
+        rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
+                     "Power of this trial": _pct(power["achieved_power"], 0),
+                     "Reports per arm for 80% power": "no finite number" if needed is None else f"{needed:,}"})
+    return pd.DataFrame(rows)
+
+
+def estimates_display(estimates: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame(estimates)
+    return pd.DataFrame({
+        "Outcome": frame["outcome"], "Estimand": frame["estimand"].str.replace("_", " "),
+        "Estimate": frame["estimate"].map(_num), "Std. error": frame["std_error"].map(_num),
+        "Low": frame["conf_low"].map(_num), "High": frame["conf_high"].map(_num),
+        "p-value": frame["p_value"].map(_num), "Method": frame["method"], "n": frame["n"],
+    })
+
+
+def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.DataFrame:
+    level = f"{confidence_level:.0%}"
+    prevented, share = extrapolation["prevented"], extrapolation["share_of_hate_crimes"]
+    fmt = lambda v: "–" if v is None else f"{v:,.0f}"
+    return pd.DataFrame([
+        {"Scenario": "SRC as delivered in the trial (intention to treat)", "Withdrawals prevented a year": fmt(prevented["itt"]),
+         f"{level} interval": _interval(prevented["itt_ci"], fmt), "Share of all hate crimes": _pct(share["itt"])},
+        {"Scenario": "SRC delivered to every victim (complier estimate)",
+         "Withdrawals prevented a year": fmt(prevented["full_compliance"]),
+         f"{level} interval": _interval(prevented["full_compliance_ci"], fmt),
+         "Share of all hate crimes": _pct(share["full_compliance"])},
+    ])
+
+
+def provenance_table(results: dict) -> pd.DataFrame:
+    rows = []
+    for role in ("allocation", "extract"):
+        info = results["inputs"][role]
+        rows.append((f"{role.title()} file", f"{info['file']} ({info['size_bytes']:,} bytes, {info['rows']} rows)"))
+        rows.append((f"{role.title()} SHA-256", info["sha256"]))
+        if info["dropped_identifier_columns"]:
+            rows.append((f"{role.title()}: identifying columns dropped", ", ".join(info["dropped_identifier_columns"])))
+    provenance = results["provenance"]
+    rows += [("srceval version", provenance["package_version"]), ("Git commit", provenance["git_commit"] or "unknown"),
+             ("Python", provenance["python"])]
+    rows += [(f"Parameter: {k}", str(v)) for k, v in provenance["parameters"].items() if k != "outcomes"]
+    rows += [(f"Outcome codes: {k}", ", ".join(v["codes"])) for k, v in provenance["parameters"]["outcomes"].items()]
+    return pd.DataFrame(rows, columns=["Item", "Value"])

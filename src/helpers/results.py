@@ -1,0 +1,111 @@
+"""results.json: every stage's figures in one machine-readable file, checked against its schema."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+
+import jsonschema
+
+from . import __version__, config
+from .context import StageContext, to_jsonable, write_json
+
+SCHEMA_VERSION = "1"
+# Packages whose version can change a number or a figure in the report.
+KEY_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "matplotlib", "papermill", "nbconvert",
+                "weasyprint")
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in KEY_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def load_schema() -> dict:
+    return json.loads(config.SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def validate_results(results: dict) -> None:
+    """Raise ``jsonschema.ValidationError`` if ``results`` does not follow the schema."""
+    jsonschema.Draft202012Validator(load_schema()).validate(results)
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree that ran, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.PROJ_ROOT, capture_output=True, text=True,
+                             timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def assemble_results(ctx: StageContext) -> dict:
+    """Build results.json from the stage results of this run."""
+    cleaning = ctx.read_stage_result("01_data_cleaning")
+    audit = ctx.read_stage_result("02_allocation_audit")
+    compliance = ctx.read_stage_result("03_compliance_analysis")
+    effects = ctx.read_stage_result("04_effect_estimation")
+    extrapolation = ctx.read_stage_result("05_extrapolation")
+    flow = cleaning["flow"]
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "inputs": {
+            "allocation_sha256": cleaning["inputs"]["allocation"]["sha256"],
+            "extract_sha256": cleaning["inputs"]["extract"]["sha256"],
+            "allocation": cleaning["inputs"]["allocation"],
+            "extract": cleaning["inputs"]["extract"],
+        },
+        "trial": cleaning["trial"],
+        "flow": flow,
+        "allocation_audit": {
+            "allocation_ratio_p_value": audit["ratio"]["p_value"],
+            "balance_omnibus_p_value": audit["omnibus"]["p_value"],
+            "max_abs_standardised_difference": audit["max_abs_standardised_difference"],
+            "flags": audit["flags"],
+            "runs_test_p_value": audit["runs"]["p_value"],
+            "allocated_before_report": audit["allocated_before_report"],
+            "threshold_rule_breaches": audit["threshold_rule_breaches"],
+        },
+        "compliance": {
+            "treatment_received_rate": compliance["rates"]["treatment"]["rate"],
+            "treatment_received_rate_ci": [compliance["rates"]["treatment"]["conf_low"],
+                                           compliance["rates"]["treatment"]["conf_high"]],
+            "control_contamination_rate": compliance["rates"]["control"]["rate"],
+            "contact_modes": compliance["contact_modes"],
+            "days_report_to_contact_median": compliance["contact_timing"]["median"],
+        },
+        "outcomes": effects["outcomes"],
+        "extrapolation": extrapolation["extrapolation"],
+        "national_scenario": extrapolation.get("national"),
+        "warnings": cleaning["warnings"],
+        "provenance": {
+            "package_version": __version__,
+            "git_commit": git_commit(),
+            "parameters": {**ctx.params, "population_file": _relative(ctx.params["population_file"])},
+            "python": platform.python_version(),
+            "packages": package_versions(),
+            "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        },
+    }
+    results = to_jsonable(results)
+    validate_results(results)
+    return results
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(__import__("pathlib").Path(path).resolve().relative_to(config.PROJ_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def write_results(ctx: StageContext, results: dict):
+    return write_json(ctx.files.results, results)

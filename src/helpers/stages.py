@@ -1,0 +1,110 @@
+"""One function per stage notebook: compute with the stage's module, write its files.
+
+A stage reads only what earlier stages wrote (the analysis table, the stage results), never
+their state, so any stage can be rerun alone.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import audit, compliance, estimation, extrapolation, figures
+from .cleaning import clean_inputs
+from .context import StageContext
+from .estimates import tidy
+from .parameters import load_population
+
+OUTCOMES = ("attrition", "charge", "positive_outcome")
+
+
+def data_cleaning(ctx: StageContext) -> dict:
+    """Stage 1: validated, joined analysis table and exclusion log."""
+    cleaned = clean_inputs(ctx.allocation_path, ctx.extract_path, ctx.params["outcomes"])
+    cleaned.analysis.to_parquet(ctx.files.analysis_table, index=False)
+    cleaned.exclusions.to_csv(ctx.files.exclusion_log, index=False)
+    exclusions = cleaned.exclusions.drop(columns=["crime_ref"])  # row numbers identify; references need not
+    analysis = cleaned.analysis
+    trial = {"reported_from": analysis["reported_on"].min(), "reported_to": analysis["reported_on"].max(),
+             "boroughs": sorted(analysis["borough"].unique())}
+    result = {"inputs": cleaned.inputs, "flow": cleaned.flow, "warnings": cleaned.warnings, "trial": trial,
+              "exclusions": exclusions, "analysis_rows": int(len(analysis))}
+    return ctx.write_stage_result("01_data_cleaning", result)
+
+
+def allocation_audit(ctx: StageContext) -> dict:
+    """Stage 2: integrity of the allocation and baseline balance."""
+    data = ctx.read_analysis_table()
+    flow = ctx.read_stage_result("01_data_cleaning")["flow"]
+    checks = audit.allocation_audit(data)
+    figures.flow_diagram(flow, ctx.files.figure("flow_diagram"))
+    figures.balance_plot(checks["balance"], ctx.files.figure("balance"), large=audit.LARGE_STANDARDISED_DIFFERENCE)
+    return ctx.write_stage_result("02_allocation_audit", checks)
+
+
+def compliance_analysis(ctx: StageContext) -> dict:
+    """Stage 3: delivery of the contact, by arm and by characteristic."""
+    data = ctx.read_analysis_table()
+    threshold = int(ctx.params["disclosure_threshold"])
+    months = data.assign(month=data["reported_on"].dt.strftime("%Y-%m"))
+    result = {
+        "rates": compliance.delivery_rates(data, alpha=ctx.alpha),
+        "by_borough": compliance.delivery_by(data, "borough"),
+        "by_month": compliance.delivery_by(months, "month"),
+        "by_hate_strand": compliance.delivery_by_strand(data, audit.STRAND_COVARIATES),
+        "by_ward": compliance.suppress_small_counts(compliance.delivery_by(data, "ward"), ["allocated", "received"],
+                                                    threshold=threshold),
+        "contact_modes": compliance.contact_modes(data),
+        "contact_timing": compliance.contact_timing(data),
+        "predictors_of_delivery": compliance.predictors_of_delivery(data, alpha=ctx.alpha),
+        "disclosure_threshold": threshold,
+    }
+    figures.delivery_over_time(data, ctx.files.figure("delivery_by_month"))
+    figures.contact_timing_plot(data, ctx.files.figure("contact_timing"))
+    return ctx.write_stage_result("03_compliance_analysis", result)
+
+
+def effect_estimation(ctx: StageContext) -> dict:
+    """Stage 4: intention-to-treat and complier effects for every outcome."""
+    data = ctx.read_analysis_table()
+    outcomes, rows = {}, []
+    for name in OUTCOMES:
+        entry, estimates = estimation.outcome_summary(
+            data, name, codes=ctx.params["outcomes"][name]["codes"], alpha=ctx.alpha, draws=ctx.draws,
+            seed=ctx.seed, target_power=float(ctx.params["target_power"]))
+        outcomes[name] = entry
+        rows += estimates + compliance.biased_comparisons(data[data[name].notna()], name, alpha=ctx.alpha)
+    table = tidy(rows)
+    figures.forest_plot(forest_rows(table), ctx.files.figure("forest_plot"),
+                        confidence_level=float(ctx.params["confidence_level"]))
+    result = {"outcomes": outcomes, "estimates": table}
+    return ctx.write_stage_result("04_effect_estimation", result)
+
+
+def forest_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The risk-difference rows of the estimates table, labelled for the forest plot."""
+    labels = {"risk_difference": "as randomised (ITT)", "complier_average_causal_effect": "if delivered (complier)",
+              "risk_difference_per_protocol": "per protocol (biased)", "risk_difference_as_treated": "as treated (biased)"}
+    names = {"attrition": "Withdrawal", "charge": "Charge", "positive_outcome": "Positive outcome"}
+    rows = table[table["estimand"].isin(labels)].copy()
+    rows["label"] = [f"{names.get(o, o)}: {labels[e]}" for o, e in zip(rows["outcome"], rows["estimand"])]
+    return rows.reset_index(drop=True)
+
+
+def extrapolate(ctx: StageContext) -> dict:
+    """Stage 5: force-wide and national figures, with intervals carried from the trial."""
+    attrition = ctx.read_stage_result("04_effect_estimation")["outcomes"]["attrition"]
+    population_figures = load_population(ctx.params)
+    key = ctx.params["population"]
+    force = extrapolation.force_extrapolation(attrition, population_figures[key], key)
+    result = {"extrapolation": force}
+    figures.extrapolation_plot(force["prevented"], ctx.files.figure("extrapolation"),
+                               population_label=force["population"],
+                               confidence_level=float(ctx.params["confidence_level"]))
+    national_key = extrapolation.latest_national_key(population_figures)
+    if national_key:
+        share = force["withdrawals"] / force["hate_crimes"]
+        result["national"] = extrapolation.national_scenario(attrition, population_figures, key=national_key,
+                                                             assumed_share=share)
+        curve = extrapolation.sensitivity_curve(attrition, result["national"]["hate_crimes"])
+        figures.sensitivity_plot(curve, ctx.files.figure("national_sensitivity"),
+                                 label=result["national"]["population"], assumed_share=share)
+    return ctx.write_stage_result("05_extrapolation", result)

@@ -40,8 +40,8 @@ SEXES = {"m": "male", "male": "male", "f": "female", "female": "female"}
 NOT_RECORDED = "not recorded"
 
 REASON_INCIDENT = "non-crime hate incident: not eligible"
-REASON_NOT_RANDOMISED = "hate crime reviewed but not randomised"
-REASON_DUPLICATE_RECORD = "duplicate record of a report already in the extract"
+REASON_NOT_RANDOMISED = "hate crime not randomised"
+REASON_DUPLICATE_RECORD = "duplicate record of the same report"
 REASON_DUPLICATE_ALLOCATION = "duplicate allocation entry (same arm): kept once"
 
 

@@ -35,7 +35,7 @@ def flow_diagram(flow: dict, path: Path):
     """CONSORT flow diagram: assessed, excluded, randomised, allocated, received, analysed."""
     fig, ax = plt.subplots(figsize=(8, 6.2))
     ax.set_axis_off()
-    ax.set_xlim(0, 10)
+    ax.set_xlim(0, 10.5)
     ax.set_ylim(0, 10)
 
     def box(x, y, text, width=3.6):
@@ -47,9 +47,11 @@ def flow_diagram(flow: dict, path: Path):
 
     reasons = "\n".join(f"{n} {reason.split(':')[0]}" for reason, n in flow.get("exclusion_reasons", {}).items())
     box(5, 9.3, f"Hate-flagged records assessed\nn = {flow['assessed']}")
-    box(8.2, 7.9, f"Excluded before randomisation\nn = {flow['excluded_before_randomisation']}\n{reasons}")
+    ax.text(8.4, 8.1, f"Excluded before randomisation: {flow['excluded_before_randomisation']}\n{reasons}",
+            ha="center", va="center", fontsize=8,
+            bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "#333333"})
     arrow(5, 8.9, 5, 7.2)
-    arrow(5, 8.1, 6.3, 8.0)
+    arrow(5, 8.1, 6.6, 8.1)
     box(5, 6.8, f"Randomised\nn = {flow['randomised']}")
     arrow(5, 6.4, 2.6, 5.4)
     arrow(5, 6.4, 7.4, 5.4)

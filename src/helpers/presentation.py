@@ -45,7 +45,7 @@ def _interval(pair, fmt) -> str:
 def flow_table(flow: dict) -> pd.DataFrame:
     rows = [("Assessed (hate-flagged records)", "", "", flow["assessed"]),
             ("Excluded before randomisation", "", "", flow["excluded_before_randomisation"])]
-    rows += [(f"    {reason}", "", "", n) for reason, n in flow["exclusion_reasons"].items()]
+    rows += [(f"– {reason}", "", "", n) for reason, n in flow["exclusion_reasons"].items()]
     rows.append(("Randomised", "", "", flow["randomised"]))
     for key, label in (("allocated", "Allocated"), ("received_src", "Received the contact"),
                        ("outcome_recorded", "Outcome recorded"), ("outcome_open", "Investigation still open"),

@@ -23,6 +23,8 @@ _HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)
 def notebook_to_html(notebook_path: Path, *, subtitle: str = "") -> str:
     """Render an executed notebook's outputs and markdown (no code, no prompts) as one HTML page."""
     notebook = nbformat.read(notebook_path, as_version=4)
+    # The report is the notebook's outputs; its markdown cells address whoever runs the notebook.
+    notebook.cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     for cell in notebook.cells:
         if cell.cell_type == "code":  # warnings printed by libraries are not part of the report
             cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.get("name") == "stderr")]

@@ -17,11 +17,11 @@ from jupyter_client.kernelspec import KernelSpecManager
 from papermill.exceptions import PapermillExecutionError
 
 from . import config
+from .kernel import NAME as KERNEL_NAME
 from .errors import InputError
 from .parameters import load_parameters
 from .report import render_report
 
-KERNEL_NAME = "srceval"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 

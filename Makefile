@@ -1,0 +1,44 @@
+# srceval: reproducible evaluation of the SRC trial. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help report test notebooks bench data check-pdf-libs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "error: Python 3.11 is required (found $$($(PYTHON) --version 2>&1)); set PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	$(BIN)/python -m helpers.kernel > /dev/null
+	@touch $(STAMP)
+
+check-pdf-libs: ## check the system libraries the PDF step needs (Pango)
+	@ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' && ldconfig -p | grep -q 'libpangoft2-1.0.so' || \
+	  { echo "error: the PDF report needs the Pango library. On Debian/Ubuntu: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0"; exit 1; }
+
+report: $(STAMP) check-pdf-libs ## run the evaluation on the shipped data: reports/report.html, report.pdf, results.json
+	$(BIN)/srceval run
+
+test: $(STAMP) check-pdf-libs ## run every test: unit, end to end, and nbval over the notebooks
+	$(BIN)/python -m pytest
+
+notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs are the reference run's
+	$(BIN)/python -m helpers.refresh_notebooks
+
+bench: $(STAMP) check-pdf-libs ## time the pipeline against the cost of starting the kernels
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+data: $(STAMP) ## regenerate the shipped synthetic extract in data/raw/
+	$(BIN)/srceval simulate --out data/raw
+
+clean: ## remove generated reports and processed data (keeps .venv)
+	rm -rf reports/* data/processed/*.parquet data/processed/*.csv

@@ -1,0 +1,50 @@
+"""Fixtures shared by the unit tests: the shipped data cleaned once, and builders of small inputs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import config
+from helpers.cleaning import clean_inputs
+from helpers.parameters import load_parameters
+from helpers.simulate import TrialDesign, simulate_trial
+
+
+@pytest.fixture(scope="session")
+def params() -> dict:
+    return load_parameters()
+
+
+@pytest.fixture(scope="session")
+def shipped(params):
+    """The shipped synthetic extract, through stage 1."""
+    return clean_inputs(config.DEFAULT_ALLOCATION, config.DEFAULT_EXTRACT, params["outcomes"])
+
+
+@pytest.fixture(scope="session")
+def analysis(shipped) -> pd.DataFrame:
+    return shipped.analysis
+
+
+@pytest.fixture
+def write_inputs(tmp_path):
+    """Write an allocation log and an extract (DataFrames) as CSV files; return their paths."""
+
+    def write(allocation: pd.DataFrame, extract: pd.DataFrame) -> tuple[Path, Path]:
+        allocation_path, extract_path = tmp_path / "allocation.csv", tmp_path / "extract.csv"
+        allocation.to_csv(allocation_path, index=False)
+        extract.to_csv(extract_path, index=False)
+        return allocation_path, extract_path
+
+    return write
+
+
+@pytest.fixture
+def small_trial():
+    """A tidy 40-report trial with no unrandomised reports, as DataFrames to corrupt."""
+    design = TrialDesign(n_control=20, n_treatment=20, incidents_not_randomised=0, crimes_not_randomised=0,
+                         duplicate_records=0)
+    trial = simulate_trial(design, seed=7)
+    return trial.allocation.copy(), trial.extract.copy()

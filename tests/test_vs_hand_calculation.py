@@ -1,0 +1,143 @@
+"""Estimators against values computed by hand from their published formulas.
+
+The reference is independent of the code under test: each expected value is computed here
+from the formula in the cited paper with plain arithmetic (math, no statsmodels), on the
+calibrated counts of domain.md (BAU 69/125, SRC 54/125; SRC delivered 43/100, not 11/25).
+"""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from helpers import estimation
+from helpers.extrapolation import force_extrapolation
+
+# Tolerances: closed-form values agree to rounding; 1e-9 leaves room for summation order only.
+EXACT = 1e-9
+Z95 = norm.ppf(0.975)
+
+
+def trial(control=(69, 125), complied=(43, 100), not_complied=(11, 25)) -> pd.DataFrame:
+    """A trial table with the given (events, n) per cell."""
+    rows = []
+    for assigned, received, (events, n) in ((0, 0, control), (1, 1, complied), (1, 0, not_complied)):
+        rows += [{"assigned": assigned, "received": received, "attrition": int(i < events)} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return trial()
+
+
+def wilson(events, n, z=Z95):
+    """Wilson (1927) score interval."""
+    p = events / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def test_arm_risks_wilson(data):
+    risks = estimation.arm_risks(data, "attrition").set_index("arm")
+    assert risks.loc["control", ["events", "n"]].tolist() == [69, 125]
+    assert risks.loc["treatment", "risk"] == pytest.approx(54 / 125, abs=EXACT)
+    assert (risks.loc["control", "conf_low"], risks.loc["control", "conf_high"]) == pytest.approx(wilson(69, 125), abs=EXACT)
+
+
+def test_risk_ratio_katz(data):
+    """Katz et al. (1978): log RR +- z sqrt(1/a - 1/n1 + 1/c - 1/n0)."""
+    rr = estimation.risk_ratio(data, "attrition")
+    se = math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125)
+    assert rr.estimate == pytest.approx(54 / 69, abs=EXACT)
+    assert rr.estimate == pytest.approx(0.7826, abs=5e-5)
+    assert (rr.conf_low, rr.conf_high) == pytest.approx(
+        (math.exp(math.log(54 / 69) - Z95 * se), math.exp(math.log(54 / 69) + Z95 * se)), abs=EXACT)
+    assert (rr.conf_low, rr.conf_high) == pytest.approx((0.61, 1.01), abs=0.005)  # domain.md
+
+
+def test_risk_difference_newcombe(data):
+    """Newcombe (1998) method 10: the arms' Wilson limits combined."""
+    rd = estimation.risk_difference(data, "attrition")
+    p1, p0 = 54 / 125, 69 / 125
+    (l1, u1), (l0, u0) = wilson(54, 125), wilson(69, 125)
+    expected = (p1 - p0 - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2),
+                p1 - p0 + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2))
+    assert rd.estimate == pytest.approx(-0.120, abs=EXACT)
+    assert (rd.conf_low, rd.conf_high) == pytest.approx(expected, abs=EXACT)
+
+
+def hypergeometric_pmf(x, treated_n, control_n, events):
+    return math.comb(treated_n, x) * math.comb(control_n, events - x) / math.comb(treated_n + control_n, events)
+
+
+def test_fisher_exact_by_enumeration(data):
+    """Two-sided Fisher p: total probability of tables no more likely than the observed one."""
+    observed = hypergeometric_pmf(54, 125, 125, 123)
+    support = range(0, 124)
+    two_sided = sum(p for x in support if (p := hypergeometric_pmf(x, 125, 125, 123)) <= observed * (1 + 1e-7))
+    one_sided = sum(hypergeometric_pmf(x, 125, 125, 123) for x in range(0, 55))
+    assert estimation.fisher_exact_p(data, "attrition") == pytest.approx(two_sided, rel=1e-9)
+    assert estimation.fisher_exact_p(data, "attrition", alternative="less") == pytest.approx(one_sided, rel=1e-9)
+    assert two_sided == pytest.approx(0.076, abs=0.0005)  # domain.md
+    assert one_sided == pytest.approx(0.038, abs=0.0005)
+
+
+def test_wald_complier_effect_and_complier_means(data):
+    """Wald (1940) / Angrist, Imbens & Rubin (1996): CACE = ITT / compliance."""
+    cace = estimation.complier_average_causal_effect(data, "attrition")
+    means = estimation.complier_means(data, "attrition")
+    assert cace.estimate == pytest.approx((54 / 125 - 69 / 125) / 0.8, abs=EXACT)
+    assert cace.estimate == pytest.approx(-0.150, abs=EXACT)
+    # E[Y(0)|complier] = (E[Y|Z=0] - (1 - pi) E[Y|Z=1, D=0]) / pi
+    assert means["untreated"] == pytest.approx((69 / 125 - 0.2 * 11 / 25) / 0.8, abs=EXACT)
+    assert means["untreated"] == pytest.approx(0.580, abs=EXACT)
+    assert means["treated"] == pytest.approx(0.430, abs=EXACT)
+
+
+def test_complier_relative_reduction(data):
+    rrr = estimation.complier_relative_reduction(data, "attrition", draws=2000, seed=1)
+    assert rrr.estimate == pytest.approx(1 - 0.43 / 0.58, abs=EXACT)
+    assert rrr.estimate == pytest.approx(0.259, abs=0.0005)
+    assert rrr.conf_low < rrr.estimate < rrr.conf_high
+
+
+def test_power_by_cohens_h():
+    """n per arm = 2 ((z_(1-alpha/2) + z_power) / h)^2, h = 2 asin sqrt(p1) - 2 asin sqrt(p0) (Cohen 1988).
+
+    The arcsine-transformed difference has variance 1/n + 1/n = 2/n, hence the factor 2.
+    Fleiss's normal approximation on the risks themselves gives 271.3, so 272 per arm, as well.
+    """
+    h = 2 * math.asin(math.sqrt(54 / 125)) - 2 * math.asin(math.sqrt(69 / 125))
+    power = estimation.power_analysis(69 / 125, 54 / 125, 125)
+    assert power["n_per_arm_for_target_power"] == math.ceil(2 * ((Z95 + norm.ppf(0.8)) / abs(h)) ** 2) == 272
+    # power = P(Z > z_(1-alpha/2) - |h| sqrt(n/2)) + P(Z < -z_(1-alpha/2) - |h| sqrt(n/2))
+    shift = abs(h) * math.sqrt(125 / 2)
+    assert power["achieved_power"] == pytest.approx(norm.sf(Z95 - shift) + norm.cdf(-Z95 - shift), abs=1e-9)
+
+
+def test_power_is_none_without_a_difference():
+    assert estimation.power_analysis(0.3, 0.3, 100)["n_per_arm_for_target_power"] is None
+
+
+def test_extrapolation_published_figures(data):
+    """domain.md: 6,839 x 0.217 = 1,487 and 6,839 x 0.259 = 1,769; shares of 22,421."""
+    entry, _ = estimation.outcome_summary(data, "attrition", codes=["14", "16"], draws=2000, seed=1)
+    force = force_extrapolation(entry, {"label": "MPS", "hate_crimes": 22421, "withdrawals": 6839, "source": "x"},
+                                "mps")
+    assert force["prevented"]["itt"] == pytest.approx(6839 * (1 - 54 / 69), abs=EXACT)
+    assert round(force["prevented"]["itt"]) == 1487
+    assert round(force["prevented"]["full_compliance"]) == 1769
+    assert force["share_of_hate_crimes"]["full_compliance"] == pytest.approx(0.079, abs=0.0005)
+    low, high = force["prevented"]["itt_ci"]
+    assert low < 0 < force["prevented"]["itt"] < high  # the interval includes no effect: the report says so
+    assert force["interval_includes_zero"] is True
+
+
+def test_negative_control_katz_is_not_the_wald_interval_on_the_ratio(data):
+    """The comparison can tell methods apart: a Wald interval on RR itself differs from Katz's."""
+    rr = estimation.risk_ratio(data, "attrition")
+    se_ratio = (54 / 69) * math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125)
+    assert rr.conf_low != pytest.approx(54 / 69 - Z95 * se_ratio, abs=1e-3)

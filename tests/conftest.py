@@ -48,3 +48,18 @@ def small_trial():
                          duplicate_records=0)
     trial = simulate_trial(design, seed=7)
     return trial.allocation.copy(), trial.extract.copy()
+
+
+@pytest.fixture(scope="session")
+def reference_results(tmp_path_factory) -> dict:
+    """results.json of the shipped data, built by calling the stages in process (no kernels)."""
+    from helpers import stages
+    from helpers.context import open_stage
+    from helpers.results import assemble_results
+
+    folder = tmp_path_factory.mktemp("in-process-run")
+    ctx = open_stage(output_dir=folder / "reports", processed_dir=folder / "processed")
+    for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
+                  stages.effect_estimation, stages.extrapolate):
+        stage(ctx)
+    return assemble_results(ctx)

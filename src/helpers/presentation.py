@@ -4,8 +4,12 @@ Numbers come from the stage results; these functions only choose labels and roun
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from IPython.display import HTML, Image, Markdown, display
+
+from .figures import DESCRIPTIONS
 
 OUTCOME_LABELS = {"attrition": "Victim withdrew support (codes 14, 16)", "charge": "Charged or summonsed",
                   "positive_outcome": "Positive outcome"}
@@ -22,7 +26,8 @@ def note(text: str) -> None:
 
 
 def figure(path) -> None:
-    display(Image(filename=str(path)))
+    """Show a saved figure with its alternative text."""
+    display(Image(filename=str(path), alt=DESCRIPTIONS.get(Path(path).stem, Path(path).stem)))
 
 
 def table(frame: pd.DataFrame) -> None:

@@ -325,3 +325,25 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
 
 def design_as_dict(design: TrialDesign) -> dict:
     return asdict(design)
+
+
+def subvert_allocation(trial: SimulatedTrial, *, offence_group: str = "violence against the person",
+                       pairs: int | None = None, seed: int = 0) -> SimulatedTrial:
+    """The same trial with its allocation subverted: reports of one offence group steered to SRC.
+
+    Swaps the arms of ``pairs`` pairs (a BAU report of that group with an SRC report of another
+    group), so the arm sizes stay as planned and only the audit's balance checks can tell. None
+    swaps as many pairs as there are. For testing the allocation audit.
+    """
+    rng = np.random.default_rng(seed)
+    allocation = trial.allocation.copy()
+    groups = trial.extract.drop_duplicates("Crime Ref").set_index("Crime Ref")["Offence Group"]
+    in_group = allocation["Crime Ref"].map(groups).str.strip().str.lower() == offence_group
+    arm = allocation["Allocation"].str.strip().str.upper()
+    bau_in_group = rng.permutation(np.flatnonzero(in_group & (arm == "BAU")))
+    src_elsewhere = rng.permutation(np.flatnonzero(~in_group & (arm == "SRC")))
+    count = min(len(bau_in_group), len(src_elsewhere)) if pairs is None else pairs
+    allocation.loc[allocation.index[bau_in_group[:count]], "Allocation"] = "SRC"
+    allocation.loc[allocation.index[src_elsewhere[:count]], "Allocation"] = "BAU"
+    # A subverter leaves the random numbers as they were, so the documented rule is broken too.
+    return SimulatedTrial(allocation, trial.extract.copy(), trial.design, trial.seed)

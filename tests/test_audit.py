@@ -1,0 +1,86 @@
+"""Allocation audit: each check against a hand-computed expectation, and on a subverted allocation."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import audit
+from helpers.cleaning import clean_inputs
+from helpers.simulate import simulate_trial, subvert_allocation
+
+
+def test_shipped_allocation_raises_no_flag(analysis):
+    checks = audit.allocation_audit(analysis)
+    assert checks["flags"] == []
+    assert checks["ratio"] == {"treatment": 125, "control": 125, "p_value": 1.0}
+    assert checks["omnibus"]["p_value"] > audit.FLAG_P_VALUE
+    assert checks["threshold_rule_breaches"] == 0
+    assert checks["allocated_before_report"] == 0
+
+
+def test_ratio_test_by_hand():
+    """Exact two-sided binomial p for 140 of 250: twice the upper tail (the distribution is symmetric)."""
+    data = pd.DataFrame({"assigned": [1] * 140 + [0] * 110})
+    upper = sum(math.comb(250, k) for k in range(140, 251)) / 2 ** 250
+    assert audit.ratio_test(data)["p_value"] == pytest.approx(2 * upper, rel=1e-9)
+
+
+def test_runs_test_flags_alternation():
+    data = pd.DataFrame({"assigned": [1, 0] * 50, "allocation_order": range(100)})
+    runs = audit.runs_test(data)
+    assert runs["runs"] == 100 and runs["longest_run"] == 1
+    assert runs["p_value"] < 1e-6
+
+
+def test_runs_test_by_hand():
+    """Wald-Wolfowitz: mean 2 n1 n0 / n + 1, variance 2 n1 n0 (2 n1 n0 - n) / (n^2 (n - 1))."""
+    sequence = [1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0]
+    data = pd.DataFrame({"assigned": sequence, "allocation_order": range(12)})
+    n1, n0, n = 6, 6, 12
+    mean = 2 * n1 * n0 / n + 1
+    var = 2 * n1 * n0 * (2 * n1 * n0 - n) / (n ** 2 * (n - 1))
+    z = (6 - mean) / math.sqrt(var)
+    assert audit.runs_test(data)["runs"] == 6
+    assert audit.runs_test(data)["p_value"] == pytest.approx(2 * (1 - 0.5 * (1 + math.erf(abs(z) / math.sqrt(2)))), rel=1e-9)
+
+
+def test_standardised_difference_by_hand():
+    data = pd.DataFrame({"assigned": [1] * 10 + [0] * 10,
+                         "offence_group": ["public order"] * 6 + ["other"] * 4 + ["public order"] * 3 + ["other"] * 7,
+                         "days_report_to_allocation": [1] * 20})
+    table = audit.balance_table(data)
+    row = table[(table["covariate"] == "Offence group") & (table["level"] == "public order")].iloc[0]
+    assert row["standardised_difference"] == pytest.approx((0.6 - 0.3) / math.sqrt((0.6 * 0.4 + 0.3 * 0.7) / 2))
+
+
+def test_allocation_before_report_is_flagged(analysis):
+    early = analysis.copy()
+    early.loc[[0, 1], "allocated_on"] = early.loc[[0, 1], "reported_on"] - pd.Timedelta(days=3)
+    checks = audit.allocation_audit(early)
+    assert checks["allocated_before_report"] == 2
+    assert "2 report(s) were allocated before the date they were reported." in checks["flags"]
+
+
+def test_threshold_rule_breaches_counted(analysis):
+    broken = analysis.copy()
+    broken.loc[:4, "random_number"] = np.where(broken.loc[:4, "allocation"] == "SRC", 0.9, 0.1)
+    assert audit.threshold_rule_breaches(broken) == 5
+    assert audit.threshold_rule_breaches(broken.assign(random_number=np.nan)) is None
+
+
+def test_subverted_allocation_is_flagged(tmp_path, params):
+    subverted = subvert_allocation(simulate_trial(), pairs=30)
+    paths = subverted.write(tmp_path)
+    data = clean_inputs(*paths, params["outcomes"]).analysis
+    checks = audit.allocation_audit(data)
+    assert checks["ratio"]["p_value"] == 1.0  # arm sizes kept: only balance can tell
+    assert checks["omnibus"]["p_value"] < 0.001
+    assert any("may have been subverted" in flag for flag in checks["flags"])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fair_allocations_are_not_flagged(tmp_path, params, seed):
+    paths = simulate_trial(seed=seed).write(tmp_path)
+    checks = audit.allocation_audit(clean_inputs(*paths, params["outcomes"]).analysis)
+    assert checks["flags"] == []

@@ -1,0 +1,159 @@
+"""The whole pipeline through its command line, as an evaluator runs it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from helpers import config
+from helpers.results import validate_results
+from helpers.simulate import simulate_trial
+
+SRCEVAL = Path(sys.executable).with_name("srceval")
+A4_POINTS = (595, 842)
+
+
+def srceval(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SRCEVAL), *args], capture_output=True, text=True, timeout=900)
+
+
+def file_hashes(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    raw_before = file_hashes(config.RAW_DIR)
+    completed = srceval("run", "--out", str(folder / "reports"), "--processed", str(folder / "processed"))
+    assert completed.returncode == 0, completed.stderr
+    return {"out": folder / "reports", "processed": folder / "processed", "stdout": completed.stdout,
+            "raw_before": raw_before, "results": json.loads((folder / "reports" / "results.json").read_text())}
+
+
+def test_results_reproduce_the_published_figures(run):
+    results = run["results"]
+    validate_results(results)
+    attrition = results["outcomes"]["attrition"]
+    assert (attrition["control"]["events"], attrition["control"]["n"]) == (69, 125)
+    assert (attrition["treatment"]["events"], attrition["treatment"]["n"]) == (54, 125)
+    assert round(attrition["itt"]["risk_ratio"], 4) == 0.7826
+    assert round(attrition["itt"]["relative_risk_reduction"], 3) == 0.217
+    assert round(attrition["itt"]["risk_difference"], 3) == -0.120
+    assert results["compliance"]["treatment_received_rate"] == 0.8
+    assert round(attrition["cace"]["risk_difference"], 3) == -0.150
+    assert round(attrition["cace"]["complier_control_risk"], 3) == 0.580
+    assert round(attrition["cace"]["relative_risk_reduction"], 3) == 0.259
+    assert round(results["extrapolation"]["prevented"]["itt"]) == 1487
+    assert round(results["extrapolation"]["prevented"]["full_compliance"]) == 1769
+    assert round(attrition["itt"]["p_value_exact"], 3) == 0.076
+    assert [round(v, 2) for v in attrition["itt"]["risk_ratio_ci"]] == [0.61, 1.01]
+    assert results["allocation_audit"]["flags"] == []
+    assert results["allocation_audit"]["allocation_ratio_p_value"] == 1.0
+
+
+def test_notebooks_give_what_the_stages_give(run, reference_results):
+    """The executed notebooks and the in-process stage calls agree on every figure."""
+    notebook, direct = dict(run["results"]), dict(reference_results)
+    notebook.pop("provenance"), direct.pop("provenance")
+    assert notebook == direct
+
+
+def test_progress_is_shown_stage_by_stage(run):
+    for stage in config.STAGES:
+        assert f"] {stage} ..." in run["stdout"]
+    assert re.search(r"done in \d+\.\d s", run["stdout"])
+
+
+def test_every_output_is_written(run):
+    out = run["out"]
+    assert sorted(p.name for p in (out / "notebooks").iterdir()) == [f"{s}.ipynb" for s in config.STAGES]
+    assert {"report.html", "report.pdf", "results.json"} <= {p.name for p in out.iterdir()}
+    assert (run["processed"] / "analysis_table.parquet").is_file()
+    assert len(pd.read_csv(run["processed"] / "exclusion_log.csv")) == 13
+    assert not list(out.parent.glob(".reports-staging-*"))
+
+
+def test_html_report_has_figures_and_no_code(run):
+    page = (run["out"] / "report.html").read_text()
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64', page)) >= 5
+    assert "No description has been provided" not in page
+    assert "Traceback" not in page and "Error" not in page
+    assert "jp-InputArea" not in page and "from helpers" not in page
+    assert "Summary" in page and "between 39% fewer and 1% more withdrawals" in page
+    assert 'src="http' not in page  # self-contained: nothing fetched
+
+
+def test_pdf_has_the_same_content_on_a4(run):
+    reader = PdfReader(run["out"] / "report.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    flat = re.sub(r"\s+", " ", text)
+    assert len(reader.pages) >= 5
+    assert tuple(round(float(v)) for v in reader.pages[0].mediabox[2:]) == A4_POINTS
+    for phrase in ("Summary", "between 39% fewer and 1% more withdrawals", "1,487", "1,769", "Page 1 of"):
+        assert phrase in flat, phrase
+
+
+def test_raw_files_are_never_modified(run):
+    assert file_hashes(config.RAW_DIR) == run["raw_before"]
+
+
+def test_bad_input_exits_2_and_leaves_the_earlier_report(run, tmp_path):
+    out = tmp_path / "reports"
+    shutil.copytree(run["out"], out)
+    before = file_hashes(out)
+    extract = pd.read_csv(config.DEFAULT_EXTRACT, dtype=str, keep_default_na=False).drop(columns=["Hate Strand"])
+    broken = tmp_path / "extract.csv"
+    extract.to_csv(broken, index=False)
+    completed = srceval("run", "--extract", str(broken), "--out", str(out), "--processed", str(tmp_path / "p"))
+    assert completed.returncode == 2
+    assert "extract.csv, column 'hate_strand': required column is missing" in completed.stderr
+    assert "No results were written" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert file_hashes(out) == before
+    assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir())
+    assert not list(tmp_path.glob(".reports-staging-*"))
+
+
+def test_missing_input_file_is_a_clear_error(tmp_path):
+    completed = srceval("run", "--extract", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "out"))
+    assert completed.returncode == 2
+    assert "nope.csv does not exist" in completed.stderr
+
+
+def test_identifying_values_never_reach_an_output(tmp_path):
+    """Plant marker values in identifying columns and search every output byte for them."""
+    trial = simulate_trial()
+    markers = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
+               "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
+    extract = trial.extract.assign(**markers)
+    trial.extract = extract
+    allocation_path, extract_path = trial.write(tmp_path / "raw")
+    completed = srceval("run", "--allocation", str(allocation_path), "--extract", str(extract_path),
+                        "--out", str(tmp_path / "out"), "--processed", str(tmp_path / "processed"))
+    assert completed.returncode == 0, completed.stderr
+    for path in [*(tmp_path / "out").rglob("*"), *(tmp_path / "processed").rglob("*")]:
+        if path.is_file():
+            content = path.read_bytes()
+            for marker in markers.values():
+                assert marker.encode() not in content, f"{marker} leaked into {path.name}"
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert sorted(results["inputs"]["extract"]["dropped_identifier_columns"]) == sorted(markers)
+
+
+def test_diff_lists_what_changed(run, tmp_path):
+    changed = dict(run["results"], flow={**run["results"]["flow"], "randomised": 251})
+    (tmp_path / "new.json").write_text(json.dumps(changed))
+    completed = srceval("diff", str(run["out"] / "results.json"), str(tmp_path / "new.json"))
+    assert completed.returncode == 0
+    assert re.search(r"flow\.randomised\s+250\s+->\s+251", completed.stdout)
+    same = srceval("diff", str(run["out"] / "results.json"), str(run["out"] / "results.json"))
+    assert same.stdout.strip() == "No differences."

@@ -25,8 +25,12 @@ check-pdf-libs: ## check the system libraries the PDF step needs (Pango)
 	@ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' && ldconfig -p | grep -q 'libpangoft2-1.0.so' || \
 	  { echo "error: the PDF report needs the Pango library. On Debian/Ubuntu: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0"; exit 1; }
 
-report: $(STAMP) check-pdf-libs ## run the evaluation on the shipped data: reports/report.html, report.pdf, results.json
-	$(BIN)/srceval run
+# Another extract: make report ALLOCATION=log.xlsx EXTRACT=extract.csv OUT=reports/other [PARAMS=run.yml]
+RUN_ARGS := $(if $(ALLOCATION),--allocation "$(ALLOCATION)") $(if $(EXTRACT),--extract "$(EXTRACT)") \
+            $(if $(OUT),--out "$(OUT)") $(if $(PARAMS),--params "$(PARAMS)") $(if $(AUDIENCE),--audience "$(AUDIENCE)")
+
+report: $(STAMP) check-pdf-libs ## run the evaluation (shipped data unless ALLOCATION=, EXTRACT=, OUT=, PARAMS= are given)
+	$(BIN)/srceval run $(RUN_ARGS)
 
 test: $(STAMP) check-pdf-libs ## run every test: unit, end to end, and nbval over the notebooks
 	$(BIN)/python -m pytest

@@ -109,16 +109,22 @@ def _balance_row(label, level, values: pd.Series, z: pd.Series, *, share: bool) 
 
 
 def covariate_design(data: pd.DataFrame) -> pd.DataFrame:
-    """Covariates as regressors: dummies (first level dropped, rare levels pooled) and numbers."""
+    """Covariates as regressors: one dummy per common level, and the numeric covariates.
+
+    The most common level of each categorical covariate is the reference; levels with fewer
+    than MIN_LEVEL_COUNT reports join the reference, since a handful of reports cannot be
+    balanced and only make the likelihood flat.
+    """
     parts = []
     strands = [c for c in STRAND_COVARIATES if c in data and data[c].sum() >= MIN_LEVEL_COUNT]
     parts.append(data[strands].astype(float))
     for column in CATEGORICAL_COVARIATES:
-        if column in data and data[column].nunique() > 1:
-            values = data[column].astype("string").fillna("not recorded")
-            counts = values.value_counts()
-            values = values.where(values.map(counts) >= MIN_LEVEL_COUNT, "other (pooled)")
-            parts.append(pd.get_dummies(values, prefix=column, drop_first=True, dtype=float))
+        if column not in data:
+            continue
+        values = data[column].astype("string").fillna("not recorded")
+        counts = values.value_counts()
+        for level in counts.index[1:][counts.iloc[1:] >= MIN_LEVEL_COUNT]:
+            parts.append((values == level).astype(float).rename(f"{column}={level}"))
     for column in BINARY_COVARIATES:
         if column in data and data[column].notna().all():
             parts.append(data[[column]].astype(float))
@@ -143,6 +149,9 @@ def omnibus_balance_test(data: pd.DataFrame, *, treatment: str = "assigned") -> 
     except (np.linalg.LinAlgError, sm.tools.sm_exceptions.PerfectSeparationError) as exc:
         return {"p_value": None, "statistic": None, "df": int(design.shape[1]),
                 "method": f"not estimable ({type(exc).__name__})"}
+    if not fit.mle_retvals.get("converged", True):
+        return {"p_value": None, "statistic": None, "df": int(design.shape[1]),
+                "method": "not estimable: the logistic regression did not converge"}
     return {"p_value": float(fit.llr_pvalue), "statistic": float(fit.llr), "df": int(fit.df_model),
             "method": "likelihood-ratio test, logistic regression of allocation on baseline covariates"}
 

@@ -6,7 +6,6 @@ raised together as one :class:`~helpers.errors.InputError`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -96,11 +95,6 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
     return CleaningResult(analysis, exclusions, flow, warnings, inputs)
 
 
-def normalise_reference(value: object) -> str:
-    """A crime reference as compared across files: no spaces, upper case."""
-    return re.sub(r"\s+", "", str(value)).upper()
-
-
 def normalise_allocation(table: InputTable, problems: ProblemList) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The allocation log with one row per reference, and the duplicate rows left out."""
     data, file = table.data, table.name
@@ -148,7 +142,7 @@ def normalise_extract(table: InputTable, problems: ProblemList) -> tuple[pd.Data
     out["received"] = _yes_no(data, "src_completed", file, problems, required=True)
     out["src_completed_on"] = _dates(data, "src_completed_on", file, problems)
     out["src_mode"] = _mapped(data, "src_mode", CONTACT_MODES, file, "expected phone or in person", problems)
-    codes = data["outcome_code"].map(normalise_outcome_code)
+    codes = _map_distinct(data["outcome_code"], normalise_outcome_code)
     bad_code = codes.map(lambda c: c[1] is not None)
     for message, rows in data.loc[bad_code, "source_row"].groupby(codes[bad_code].map(lambda c: c[1])):
         problems.add(file, message, "outcome_code", rows)
@@ -192,9 +186,9 @@ def _join(allocation: pd.DataFrame, extract: pd.DataFrame, outcome_definitions: 
     analysis = pd.concat([analysis, classify(analysis["outcome_code"], outcome_definitions)], axis=1)
     analysis["days_report_to_allocation"] = (analysis["allocated_on"] - analysis["reported_on"]).dt.days
     analysis["days_report_to_contact"] = (analysis["src_completed_on"] - analysis["reported_on"]).dt.days
+    strands = analysis["hate_strand"].str.split(";")
     for strand in HATE_STRANDS:
-        analysis[f"strand_{strand.replace(' ', '_')}"] = analysis["hate_strand"].map(
-            lambda s, strand=strand: strand in s.split(";")).astype("int8")
+        analysis[f"strand_{strand.replace(' ', '_')}"] = strands.map(lambda s, strand=strand: strand in s).astype("int8")
     order = ["alloc_row", "allocated_on", "random_number"]
     analysis = analysis.sort_values(order, kind="stable").reset_index(drop=True)
     analysis.insert(0, "allocation_order", range(1, len(analysis) + 1))
@@ -291,7 +285,8 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _references(data, file, problems) -> pd.Series:
-    refs = data["crime_ref"].map(normalise_reference)
+    """Crime references as compared across files: no spaces, upper case."""
+    refs = data["crime_ref"].astype(str).str.replace(r"\s+", "", regex=True).str.upper()
     _report_invalid(refs == "", data, "crime_ref", file, "a crime reference is required", problems)
     return refs
 
@@ -342,13 +337,20 @@ def _mapped(data, column, mapping, file, expected, problems) -> pd.Series:
     return values.astype("string")
 
 
+def _map_distinct(values: pd.Series, function) -> pd.Series:
+    """Apply ``function`` once per distinct value: a column of a million codes holds a few dozen."""
+    keys = values.astype(str)
+    results = {key: function(key) for key in keys.unique()}
+    return keys.map(results.__getitem__)
+
+
 def _hate_strands(data, file, problems) -> pd.Series:
     def parse(cell: str) -> tuple[str, list[str]]:
         parts = [STRAND_ALIASES.get(p, p) for p in (s.strip().lower() for s in str(cell).split(";")) if p]
         unknown = [p for p in parts if p not in HATE_STRANDS]
         return ";".join(s for s in HATE_STRANDS if s in parts), unknown
 
-    parsed = data["hate_strand"].map(parse)
+    parsed = _map_distinct(data["hate_strand"], parse)
     unknown = parsed.map(lambda p: bool(p[1]) or not p[0])
     _report_invalid(unknown, data, "hate_strand", file,
                     "expected one or more of " + ", ".join(HATE_STRANDS) + " separated by ';'", problems)

@@ -53,10 +53,9 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, dict[int, str]]:
         ``dates`` has NaT for blank or invalid cells; ``problems`` maps the position of each
         invalid cell to the reason.
     """
-    parsed, problems = [], {}
-    for position, value in enumerate(values):
-        date, problem = parse_date(value)
-        parsed.append(date if date is not None else pd.NaT)
-        if problem:
-            problems[position] = problem
-    return pd.Series(pd.to_datetime(parsed), index=values.index, dtype="datetime64[ns]"), problems
+    # A column holds few distinct dates: parse each once, whatever the number of rows.
+    keys = values.map(lambda v: v if isinstance(v, (pd.Timestamp, datetime)) else str(v))
+    parsed_once = {key: parse_date(key) for key in keys.unique()}
+    dates = keys.map(lambda key: parsed_once[key][0])
+    problems = {position: parsed_once[key][1] for position, key in enumerate(keys) if parsed_once[key][1]}
+    return pd.Series(pd.to_datetime(dates.to_numpy()), index=values.index, dtype="datetime64[ns]"), problems

@@ -84,3 +84,33 @@ def test_fair_allocations_are_not_flagged(tmp_path, params, seed):
     paths = simulate_trial(seed=seed).write(tmp_path)
     checks = audit.allocation_audit(clean_inputs(*paths, params["outcomes"]).analysis)
     assert checks["flags"] == []
+
+
+def test_allocation_by_weekday_by_hand():
+    """Pearson chi-squared on a 2x2 table: sum (O - E)^2 / E with E from the margins."""
+    dates = pd.to_datetime(["2022-10-03"] * 20 + ["2022-10-04"] * 20)  # a Monday, a Tuesday
+    data = pd.DataFrame({"allocated_on": dates, "assigned": [1] * 15 + [0] * 5 + [1] * 5 + [0] * 15})
+    check = audit.allocation_by_period(data, "weekday")
+    expected = 4 * (15 - 10) ** 2 / 10
+    assert check["statistic"] == pytest.approx(expected)
+    assert check["table"]["SRC"].tolist() == [15, 5]
+
+
+def test_shipped_allocation_does_not_depend_on_the_day(analysis):
+    checks = audit.allocation_audit(analysis, draws=2000)
+    assert checks["by_weekday"]["p_value"] > audit.FLAG_P_VALUE
+    assert checks["by_month"]["p_value"] > audit.FLAG_P_VALUE
+    assert checks["omnibus_randomisation"]["p_value"] > audit.FLAG_P_VALUE
+
+
+def test_randomisation_balance_agrees_with_the_likelihood_ratio_test(analysis):
+    """Two routes to the same question: their p-values should be close on a fair trial."""
+    lr = audit.omnibus_balance_test(analysis)["p_value"]
+    ri = audit.randomisation_balance_test(analysis, draws=4000, seed=2)["p_value"]
+    assert ri == pytest.approx(lr, abs=0.1)
+
+
+def test_randomisation_balance_flags_subversion(tmp_path, params):
+    paths = subvert_allocation(simulate_trial(), pairs=30).write(tmp_path)
+    data = clean_inputs(*paths, params["outcomes"]).analysis
+    assert audit.randomisation_balance_test(data, draws=2000)["p_value"] < 0.001

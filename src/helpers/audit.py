@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
+
+from .permutation import complete_randomisations
 from statsmodels.sandbox.stats.runs import runstest_1samp
 
 # Every audit check raises a flag below this p-value. Several checks run on every trial, so
@@ -135,6 +137,26 @@ def covariate_design(data: pd.DataFrame) -> pd.DataFrame:
     return design.loc[:, design.std(ddof=0) > 0]
 
 
+def allocation_by_period(data: pd.DataFrame, period: str, *, treatment: str = "assigned") -> dict:
+    """Arms by day of week or month of allocation, with a chi-squared test of independence.
+
+    A human allocator who favours one arm on some days shows up here; a random generator
+    does not care what day it is.
+    """
+    dates = data["allocated_on"]
+    labels = dates.dt.day_name() if period == "weekday" else dates.dt.strftime("%Y-%m")
+    table = pd.crosstab(labels, data[treatment].map({1: "SRC", 0: "BAU"}))
+    if period == "weekday":
+        table = table.reindex([d for d in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                                           "Sunday") if d in table.index])
+    table = table.reindex(columns=["SRC", "BAU"], fill_value=0)
+    if table.shape[0] < 2 or (table.sum(axis=0) == 0).any():
+        return {"table": table.reset_index(names=period), "p_value": None}
+    statistic, p_value, df, _ = stats.chi2_contingency(table.to_numpy(), correction=False)
+    return {"table": table.reset_index(names=period), "p_value": float(p_value), "statistic": float(statistic),
+            "df": int(df)}
+
+
 def omnibus_balance_test(data: pd.DataFrame, *, treatment: str = "assigned") -> dict:
     """Likelihood-ratio test of a logistic regression of allocation on every covariate.
 
@@ -156,7 +178,43 @@ def omnibus_balance_test(data: pd.DataFrame, *, treatment: str = "assigned") -> 
             "method": "likelihood-ratio test, logistic regression of allocation on baseline covariates"}
 
 
-def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: int | None) -> list[str]:
+# Above this many reports the likelihood-ratio test's chi-squared p is accurate, and a
+# randomisation distribution would cost draws x reports operations for nothing.
+RANDOMISATION_OMNIBUS_MAX_REPORTS = 5_000
+
+
+def randomisation_balance_test(data: pd.DataFrame, *, treatment: str = "assigned", draws: int = 10_000,
+                               seed: int = 0) -> dict:
+    """Randomisation-inference version of the omnibus balance test.
+
+    Statistic: R-squared of a linear regression of the allocation on every covariate. Under
+    complete randomisation the allocation vector is a uniformly random arrangement of the
+    observed arm sizes; re-randomising it ``draws`` times gives the statistic's exact null
+    distribution, free of the logistic model's large-sample approximation. With the arm sizes
+    fixed, the total sum of squares is constant, so every draw costs one matrix product.
+    """
+    design = covariate_design(data)
+    n = len(data)
+    if design.empty:
+        return {"p_value": None, "draws": 0, "method": "not estimable: no covariates"}
+    if n > RANDOMISATION_OMNIBUS_MAX_REPORTS:
+        return {"p_value": None, "draws": 0,
+                "method": f"not run above {RANDOMISATION_OMNIBUS_MAX_REPORTS:,} reports: the likelihood-ratio "
+                          "test's chi-squared p-value is accurate at this size"}
+    centred = design.to_numpy() - design.to_numpy().mean(axis=0)
+    basis, _ = np.linalg.qr(centred)
+    z = data[treatment].to_numpy(dtype=float)
+    explained = lambda allocations: np.sum(((allocations - z.mean()) @ basis) ** 2, axis=-1)
+    observed = explained(z)
+    permuted = np.concatenate([explained(chunk) for chunk in complete_randomisations(int(z.sum()), n, draws,
+                                                                                      seed=seed)])
+    p_value = (1 + np.sum(permuted >= observed - 1e-12)) / (draws + 1)
+    return {"p_value": float(p_value), "draws": int(draws), "r_squared": float(observed / np.sum((z - z.mean()) ** 2)),
+            "method": "randomisation inference on the R-squared of allocation on covariates"}
+
+
+def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: int | None,
+                periods: dict | None = None) -> list[str]:
     """Plain-language flags for every check that fails its threshold; empty for a clean audit."""
     flags = []
     if ratio["p_value"] < FLAG_P_VALUE:
@@ -173,21 +231,33 @@ def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: in
     if breaches:
         flags.append(f"{breaches} report(s) are in the arm their random number does not give under the "
                      "documented rule.")
+    for period, check in (periods or {}).items():
+        if check["p_value"] is not None and check["p_value"] < FLAG_P_VALUE:
+            flags.append(f"The share allocated to SRC varies by {'day of the week' if period == 'weekday' else period} "
+                         f"more than chance allows: chi-squared p = {check['p_value']:.3g}.")
     return flags
 
 
-def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC") -> dict:
-    """Every allocation check, with the flags the report shows."""
+def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC", draws: int = 10_000,
+                     seed: int = 0) -> dict:
+    """Every allocation check, with the flags the report shows.
+
+    ``threshold`` and ``below`` state the documented rule of the random number: a draw below
+    ``threshold`` allocates to ``below``.
+    """
     ratio, runs, omnibus = ratio_test(data), runs_test(data), omnibus_balance_test(data)
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
+    periods = {"weekday": allocation_by_period(data, "weekday"), "month": allocation_by_period(data, "month")}
     balance = balance_table(data)
     common = balance[balance["n"] >= MIN_LEVEL_COUNT]
     max_smd = float(common["standardised_difference"].abs().max()) if len(common) else None
     return {
         "ratio": ratio, "runs": runs, "omnibus": omnibus,
+        "omnibus_randomisation": randomisation_balance_test(data, draws=draws, seed=seed),
         "allocated_before_report": int(len(early)), "threshold_rule_breaches": breaches,
+        "by_weekday": periods["weekday"], "by_month": periods["month"],
         "max_abs_standardised_difference": max_smd,
-        "flags": audit_flags(ratio, runs, omnibus, len(early), breaches),
+        "flags": audit_flags(ratio, runs, omnibus, len(early), breaches, periods),
         "balance": balance,
     }

@@ -21,7 +21,7 @@ DPI = 110
 DESCRIPTIONS = {
     "flow_diagram": "CONSORT flow diagram: records assessed, excluded, randomised, allocated, analysed",
     "balance": "Dot plot of standardised differences between the arms for every baseline characteristic",
-    "delivery_by_month": "Bar chart of the share of SRC-arm victims who received the contact, by month",
+    "delivery_by_week": "Bar chart of the share of SRC-arm victims who received the contact, week by week",
     "contact_timing": "Histogram of days from the report to the contact",
     "forest_plot": "Forest plot of risk differences with intervals for each outcome and method",
     "extrapolation": "Bar chart of withdrawals prevented a year across the force, with intervals",
@@ -94,17 +94,20 @@ def balance_plot(balance: pd.DataFrame, path: Path, *, large: float = 0.25):
 
 
 def delivery_over_time(data: pd.DataFrame, path: Path):
-    """Share of SRC-arm reports that received the contact, by month reported."""
+    """Share of SRC-arm reports that received the contact, by week reported."""
     src = data[data["assigned"] == 1]
-    monthly = src.groupby(src["reported_on"].dt.to_period("M"))["received"].agg(["mean", "size"])
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.bar([p.strftime("%b %Y") for p in monthly.index], monthly["mean"] * 100, color=PALETTE["src"])
-    for i, (rate, size) in enumerate(zip(monthly["mean"], monthly["size"])):
-        ax.text(i, rate * 100 + 2, f"{rate:.0%} of {size}", ha="center", fontsize=8)
-    ax.set_ylim(0, 110)
+    weeks = src["reported_on"].dt.to_period("W-SUN").dt.start_time
+    weekly = src.groupby(weeks)["received"].agg(["mean", "size"])
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    ax.bar(weekly.index, weekly["mean"] * 100, width=5, color=PALETTE["src"], label="share contacted")
+    overall = src["received"].mean() * 100
+    ax.axhline(overall, color=PALETTE["warn"], linestyle="--", label=f"whole trial: {overall:.0f}%")
+    ax.set_ylim(0, 105)
     ax.set_ylabel("Received the contact (%)")
-    ax.set_xlabel("Month the crime was reported")
-    ax.set_title("Delivery of the contact in the SRC arm, by month", loc="left")
+    ax.set_xlabel("Week the crime was reported (bars: share of that week's SRC reports)")
+    ax.set_title("Delivery of the contact in the SRC arm, week by week", loc="left")
+    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    fig.autofmt_xdate()
     return _save(fig, path)
 
 

@@ -15,6 +15,7 @@ REQUIRED = (
     "randomisation_draws",
     "target_power",
     "disclosure_threshold",
+    "allocation_rule",
     "population_file",
     "population",
     "outcomes",
@@ -64,6 +65,9 @@ def _check(params: dict, source: str) -> None:
         problems.append(Problem(source, "randomisation_draws must be at least 100"))
     if int(params["disclosure_threshold"]) < 1:
         problems.append(Problem(source, "disclosure_threshold must be at least 1"))
+    rule = params["allocation_rule"]
+    if not isinstance(rule, dict) or rule.get("below") not in ("SRC", "BAU") or not 0 < float(rule.get("threshold", -1)) < 1:
+        problems.append(Problem(source, "allocation_rule needs a threshold between 0 and 1 and below: SRC or BAU"))
     for name in ("attrition", "charge", "positive_outcome"):
         if name not in params["outcomes"]:
             problems.append(Problem(source, f"outcome '{name}' is not defined under 'outcomes'"))

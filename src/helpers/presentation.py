@@ -78,6 +78,11 @@ def audit_checks(audit: dict) -> pd.DataFrame:
          _num(runs["p_value"])),
         ("Baseline balance, all covariates (likelihood-ratio test)",
          f"chi-squared {_num(omnibus['statistic'], 1)} on {omnibus['df']} df", _num(omnibus["p_value"])),
+        ("Baseline balance, randomisation inference (R-squared)",
+         f"{audit['omnibus_randomisation']['draws']:,} re-randomisations", _num(audit["omnibus_randomisation"]["p_value"])),
+        ("SRC share by day of the week (chi-squared)", f"{len(audit['by_weekday']['table'])} days",
+         _num(audit["by_weekday"]["p_value"])),
+        ("SRC share by month (chi-squared)", f"{len(audit['by_month']['table'])} months", _num(audit["by_month"]["p_value"])),
         ("Allocated before the report date", str(audit["allocated_before_report"]), "–"),
         ("Arm contradicts the random number's rule", "no random numbers" if breaches is None else str(breaches), "–"),
         ("Largest standardised difference (levels with 10+ reports)",
@@ -98,7 +103,8 @@ def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
 
 def delivery_display(table_rows: list[dict] | pd.DataFrame, group_label: str) -> pd.DataFrame:
     frame = pd.DataFrame(table_rows)
-    rate = frame["rate"] if frame["rate"].dtype == object else frame["rate"].map(lambda v: f"{v:.0%}")
+    numeric = pd.api.types.is_numeric_dtype(frame["rate"])
+    rate = frame["rate"].map(lambda v: f"{v:.0%}") if numeric else frame["rate"]
     return pd.DataFrame({group_label: frame["group"], "Allocated to SRC": frame["allocated"],
                          "Received": frame["received"], "Delivery rate": rate})
 
@@ -184,6 +190,7 @@ def provenance_table(results: dict) -> pd.DataFrame:
     provenance = results["provenance"]
     rows += [("srceval version", provenance["package_version"]), ("Git commit", provenance["git_commit"] or "unknown"),
              ("Python", provenance["python"])]
+    rows += [(f"Package: {name}", version or "not installed") for name, version in provenance.get("packages", {}).items()]
     rows += [(f"Parameter: {k}", str(v)) for k, v in provenance["parameters"].items() if k != "outcomes"]
     rows += [(f"Outcome codes: {k}", ", ".join(v["codes"])) for k, v in provenance["parameters"]["outcomes"].items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])

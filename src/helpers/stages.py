@@ -34,7 +34,9 @@ def allocation_audit(ctx: StageContext) -> dict:
     """Stage 2: integrity of the allocation and baseline balance."""
     data = ctx.read_analysis_table()
     flow = ctx.read_stage_result("01_data_cleaning")["flow"]
-    checks = audit.allocation_audit(data)
+    rule = ctx.params["allocation_rule"]
+    checks = audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
+                                    seed=ctx.seed)
     figures.flow_diagram(flow, ctx.files.figure("flow_diagram"))
     figures.balance_plot(checks["balance"], ctx.files.figure("balance"), large=audit.LARGE_STANDARDISED_DIFFERENCE)
     return ctx.write_stage_result("02_allocation_audit", checks)
@@ -57,7 +59,7 @@ def compliance_analysis(ctx: StageContext) -> dict:
         "predictors_of_delivery": compliance.predictors_of_delivery(data, alpha=ctx.alpha),
         "disclosure_threshold": threshold,
     }
-    figures.delivery_over_time(data, ctx.files.figure("delivery_by_month"))
+    figures.delivery_over_time(data, ctx.files.figure("delivery_by_week"))
     figures.contact_timing_plot(data, ctx.files.figure("contact_timing"))
     return ctx.write_stage_result("03_compliance_analysis", result)
 

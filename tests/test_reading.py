@@ -68,3 +68,30 @@ def test_two_headers_for_one_column_are_refused(tmp_path):
     path.write_text("Crime Ref,crime_ref,allocation\n1/22,1/22,SRC\n", encoding="utf-8")
     with pytest.raises(InputError, match="are the same column"):
         read_input(path, COLUMNS)
+
+
+def test_title_row_above_the_header_is_skipped(tmp_path):
+    """A spreadsheet with a merged title row: the header is found on line 3."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["SRC trial allocation log", None, None])
+    sheet.merge_cells("A1:C1")
+    sheet.append([None, None, None])
+    sheet.append(["Crime Ref", "Allocated On", "Allocation"])
+    sheet.append(["1/22", "03/10/2022", "SRC"])
+    sheet.append(["2/22", "04/10/2022", "BAU"])
+    path = tmp_path / "log.xlsx"
+    book.save(path)
+    table = read_input(path, COLUMNS, required=["crime_ref", "allocated_on", "allocation"])
+    assert table.header_line == 3
+    assert table.data["source_row"].tolist() == [4, 5]
+    assert table.data["crime_ref"].tolist() == ["1/22", "2/22"]
+
+
+def test_blank_lines_keep_the_line_numbers_a_person_sees(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("crime_ref,allocation\n1/22,SRC\n\n2/22,BAU\n", encoding="utf-8")
+    table = read_input(path, COLUMNS)
+    assert table.data["source_row"].tolist() == [2, 4]

@@ -141,3 +141,19 @@ def test_negative_control_katz_is_not_the_wald_interval_on_the_ratio(data):
     rr = estimation.risk_ratio(data, "attrition")
     se_ratio = (54 / 69) * math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125)
     assert rr.conf_low != pytest.approx(54 / 69 - Z95 * se_ratio, abs=1e-3)
+
+
+def test_open_investigation_bounds_by_hand():
+    data = trial()
+    data.loc[data.index[:4], "attrition"] = None  # four open BAU cases (the first rows are BAU)
+    data["attrition"] = data["attrition"].astype("Float64")
+    bounds = estimation.open_investigation_bounds(data, "attrition")
+    assert (bounds["open_treatment"], bounds["open_control"]) == (0, 4)
+    # The first BAU rows were withdrawals; as open cases they can end either way.
+    assert bounds["all_open_cases"]["risk_difference"] == pytest.approx(54 / 125 - 69 / 125)
+    assert bounds["no_open_cases"]["risk_difference"] == pytest.approx(54 / 125 - 65 / 125)
+    assert bounds["bau_open_cases_only"]["risk_ratio"] == pytest.approx((54 / 125) / (69 / 125))
+
+
+def test_no_bounds_without_open_cases():
+    assert estimation.open_investigation_bounds(trial(), "attrition") is None

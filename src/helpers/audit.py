@@ -11,6 +11,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from .modelfit import NotEstimable, fit_logit
 from .permutation import complete_randomisations
 from statsmodels.sandbox.stats.runs import runstest_1samp
 
@@ -167,13 +168,9 @@ def omnibus_balance_test(data: pd.DataFrame, *, treatment: str = "assigned") -> 
     if design.empty:
         return {"p_value": None, "statistic": None, "df": 0, "method": "not estimable: no covariates"}
     try:
-        fit = sm.Logit(data[treatment].astype(float), sm.add_constant(design)).fit(disp=0, maxiter=200)
-    except (np.linalg.LinAlgError, sm.tools.sm_exceptions.PerfectSeparationError) as exc:
-        return {"p_value": None, "statistic": None, "df": int(design.shape[1]),
-                "method": f"not estimable ({type(exc).__name__})"}
-    if not fit.mle_retvals.get("converged", True):
-        return {"p_value": None, "statistic": None, "df": int(design.shape[1]),
-                "method": "not estimable: the logistic regression did not converge"}
+        fit = fit_logit(sm.Logit(data[treatment].astype(float), sm.add_constant(design)))
+    except NotEstimable as exc:
+        return {"p_value": None, "statistic": None, "df": int(design.shape[1]), "method": f"not estimable ({exc})"}
     return {"p_value": float(fit.llr_pvalue), "statistic": float(fit.llr), "df": int(fit.df_model),
             "method": "likelihood-ratio test, logistic regression of allocation on baseline covariates"}
 

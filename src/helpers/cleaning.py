@@ -65,7 +65,8 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
     outcome_definitions
         Outcome name to ``{"codes": [...]}`` (the ``outcomes`` parameter).
     sheet
-        Excel sheet name for both files; None reads the first sheet.
+        Excel sheet name for both files, or ``{"allocation": ..., "extract": ...}``; None reads
+        the first sheet.
 
     Raises
     ------
@@ -74,10 +75,11 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
     """
     problems = ProblemList()
     tables = {}
-    for role, path, columns in (("allocation", allocation_path, ALLOCATION_COLUMNS),
-                                ("extract", extract_path, EXTRACT_COLUMNS)):
+    sheets = sheet if isinstance(sheet, dict) else {"allocation": sheet, "extract": sheet}
+    for role, path, columns, required in (("allocation", allocation_path, ALLOCATION_COLUMNS, ALLOCATION_REQUIRED),
+                                          ("extract", extract_path, EXTRACT_COLUMNS, EXTRACT_REQUIRED)):
         try:
-            tables[role] = read_input(path, columns, sheet=sheet)
+            tables[role] = read_input(path, columns, sheet=sheets.get(role), required=required)
         except InputError as exc:
             problems.problems.extend(exc.problems)
     problems.raise_if_any()
@@ -160,18 +162,19 @@ def normalise_extract(table: InputTable, problems: ProblemList) -> tuple[pd.Data
 
 
 def _drop_duplicate_records(out: pd.DataFrame, file: str, problems: ProblemList):
+    """Identical records of one report are kept once; differing records of one report are refused."""
     compared = [c for c in out.columns if c != "source_row"]
-    repeated = out.duplicated("crime_ref", keep=False)
+    repeated = out[out.duplicated("crime_ref", keep=False)]
+    versions = repeated.drop_duplicates(compared).groupby("crime_ref").size()
+    conflicting = repeated[_contained(repeated["crime_ref"], versions.index[versions > 1].to_series())]
+    for ref, rows in conflicting.groupby("crime_ref")["source_row"]:
+        problems.add(file, f"reference {ref} appears on several rows with different values", "crime_ref", rows)
     identical = out.duplicated(compared, keep="first")
-    for ref, rows in out[repeated].groupby("crime_ref"):
-        if len(rows.drop_duplicates(compared)) > 1:
-            problems.add(file, f"reference {ref} appears on several rows with different values",
-                         "crime_ref", rows["source_row"])
     return out[~identical].reset_index(drop=True), out[identical]
 
 
 def _check_all_allocated_reports_present(allocation, extract, file, problems) -> None:
-    missing = ~allocation["crime_ref"].isin(set(extract["crime_ref"]))
+    missing = ~_contained(allocation["crime_ref"], extract["crime_ref"])
     if missing.any():
         refs = ", ".join(allocation.loc[missing, "crime_ref"].head(5))
         problems.add(file, f"{int(missing.sum())} allocated reference(s) are not in the crime extract "
@@ -187,6 +190,7 @@ def _join(allocation: pd.DataFrame, extract: pd.DataFrame, outcome_definitions: 
     analysis["days_report_to_allocation"] = (analysis["allocated_on"] - analysis["reported_on"]).dt.days
     analysis["days_report_to_contact"] = (analysis["src_completed_on"] - analysis["reported_on"]).dt.days
     strands = analysis["hate_strand"].str.split(";")
+    analysis["primary_strand"] = strands.str[0]
     for strand in HATE_STRANDS:
         analysis[f"strand_{strand.replace(' ', '_')}"] = strands.map(lambda s, strand=strand: strand in s).astype("int8")
     order = ["alloc_row", "allocated_on", "random_number"]
@@ -197,8 +201,7 @@ def _join(allocation: pd.DataFrame, extract: pd.DataFrame, outcome_definitions: 
 
 def _exclusion_log(tables, allocation, extract, alloc_dupes, extract_dupes) -> pd.DataFrame:
     extract_file, alloc_file = tables["extract"].name, tables["allocation"].name
-    randomised = set(allocation["crime_ref"])
-    not_randomised = extract[~extract["crime_ref"].isin(randomised)]
+    not_randomised = extract[~_contained(extract["crime_ref"], allocation["crime_ref"])]
     reasons = not_randomised["record_type"].map({"incident": REASON_INCIDENT, "crime": REASON_NOT_RANDOMISED})
     parts = [
         pd.DataFrame({"file": extract_file, "source_row": not_randomised["source_row"],
@@ -245,6 +248,9 @@ def consort_flow(extract_rows: pd.DataFrame, analysis: pd.DataFrame, exclusions:
 def _warnings(tables, analysis, alloc_dupes, extract_dupes) -> list[str]:
     warnings = []
     for role, table in tables.items():
+        if table.header_line > 1:
+            warnings.append(f"{table.name}: the header is on line {table.header_line}; the "
+                            f"{table.header_line - 1} line(s) above it (a title or merged header cells) were skipped")
         if table.dropped_identifier_columns:
             warnings.append(f"{table.name}: dropped columns that could identify a person: "
                             + ", ".join(table.dropped_identifier_columns))
@@ -281,12 +287,16 @@ def _has_columns(data, required, file, problems) -> bool:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    return values.astype(str).str.strip().str.replace(r"\s+", " ", regex=True)
+    """Trimmed text with single spaces; computed once per distinct value."""
+    return _map_distinct(values, lambda text: " ".join(text.split()))
 
 
 def _references(data, file, problems) -> pd.Series:
     """Crime references as compared across files: no spaces, upper case."""
-    refs = data["crime_ref"].astype(str).str.replace(r"\s+", "", regex=True).str.upper()
+    refs = data["crime_ref"].astype(str).str.upper()
+    spaced = refs.str.contains(r"\s", regex=True)
+    if spaced.any():  # only the few references typed with spaces need the slower replacement
+        refs[spaced] = refs[spaced].str.replace(r"\s+", "", regex=True)
     _report_invalid(refs == "", data, "crime_ref", file, "a crime reference is required", problems)
     return refs
 
@@ -308,7 +318,11 @@ def _dates(data, column, file, problems, *, required=False) -> pd.Series:
     for reason, rows in rows_by_reason.items():
         problems.add(file, reason, column, rows)
     if required:
-        blank = data[column].map(lambda v: isinstance(v, str) and not v.strip())
+        values = data[column]
+        if pd.api.types.is_string_dtype(values):
+            blank = values.str.strip() == ""
+        else:  # Excel: date cells and text
+            blank = values.map(lambda v: isinstance(v, str) and not v.strip())
         if blank.any():
             problems.add(file, "a date is required", column, data.loc[blank, "source_row"])
     return dates
@@ -335,6 +349,11 @@ def _mapped(data, column, mapping, file, expected, problems) -> pd.Series:
     values = text.map(mapping)
     _report_invalid(values.isna() & (text != ""), data, column, file, expected, problems)
     return values.astype("string")
+
+
+def _contained(values: pd.Series, pool: pd.Series) -> pd.Series:
+    """Whether each value occurs in ``pool``, by hash lookup (fast for a million references)."""
+    return pd.Series(pd.Index(pool.unique()).get_indexer(values) >= 0, index=values.index)
 
 
 def _map_distinct(values: pd.Series, function) -> pd.Series:

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="parameters file, YAML (default: config/parameters.yml)")
     run.add_argument("--processed", type=Path, default=config.PROCESSED_DIR,
                      help="folder for the analysis table and exclusion log (default: data/processed/)")
+    run.add_argument("--allocation-sheet", help="Excel sheet of the allocation log (default: the first)")
+    run.add_argument("--extract-sheet", help="Excel sheet of the crime extract (default: the first)")
     run.add_argument("--audience", choices=("full", "leadership"), default="full",
                      help="'leadership' writes the summary alone (default: full)")
 
@@ -65,7 +67,8 @@ def _run(args) -> int:
 
     try:
         run_pipeline(allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
-                     processed_dir=args.processed, audience=args.audience)
+                     processed_dir=args.processed, audience=args.audience, allocation_sheet=args.allocation_sheet,
+                     extract_sheet=args.extract_sheet)
     except RunFailure as failure:
         print(f"srceval: {failure}", file=sys.stderr)
         return failure.exit_code

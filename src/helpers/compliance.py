@@ -11,6 +11,7 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.proportion import proportion_confint
 
 from .estimation import risk_difference
+from .modelfit import NotEstimable, fit_logit
 
 
 def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
@@ -90,13 +91,28 @@ def predictors_of_delivery(data: pd.DataFrame, *, treatment: str = "assigned", r
     src["suspect"] = src["suspect_identified"].astype(float)
     formula = f"{received} ~ C(borough) + C(offence_group) + strand_race + suspect"
     try:
-        fit = smf.logit(formula, data=src).fit(disp=0, maxiter=200)
-    except Exception:  # separation in a small arm: report that the model is not estimable
+        fit = fit_logit(smf.logit(formula, data=src))
+    except NotEstimable:
         return None
     ci = np.exp(fit.conf_int(alpha=alpha))
     return pd.DataFrame({"term": fit.params.index, "odds_ratio": np.exp(fit.params.values),
                          "conf_low": ci[0].values, "conf_high": ci[1].values,
                          "p_value": fit.pvalues.values}).iloc[1:].reset_index(drop=True)
+
+
+def outcome_by_contact_mode(data: pd.DataFrame, outcome: str, *, received: str = "received") -> list[dict]:
+    """Outcome risk among victims contacted by phone and in person: descriptive only.
+
+    How the contact was made was not randomised (officers chose it, after allocation), so the
+    comparison says nothing causal; it is shown beside the business-as-usual risk for context.
+    """
+    known = data[data[outcome].notna()]
+    rows = [{"group": "business as usual", "n": int((known["assigned"] == 0).sum()),
+             "risk": float(known.loc[known["assigned"] == 0, outcome].mean())}]
+    contacted = known[known[received] == 1]
+    for mode, part in contacted.groupby(contacted["src_mode"].fillna("not recorded")):
+        rows.append({"group": f"contacted: {mode}", "n": int(len(part)), "risk": float(part[outcome].mean())})
+    return rows
 
 
 def biased_comparisons(data: pd.DataFrame, outcome: str, *, alpha: float = 0.05) -> list:

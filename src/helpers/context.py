@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ class StageContext:
     files: config.StageFiles
     params: dict
     params_file: Path
+    sheets: dict = field(default_factory=dict)
 
     @property
     def alpha(self) -> float:
@@ -55,9 +56,10 @@ class StageContext:
 
 
 def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, processed_dir=None,
-               params_file=None, **overrides: Any) -> StageContext:
+               params_file=None, allocation_sheet=None, extract_sheet=None, **overrides: Any) -> StageContext:
     """Resolve a stage notebook's parameters; None takes the default for each.
 
+    ``allocation_sheet`` and ``extract_sheet`` name the Excel sheet to read (None: the first).
     ``overrides`` (seed, confidence_level, randomisation_draws, population_file, ...) replace
     single values of the parameters file.
     """
@@ -72,7 +74,7 @@ def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, proc
     return StageContext(
         Path(allocation_path) if allocation_path else config.DEFAULT_ALLOCATION,
         Path(extract_path) if extract_path else config.DEFAULT_EXTRACT,
-        files, params, params_file,
+        files, params, params_file, {"allocation": allocation_sheet, "extract": extract_sheet},
     )
 
 

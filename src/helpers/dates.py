@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
@@ -54,8 +55,13 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, dict[int, str]]:
         invalid cell to the reason.
     """
     # A column holds few distinct dates: parse each once, whatever the number of rows.
-    keys = values.map(lambda v: v if isinstance(v, (pd.Timestamp, datetime)) else str(v))
+    if pd.api.types.is_string_dtype(values):
+        keys = values
+    else:  # Excel: a mix of date cells and text
+        keys = values.map(lambda v: v if isinstance(v, (pd.Timestamp, datetime)) else str(v))
     parsed_once = {key: parse_date(key) for key in keys.unique()}
     dates = keys.map(lambda key: parsed_once[key][0])
-    problems = {position: parsed_once[key][1] for position, key in enumerate(keys) if parsed_once[key][1]}
+    refused = {key: result[1] for key, result in parsed_once.items() if result[1]}
+    positions = np.flatnonzero(keys.map(refused.__contains__).to_numpy(dtype=bool)) if refused else []
+    problems = {int(position): refused[keys.iloc[position]] for position in positions}
     return pd.Series(pd.to_datetime(dates.to_numpy()), index=values.index, dtype="datetime64[ns]"), problems

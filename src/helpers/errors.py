@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 MAX_ROWS_SHOWN = 10
+MAX_PROBLEMS_SHOWN = 50
 
 
 def format_rows(rows: Sequence[int]) -> str:
@@ -54,7 +55,9 @@ class InputError(Exception):
 
     def render(self) -> str:
         lines = [f"The input files cannot be analysed ({len(self.problems)} problem(s)):"]
-        lines += [f"  - {p}" for p in self.problems]
+        lines += [f"  - {p}" for p in self.problems[:MAX_PROBLEMS_SHOWN]]
+        if len(self.problems) > MAX_PROBLEMS_SHOWN:
+            lines.append(f"  ... and {len(self.problems) - MAX_PROBLEMS_SHOWN} more of the same kinds")
         return "\n".join(lines)
 
 

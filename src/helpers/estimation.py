@@ -267,6 +267,7 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
     rr = risk_ratio(data, outcome, alpha=alpha)
     rd = risk_difference(data, outcome, alpha=alpha)
     cace = complier_average_causal_effect(data, outcome, alpha=alpha)
+    weak_instrument = anderson_rubin_interval(data, outcome, alpha=alpha)
     complier_rrr = complier_relative_reduction(data, outcome, alpha=alpha, draws=draws, seed=seed)
     randomisation = randomisation_p(data, outcome, draws=draws, seed=seed)
     means = complier_means(data, outcome)
@@ -288,6 +289,7 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
             "p_value_randomisation_one_sided": randomisation["one_sided"],
             "randomisation_draws": randomisation["draws"],
             "bayesian": posterior_reduction(data, outcome, draws=draws, seed=seed),
+            "open_investigation_bounds": open_investigation_bounds(data, outcome),
         },
         "cace": {
             "risk_difference": cace.estimate, "risk_difference_ci": cace.interval,
@@ -296,6 +298,9 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
             "relative_risk_reduction": complier_rrr.estimate,
             "relative_risk_reduction_ci": complier_rrr.interval,
             "method": cace.method,
+            "first_stage_f": weak_instrument["first_stage_f"],
+            "weak_instrument": weak_instrument["weak_instrument"],
+            "anderson_rubin": weak_instrument,
         },
         "power": {
             "achieved_power": power["achieved_power"],
@@ -306,3 +311,66 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
         },
     }
     return entry, [rr, rd, cace, complier_rrr]
+
+
+def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
+                            received: str = "received", alpha: float = 0.05) -> dict:
+    """Confidence set for the complier effect that stays valid when the instrument is weak.
+
+    Anderson & Rubin (1949), with a binary instrument: the effect b is kept when the
+    intention-to-treat effect on Y - b D is not significant, i.e. when
+    (itt_y - b itt_d)^2 <= z^2 (v_yy - 2 b v_yd + b^2 v_dd), with v the robust variances and
+    covariance of the two difference-in-means. Solving the quadratic in b gives an interval, the
+    outside of one (two rays), or every value: the last two say the data cannot bound the effect.
+    Reported with the first-stage F statistic (weak below 10; Staiger & Stock 1997).
+    """
+    known = data[data[outcome].notna()]
+    y, z, d = (known[c].astype(float).to_numpy() for c in (outcome, treatment, received))
+    t, c = z == 1, z == 0
+    itt_y, itt_d = y[t].mean() - y[c].mean(), d[t].mean() - d[c].mean()
+
+    def covariance(a, b):
+        return sum(np.cov(a[arm], b[arm], ddof=1)[0, 1] / arm.sum() for arm in (t, c))
+
+    v_yy, v_dd, v_yd = covariance(y, y), covariance(d, d), covariance(y, d)
+    critical = stats.norm.ppf(1 - alpha / 2) ** 2
+    first_stage_f = itt_d ** 2 / v_dd if v_dd > 0 else float("inf")
+    # (itt_d^2 - q v_dd) b^2 - 2 (itt_y itt_d - q v_yd) b + (itt_y^2 - q v_yy) <= 0
+    a = itt_d ** 2 - critical * v_dd
+    b = -2 * (itt_y * itt_d - critical * v_yd)
+    c0 = itt_y ** 2 - critical * v_yy
+    discriminant = b * b - 4 * a * c0
+    if a > 0 and discriminant >= 0:
+        roots = sorted(((-b - np.sqrt(discriminant)) / (2 * a), (-b + np.sqrt(discriminant)) / (2 * a)))
+        shape, interval = "interval", [float(roots[0]), float(roots[1])]
+    elif a < 0 and discriminant > 0:
+        roots = sorted(((-b - np.sqrt(discriminant)) / (2 * a), (-b + np.sqrt(discriminant)) / (2 * a)))
+        shape, interval = "two rays: below the first and above the second value", [float(roots[0]), float(roots[1])]
+    else:
+        shape, interval = "every value: the data cannot bound the effect", [None, None]
+    return {"interval": interval, "shape": shape, "first_stage_f": float(first_stage_f),
+            "weak_instrument": bool(first_stage_f < 10),
+            "method": "Anderson-Rubin confidence set, robust variances (Anderson & Rubin 1949)"}
+
+
+def open_investigation_bounds(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned") -> dict | None:
+    """The effect if open investigations all end, or none end, in the outcome.
+
+    Open cases are left out of the main analysis; these scenarios show how far they could move
+    it. The last two (every open SRC case and no open BAU case, and the reverse) are the
+    worst-case bounds (Manski 1990). None when no investigation is open.
+    """
+    open_case = data[outcome].isna()
+    if not open_case.any():
+        return None
+    z = data[treatment] == 1
+    scenarios = {"all_open_cases": (1, 1), "no_open_cases": (0, 0), "src_open_cases_only": (1, 0),
+                 "bau_open_cases_only": (0, 1)}
+    bounds = {"open_treatment": int((open_case & z).sum()), "open_control": int((open_case & ~z).sum())}
+    for name, (in_src, in_bau) in scenarios.items():
+        filled = data[outcome].astype("Float64").fillna(0.0).to_numpy(dtype=float)
+        filled = np.where(open_case & z, in_src, np.where(open_case & ~z, in_bau, filled))
+        counts = TwoByTwo.from_data(data.assign(_filled=filled), "_filled", treatment)
+        ratio = counts.treatment_risk / counts.control_risk if counts.control_risk else None
+        bounds[name] = {"risk_difference": counts.treatment_risk - counts.control_risk, "risk_ratio": ratio}
+    return bounds

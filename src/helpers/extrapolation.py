@@ -74,3 +74,23 @@ def latest_national_key(figures: dict) -> str | None:
     """The most recent England and Wales year in the population figures file."""
     keys = sorted(k for k in figures if k.startswith("england_wales"))
     return keys[-1] if keys else None
+
+
+def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.0)) -> list[dict]:
+    """Withdrawals prevented a year if a given share of victims received the contact.
+
+    Each contact is assumed to prevent what it prevented in the trial: the complier effect
+    (an absolute risk difference) times the share contacted, relative to the trial's
+    control risk. At the trial's own delivery rate this is exactly the intention-to-treat
+    figure; at 100% it uses the whole control arm's risk as the baseline, where the complier
+    estimate uses the compliers' own (higher) risk, so the two differ slightly.
+    """
+    cace = attrition["cace"]
+    control_risk = attrition["control"]["risk"]
+    if cace["risk_difference"] is None or not control_risk:
+        return []
+    low, high = cace["risk_difference_ci"]
+    scale = lambda rd, rate: None if rd is None else -withdrawals * rate * rd / control_risk
+    return [{"delivery_rate": rate, "prevented": scale(cace["risk_difference"], rate),
+             "prevented_ci": sorted([scale(low, rate), scale(high, rate)]) if low is not None else [None, None]}
+            for rate in rates]

@@ -47,12 +47,11 @@ def classify(codes: pd.Series, definitions: dict[str, dict]) -> pd.DataFrame:
     definitions
         Outcome name to a mapping with ``codes``, the outcome types that count.
     """
-    numbers = codes.map(lambda c: code_number(c) if isinstance(c, str) else None)
-    open_case = numbers.isna()
     columns = {}
     for name, definition in definitions.items():
         wanted = {str(c) for c in definition["codes"]}
-        column = numbers.isin(wanted).astype("Int8")
-        column[open_case] = pd.NA
-        columns[name] = column
+        # one decision per distinct code: a column of a million codes holds a few dozen
+        decided = {code: (pd.NA if not isinstance(code, str) else int(code_number(code) in wanted))
+                   for code in codes.unique()}
+        columns[name] = codes.map(decided.__getitem__).astype("Int8")
     return pd.DataFrame(columns, index=codes.index)

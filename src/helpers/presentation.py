@@ -194,3 +194,59 @@ def provenance_table(results: dict) -> pd.DataFrame:
     rows += [(f"Parameter: {k}", str(v)) for k, v in provenance["parameters"].items() if k != "outcomes"]
     rows += [(f"Outcome codes: {k}", ", ".join(v["codes"])) for k, v in provenance["parameters"]["outcomes"].items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])
+
+
+def adjusted_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
+    """Unadjusted and covariate-adjusted risk differences side by side."""
+    level = f"{confidence_level:.0%}"
+    rows = []
+    for name, entry in outcomes.items():
+        itt = entry["itt"]
+        row = {"Outcome": OUTCOME_LABELS.get(name, name),
+               f"Unadjusted ({level} CI)": f"{_pct(itt['risk_difference'])} ({_interval(itt['risk_difference_ci'], _pct)})"}
+        for key, label in (("risk_difference_adjusted_lin", "Lin (2013) OLS"),
+                           ("risk_difference_adjusted_logistic", "Logistic, marginal")):
+            e = itt["adjusted"][key]
+            row[f"{label} ({level} CI)"] = f"{_pct(e['estimate'])} ({_interval([e['conf_low'], e['conf_high']], _pct)})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def weak_instrument_table(outcomes: dict) -> pd.DataFrame:
+    rows = []
+    for name, entry in outcomes.items():
+        ar = entry["cace"]["anderson_rubin"]
+        rows.append({"Outcome": OUTCOME_LABELS.get(name, name), "First-stage F": f"{ar['first_stage_f']:,.1f}",
+                     "Weak instrument (F < 10)": "yes" if ar["weak_instrument"] else "no",
+                     "Anderson-Rubin set": ar["shape"] if ar["interval"][0] is None else
+                     f"{_interval(ar['interval'], _pct)}" + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")})
+    return pd.DataFrame(rows)
+
+
+SUBGROUP_LABELS = {"primary_strand": "Hate strand", "offence_group": "Offence group", "borough": "Borough"}
+
+
+def subgroup_table(subgroups: list[dict]) -> pd.DataFrame:
+    rows = []
+    for result in subgroups:
+        p = result.get("interaction_p_value")
+        for level in result["levels"]:
+            rows.append({"Subgroup": SUBGROUP_LABELS.get(result["by"], result["by"]), "Level": level["subgroup"],
+                         "Reports": level["n"], "BAU risk": _pct(level["control_risk"], 0),
+                         "SRC risk": _pct(level["treatment_risk"], 0),
+                         "Risk difference (CI)": f"{_pct(level['risk_difference'])} "
+                                                 f"({_interval([level['conf_low'], level['conf_high']], _pct)})",
+                         "Interaction p": _num(p)})
+    return pd.DataFrame(rows)
+
+
+def contact_mode_table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"Group": r["group"], "Reports": r["n"], "Withdrew": _pct(r["risk"])} for r in rows])
+
+
+def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFrame:
+    level = f"{confidence_level:.0%}"
+    fmt = lambda v: "–" if v is None else f"{v:,.0f}"
+    return pd.DataFrame([{"Share of victims contacted": f"{s['delivery_rate']:.0%}",
+                          "Withdrawals prevented a year": fmt(s["prevented"]),
+                          f"{level} interval": _interval(s["prevented_ci"], fmt)} for s in scenarios])

@@ -44,6 +44,7 @@ class InputTable:
     sha256: str
     size_bytes: int
     dropped_identifier_columns: list[str] = field(default_factory=list)
+    header_line: int = HEADER_ROW
 
     @property
     def name(self) -> str:
@@ -58,7 +59,8 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | None = None) -> InputTable:
+def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | None = None,
+               required: list[str] | None = None) -> InputTable:
     """Read a CSV or Excel input file, normalise its headers and drop identifier columns.
 
     Parameters
@@ -69,6 +71,10 @@ def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | No
         The column names the input contract defines for this file.
     sheet
         For Excel, the sheet to read; None reads the first.
+    required
+        The contract's required columns: when the first line lacks them but a later line among
+        the first few has them all (a title or merged header rows above the real header), that
+        line is the header and the lines above it are skipped.
 
     Raises
     ------
@@ -87,11 +93,16 @@ def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | No
         frame = _read_csv(path, raw)
     else:
         raise InputError([Problem(path.name, "expected a .csv or .xlsx file")])
+    header_line = HEADER_ROW
+    if required:
+        frame, header_line = _find_header(frame, required)
     frame, dropped = _normalise_headers(frame, contract_columns, path.name)
     if frame.empty:
         raise InputError([Problem(path.name, "the file has a header but no data rows")])
-    frame.insert(0, "source_row", range(HEADER_ROW + 1, HEADER_ROW + 1 + len(frame)))
-    return InputTable(path, frame.reset_index(drop=True), sha256_of(path), len(raw), dropped)
+    # The index still counts every line after the first (blank ones included), so the line a
+    # person sees in a spreadsheet or editor is the index plus two.
+    frame.insert(0, "source_row", [HEADER_ROW + 1 + int(i) for i in frame.index])
+    return InputTable(path, frame.reset_index(drop=True), sha256_of(path), len(raw), dropped, header_line)
 
 
 def _read_csv(path: Path, raw: bytes) -> pd.DataFrame:
@@ -106,12 +117,13 @@ def _read_csv(path: Path, raw: bytes) -> pd.DataFrame:
             "save it as 'CSV UTF-8' and try again",
         )])
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.ParserError as exc:
         raise InputError([Problem(path.name, f"not a well-formed CSV file ({exc})")])
     except pd.errors.EmptyDataError:
         raise InputError([Problem(path.name, "the file is empty")])
-    return frame
+    frame = frame.fillna("")
+    return frame[(frame != "").any(axis=1)]  # blank lines: skipped, but still counted in the index
 
 
 def _read_excel(path: Path, raw: bytes, sheet: str | None) -> pd.DataFrame:
@@ -138,6 +150,23 @@ def _excel_cell(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+HEADER_SEARCH_LINES = 10
+
+
+def _find_header(frame: pd.DataFrame, required: list[str]) -> tuple[pd.DataFrame, int]:
+    """Use the first of the first few lines that holds every required column as the header."""
+    wanted = {header_key(c) for c in required}
+    if wanted <= {header_key(c) for c in frame.columns}:
+        return frame, HEADER_ROW
+    for position in range(min(HEADER_SEARCH_LINES, len(frame))):
+        cells = [str(v) for v in frame.iloc[position]]
+        if wanted <= {header_key(c) for c in cells}:
+            body = frame.iloc[position + 1:].copy()
+            body.columns = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(cells)]
+            return body, HEADER_ROW + 1 + int(frame.index[position])
+    return frame, HEADER_ROW
 
 
 def _normalise_headers(frame: pd.DataFrame, contract_columns: list[str], file: str):

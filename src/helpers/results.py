@@ -86,7 +86,9 @@ def assemble_results(ctx: StageContext) -> dict:
             "days_report_to_contact_median": compliance["contact_timing"]["median"],
         },
         "outcomes": effects["outcomes"],
-        "extrapolation": extrapolation["extrapolation"],
+        "extrapolation": {**extrapolation["extrapolation"],
+                          "delivery_scenarios": extrapolation["delivery_scenarios"]},
+        "subgroups": effects["subgroups"],
         "national_scenario": extrapolation.get("national"),
         "warnings": cleaning["warnings"],
         "provenance": {

@@ -42,7 +42,8 @@ def kernel_name() -> str:
 
 
 def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Path, processed_dir: Path,
-                 audience: str = "full", progress: Callable[[str], None] = print) -> dict:
+                 audience: str = "full", allocation_sheet: str | None = None, extract_sheet: str | None = None,
+                 progress: Callable[[str], None] = print) -> dict:
     """Run every stage and write the report; return the paths written.
 
     Raises
@@ -64,7 +65,11 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
                       "params_file": str(Path(params_file).resolve())}
         started = time.perf_counter()
         for number, stage in enumerate(config.STAGES, start=1):
-            stage_parameters = {**parameters, "audience": audience} if stage == "06_report" else parameters
+            stage_parameters = dict(parameters)
+            if stage == "06_report":
+                stage_parameters["audience"] = audience
+            if stage == "01_data_cleaning":
+                stage_parameters.update(allocation_sheet=allocation_sheet, extract_sheet=extract_sheet)
             progress(f"[{number}/{len(config.STAGES)}] {stage} ...")
             stage_started = time.perf_counter()
             _execute(stage, files, stage_parameters)

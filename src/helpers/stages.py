@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import audit, compliance, estimation, extrapolation, figures
+from . import adjusted, audit, compliance, estimation, extrapolation, figures, subgroups
 from .cleaning import clean_inputs
 from .context import StageContext
 from .estimates import tidy
 from .parameters import load_population
 
 OUTCOMES = ("attrition", "charge", "positive_outcome")
+# Exploratory subgroups of the withdrawal effect; a report's first strand is its hate strand here.
+SUBGROUPS = ("primary_strand", "offence_group", "borough")
 
 
 def data_cleaning(ctx: StageContext) -> dict:
     """Stage 1: validated, joined analysis table and exclusion log."""
-    cleaned = clean_inputs(ctx.allocation_path, ctx.extract_path, ctx.params["outcomes"])
+    cleaned = clean_inputs(ctx.allocation_path, ctx.extract_path, ctx.params["outcomes"], sheet=ctx.sheets)
     cleaned.analysis.to_parquet(ctx.files.analysis_table, index=False)
     cleaned.exclusions.to_csv(ctx.files.exclusion_log, index=False)
     exclusions = cleaned.exclusions.drop(columns=["crime_ref"])  # row numbers identify; references need not
@@ -72,18 +74,27 @@ def effect_estimation(ctx: StageContext) -> dict:
         entry, estimates = estimation.outcome_summary(
             data, name, codes=ctx.params["outcomes"][name]["codes"], alpha=ctx.alpha, draws=ctx.draws,
             seed=ctx.seed, target_power=float(ctx.params["target_power"]))
+        covariate_adjusted = [adjusted.lin_estimator(data, name, alpha=ctx.alpha),
+                              adjusted.logistic_marginal_difference(data, name, alpha=ctx.alpha)]
+        entry["itt"]["adjusted"] = {e.estimand: e.as_dict() for e in covariate_adjusted}
         outcomes[name] = entry
-        rows += estimates + compliance.biased_comparisons(data[data[name].notna()], name, alpha=ctx.alpha)
+        rows += estimates + covariate_adjusted + compliance.biased_comparisons(data[data[name].notna()], name,
+                                                                               alpha=ctx.alpha)
     table = tidy(rows)
     figures.forest_plot(forest_rows(table), ctx.files.figure("forest_plot"),
                         confidence_level=float(ctx.params["confidence_level"]))
-    result = {"outcomes": outcomes, "estimates": table}
+    subgroup_results = [subgroups.subgroup_effects(data, "attrition", by, alpha=ctx.alpha)
+                        for by in SUBGROUPS if by in data]
+    result = {"outcomes": outcomes, "estimates": table, "subgroups": subgroup_results,
+              "contact_mode": compliance.outcome_by_contact_mode(data, "attrition")}
     return ctx.write_stage_result("04_effect_estimation", result)
 
 
 def forest_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The risk-difference rows of the estimates table, labelled for the forest plot."""
-    labels = {"risk_difference": "as randomised (ITT)", "complier_average_causal_effect": "if delivered (complier)",
+    labels = {"risk_difference": "as randomised (ITT)", "risk_difference_adjusted_lin": "ITT, adjusted (Lin)",
+              "risk_difference_adjusted_logistic": "ITT, adjusted (logistic)",
+              "complier_average_causal_effect": "if delivered (complier)",
               "risk_difference_per_protocol": "per protocol (biased)", "risk_difference_as_treated": "as treated (biased)"}
     names = {"attrition": "Withdrawal", "charge": "Charge", "positive_outcome": "Positive outcome"}
     rows = table[table["estimand"].isin(labels)].copy()
@@ -97,7 +108,8 @@ def extrapolate(ctx: StageContext) -> dict:
     population_figures = load_population(ctx.params)
     key = ctx.params["population"]
     force = extrapolation.force_extrapolation(attrition, population_figures[key], key)
-    result = {"extrapolation": force}
+    result = {"extrapolation": force,
+              "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"])}
     figures.extrapolation_plot(force["prevented"], ctx.files.figure("extrapolation"),
                                population_label=force["population"],
                                confidence_level=float(ctx.params["confidence_level"]))

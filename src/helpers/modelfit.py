@@ -1,0 +1,29 @@
+"""Fitting a logistic regression that may not converge, without noise and without a wrong answer."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
+
+
+class NotEstimable(Exception):
+    """The model cannot be fitted to these data (separation, no convergence, singular design)."""
+
+
+def fit_logit(model, *, maxiter: int = 200):
+    """Fit a statsmodels Logit; raise :class:`NotEstimable` rather than return an unconverged fit.
+
+    Sparse subgroups and rare outcomes make the likelihood flat or separable; statsmodels then
+    warns and returns estimates that mean nothing. The caller reports "not estimable" instead.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow in exp() on the way to separation
+        try:
+            fit = model.fit(disp=0, maxiter=maxiter)
+        except (np.linalg.LinAlgError, PerfectSeparationError, ValueError) as exc:
+            raise NotEstimable(type(exc).__name__) from exc
+    if not fit.mle_retvals.get("converged", True):
+        raise NotEstimable("the fit did not converge")
+    return fit

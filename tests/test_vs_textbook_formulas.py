@@ -105,3 +105,15 @@ def test_delivery_scenarios_reproduce_the_itt_figure_at_80_percent(reference_res
     assert scenarios[0.8]["prevented"] == pytest.approx(reference_results["extrapolation"]["prevented"]["itt"])
     assert scenarios[1.0]["prevented"] == pytest.approx(6839 * 0.15 / 0.552)
     assert scenarios[1.0]["prevented_ci"][0] < scenarios[1.0]["prevented"] < scenarios[1.0]["prevented_ci"][1]
+
+
+def test_logistic_marginal_standard_error_matches_statsmodels_margeff(analysis):
+    """statsmodels' get_margeff(dummy=True) differentiates numerically: an independent route."""
+    import statsmodels.api as sm
+    X = covariate_design(analysis)
+    design = sm.add_constant(pd.concat([analysis["assigned"].astype(float).rename("treatment"), X], axis=1))
+    margins = sm.Logit(analysis["attrition"].astype(float), design).fit(disp=0).get_margeff(at="overall", dummy=True)
+    position = list(design.columns[1:]).index("treatment")
+    estimate = adjusted.logistic_marginal_difference(analysis, "attrition")
+    assert estimate.estimate == pytest.approx(margins.margeff[position], rel=1e-6)
+    assert estimate.std_error == pytest.approx(margins.margeff_se[position], rel=1e-4)

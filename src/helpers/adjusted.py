@@ -5,8 +5,10 @@ biasing the estimate, provided the covariates were fixed before randomisation.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import stats
 
 from .audit import covariate_design
 from .estimates import Estimate
@@ -36,8 +38,11 @@ def logistic_marginal_difference(data: pd.DataFrame, outcome: str, *, treatment:
                                  alpha: float = 0.05) -> Estimate:
     """Average marginal risk difference from a logistic regression on treatment and covariates.
 
-    Every report's risk is predicted with and without SRC and the differences averaged;
-    standard error by the delta method (statsmodels ``get_margeff``, dummy=True).
+    Every report's risk is predicted with and without SRC and the differences averaged. The
+    delta-method standard error uses the analytic gradient of that average,
+    mean(p1 (1 - p1) x1 - p0 (1 - p0) x0), with the model's covariance: the same quantity as
+    statsmodels' ``get_margeff(dummy=True)``, which differentiates numerically and is slow on a
+    large extract (a test compares the two).
     """
     known = data[data[outcome].notna()]
     method = "logistic regression, average marginal risk difference, delta method"
@@ -47,12 +52,16 @@ def logistic_marginal_difference(data: pd.DataFrame, outcome: str, *, treatment:
     if y.nunique() < 2:
         return Estimate(outcome, "risk_difference_adjusted_logistic", None, None, None, method + "; no events", len(known))
     try:
-        effects = fit_logit(sm.Logit(y, design)).get_margeff(at="overall", dummy=True)
+        fit = fit_logit(sm.Logit(y, design))
     except NotEstimable as exc:
         return Estimate(outcome, "risk_difference_adjusted_logistic", None, None, None,
                         f"{method}; not estimable ({exc})", int(len(known)))
-    position = list(design.columns[1:]).index("treatment")
-    low, high = effects.conf_int(alpha=alpha)[position]
-    return Estimate(outcome, "risk_difference_adjusted_logistic", float(effects.margeff[position]), float(low),
-                    float(high), method, int(len(known)), std_error=float(effects.margeff_se[position]),
-                    p_value=float(effects.pvalues[position]))
+    with_src, without = design.assign(treatment=1.0).to_numpy(), design.assign(treatment=0.0).to_numpy()
+    p1, p0 = fit.predict(with_src), fit.predict(without)
+    estimate = float(np.mean(p1 - p0))
+    gradient = ((p1 * (1 - p1))[:, None] * with_src - (p0 * (1 - p0))[:, None] * without).mean(axis=0)
+    se = float(np.sqrt(gradient @ fit.cov_params().to_numpy() @ gradient))
+    critical = stats.norm.ppf(1 - alpha / 2)
+    return Estimate(outcome, "risk_difference_adjusted_logistic", estimate, estimate - critical * se,
+                    estimate + critical * se, method, int(len(known)), std_error=se,
+                    p_value=float(2 * stats.norm.sf(abs(estimate / se))))

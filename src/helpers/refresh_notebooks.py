@@ -27,7 +27,7 @@ def refresh(notebooks: list[Path] | None = None) -> None:
         for path in notebooks:
             print(f"executing {path.name} ...", flush=True)
             notebook = nbformat.read(path, as_version=4)
-            NotebookClient(notebook, kernel_name=kernel_name(), timeout=600,
+            NotebookClient(notebook, kernel_name=kernel_name(), timeout=600, record_timing=False,
                            resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}}).execute()
             notebook.metadata.pop("papermill", None)
             nbformat.write(notebook, path)

@@ -6,7 +6,7 @@ them exploratory and leads with the interaction test, not the subgroup intervals
 from __future__ import annotations
 
 import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 from scipy import stats
 
 from .estimation import risk_difference
@@ -40,10 +40,13 @@ def interaction_test(known: pd.DataFrame, outcome: str, treatment: str) -> dict:
     """Likelihood-ratio test that the effect is the same in every subgroup (logistic models)."""
     if known["subgroup"].nunique() < 2:
         return {"interaction_p_value": None, "interaction_method": "not estimable: a single subgroup"}
-    frame = known.assign(y=known[outcome].astype(float), z=known[treatment].astype(float))
+    z = known[treatment].astype(float).rename("z")
+    levels = pd.get_dummies(known["subgroup"], prefix="g", drop_first=True, dtype=float)
+    main_design = sm.add_constant(pd.concat([z, levels], axis=1))
+    full_design = pd.concat([main_design, levels.mul(z, axis=0).add_prefix("z_x_")], axis=1)
+    y = known[outcome].astype(float)
     try:
-        main = fit_logit(smf.logit("y ~ z + C(subgroup)", data=frame))
-        full = fit_logit(smf.logit("y ~ z * C(subgroup)", data=frame))
+        main, full = fit_logit(sm.Logit(y, main_design)), fit_logit(sm.Logit(y, full_design))
     except NotEstimable as exc:
         return {"interaction_p_value": None, "interaction_method": f"not estimable ({exc})"}
     statistic = 2 * (full.llf - main.llf)

@@ -26,8 +26,9 @@ from helpers.simulate import TrialDesign, simulate_trial
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SIZES = (25_000, 1_000_000)
-FLOOR_IMPORTS = ("import numpy, pandas, scipy.stats, statsmodels.api, linearmodels, matplotlib.pyplot, "
-                 "seaborn, pyarrow\nimport helpers.stages, helpers.results, helpers.presentation")
+# What every stage notebook imports before it does any work: the floor of the pipeline's cost.
+FLOOR_IMPORTS = ("import numpy, pandas, scipy.stats, statsmodels.api, linearmodels, matplotlib.pyplot, pyarrow\n"
+                 "import helpers.stages, helpers.results, helpers.presentation")
 
 
 def timed(command: list[str]) -> dict:

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from helpers import config
 from helpers.results import validate_results
-from helpers.simulate import simulate_trial
+from helpers.simulate import TrialDesign, simulate_trial
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 A4_POINTS = (595, 842)
@@ -129,24 +129,64 @@ def test_missing_input_file_is_a_clear_error(tmp_path):
     assert "nope.csv does not exist" in completed.stderr
 
 
-def test_identifying_values_never_reach_an_output(tmp_path):
-    """Plant marker values in identifying columns and search every output byte for them."""
-    trial = simulate_trial()
+@pytest.fixture(scope="module")
+def messy_run(tmp_path_factory):
+    """A run on an extract with identifying columns (marker values), open investigations and a
+    randomised non-crime incident: it must run, warn, and leak nothing."""
+    folder = tmp_path_factory.mktemp("messy")
+    trial = simulate_trial(TrialDesign(open_investigations=3))
     markers = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
                "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
     extract = trial.extract.assign(**markers)
+    randomised = extract["Crime Ref"].isin(trial.allocation["Crime Ref"])
+    extract.loc[extract.index[randomised][0], "Record Type"] = "incident"
     trial.extract = extract
-    allocation_path, extract_path = trial.write(tmp_path / "raw")
+    allocation_path, extract_path = trial.write(folder / "raw")
     completed = srceval("run", "--allocation", str(allocation_path), "--extract", str(extract_path),
-                        "--out", str(tmp_path / "out"), "--processed", str(tmp_path / "processed"))
+                        "--out", str(folder / "out"), "--processed", str(folder / "processed"))
     assert completed.returncode == 0, completed.stderr
-    for path in [*(tmp_path / "out").rglob("*"), *(tmp_path / "processed").rglob("*")]:
+    return {"folder": folder, "markers": markers,
+            "results": json.loads((folder / "out" / "results.json").read_text())}
+
+
+def test_identifying_values_never_reach_an_output(messy_run):
+    """Search every output byte for the planted marker values."""
+    folder = messy_run["folder"]
+    for path in [*(folder / "out").rglob("*"), *(folder / "processed").rglob("*")]:
         if path.is_file():
             content = path.read_bytes()
-            for marker in markers.values():
+            for marker in messy_run["markers"].values():
                 assert marker.encode() not in content, f"{marker} leaked into {path.name}"
-    results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert sorted(results["inputs"]["extract"]["dropped_identifier_columns"]) == sorted(markers)
+    dropped = messy_run["results"]["inputs"]["extract"]["dropped_identifier_columns"]
+    assert sorted(dropped) == sorted(messy_run["markers"])
+
+
+def test_warning_cases_run_and_report(messy_run):
+    results = messy_run["results"]
+    assert sum(results["flow"]["outcome_open"].values()) == 3
+    assert sum(results["flow"]["analysed"].values()) == 247
+    warnings = " ".join(results["warnings"])
+    assert "3 randomised report(s) have no outcome yet" in warnings
+    assert "1 randomised report(s) are non-crime incidents" in warnings
+    bounds = results["outcomes"]["attrition"]["itt"]["open_investigation_bounds"]
+    assert bounds["open_treatment"] + bounds["open_control"] == 3
+    low = bounds["src_open_cases_only"]["risk_difference"]
+    high = bounds["bau_open_cases_only"]["risk_difference"]
+    assert high <= results["outcomes"]["attrition"]["itt"]["risk_difference"] <= low or \
+        low <= results["outcomes"]["attrition"]["itt"]["risk_difference"] <= high
+    page = (messy_run["folder"] / "out" / "report.html").read_text()
+    assert "have no outcome yet" in page and "non-crime incidents" in page
+
+
+def test_two_runs_give_identical_results_and_figures(run, tmp_path):
+    completed = srceval("run", "--out", str(tmp_path / "again"), "--processed", str(tmp_path / "p"))
+    assert completed.returncode == 0, completed.stderr
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    first = json.loads(json.dumps(run["results"]))
+    for results in (first, again):
+        results["provenance"].pop("generated_at")
+    assert again == first
+    assert file_hashes(tmp_path / "again" / "figures") == file_hashes(run["out"] / "figures")
 
 
 def test_diff_lists_what_changed(run, tmp_path):

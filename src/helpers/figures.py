@@ -25,6 +25,7 @@ DESCRIPTIONS = {
     "contact_timing": "Histogram of days from the report to the contact",
     "forest_plot": "Forest plot of risk differences with intervals for each outcome and method",
     "extrapolation": "Bar chart of withdrawals prevented a year across the force, with intervals",
+    "cost_per_prevented": "Line chart of the cost per withdrawal prevented against the share of victims reached",
     "national_sensitivity": "Line chart of withdrawals prevented nationally against the assumed withdrawal share",
 }
 
@@ -177,4 +178,16 @@ def sensitivity_plot(curve: pd.DataFrame, path: Path, *, label: str, assumed_sha
     ax.set_ylabel("Withdrawals prevented a year")
     ax.set_title(f"{label}: how the answer moves with the assumption", loc="left")
     ax.legend(frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def cost_plot(curve: pd.DataFrame, path: Path, *, population_label: str):
+    """Cost per withdrawal prevented against the delivery rate (central estimate of the effect)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    shown = curve.dropna(subset=["cost_per_prevented"])
+    ax.plot(shown["delivery_rate"] * 100, shown["cost_per_prevented"], color=PALETTE["src"], marker="o")
+    ax.set_xlabel("Share of victims who receive the contact (%)")
+    ax.set_ylabel("Cost per withdrawal prevented (GBP)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Cost per withdrawal prevented, {population_label} (assumed costs)", loc="left")
     return _save(fig, path)

@@ -19,7 +19,11 @@ REQUIRED = (
     "population_file",
     "population",
     "outcomes",
+    "economics",
+    "mechanism",
 )
+ECONOMIC_ASSUMPTIONS = ("minutes_per_phone_contact", "minutes_per_visit", "minutes_per_unsuccessful_attempt",
+                        "share_by_constables", "hourly_cost_constable", "hourly_cost_pcso")
 
 
 def load_parameters(path: Path | str | None = None, **overrides: Any) -> dict:
@@ -65,6 +69,12 @@ def _check(params: dict, source: str) -> None:
         problems.append(Problem(source, "randomisation_draws must be at least 100"))
     if int(params["disclosure_threshold"]) < 1:
         problems.append(Problem(source, "disclosure_threshold must be at least 1"))
+    for key in ECONOMIC_ASSUMPTIONS:
+        value = params["economics"].get(key) if isinstance(params["economics"], dict) else None
+        if not isinstance(value, (int, float)) or value < 0:
+            problems.append(Problem(source, f"economics.{key} must be a number of at least 0"))
+    if isinstance(params["economics"], dict) and not 0 <= float(params["economics"].get("share_by_constables", 0)) <= 1:
+        problems.append(Problem(source, "economics.share_by_constables must lie between 0 and 1"))
     rule = params["allocation_rule"]
     if not isinstance(rule, dict) or rule.get("below") not in ("SRC", "BAU") or not 0 < float(rule.get("threshold", -1)) < 1:
         problems.append(Problem(source, "allocation_rule needs a threshold between 0 and 1 and below: SRC or BAU"))

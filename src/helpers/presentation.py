@@ -4,6 +4,7 @@ Numbers come from the stage results; these functions only choose labels and roun
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +23,7 @@ def heading(text: str, anchor: str, level: int = 2) -> None:
 
 def note(text: str) -> None:
     """A methods note for reviewers, set apart from the narrative."""
-    display(Markdown(f'<div class="methods">\n\n{text}\n\n</div>'))
+    display(HTML(f'<p class="methods">{html.escape(text)}</p>'))
 
 
 def figure(path) -> None:
@@ -191,7 +192,13 @@ def provenance_table(results: dict) -> pd.DataFrame:
     rows += [("srceval version", provenance["package_version"]), ("Git commit", provenance["git_commit"] or "unknown"),
              ("Python", provenance["python"])]
     rows += [(f"Package: {name}", version or "not installed") for name, version in provenance.get("packages", {}).items()]
-    rows += [(f"Parameter: {k}", str(v)) for k, v in provenance["parameters"].items() if k != "outcomes"]
+    for key, value in provenance["parameters"].items():
+        if key == "outcomes":
+            continue
+        if isinstance(value, dict):
+            rows += [(f"Parameter: {key}.{sub}", str(v)) for sub, v in value.items()]
+        else:
+            rows.append((f"Parameter: {key}", " ".join(str(value).split())))
     rows += [(f"Outcome codes: {k}", ", ".join(v["codes"])) for k, v in provenance["parameters"]["outcomes"].items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])
 
@@ -250,3 +257,18 @@ def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFra
     return pd.DataFrame([{"Share of victims contacted": f"{s['delivery_rate']:.0%}",
                           "Withdrawals prevented a year": fmt(s["prevented"]),
                           f"{level} interval": _interval(s["prevented_ci"], fmt)} for s in scenarios])
+
+
+def economics_table(econ: dict) -> pd.DataFrame:
+    """Cost outputs, then every assumption behind them, labelled as assumptions."""
+    money = lambda v: "unbounded" if v is None else f"£{v:,.0f}"
+    low, high = econ["cost_per_prevented_withdrawal_ci"]
+    rows = [("Officer hours a year (every victim offered SRC)", f"{econ['hours_per_year']:,.0f}"),
+            ("Cost a year", money(econ["cost_per_year"])),
+            ("Cost per withdrawal prevented", money(econ["cost_per_prevented_withdrawal"])),
+            ("  interval", f"{money(low) if low is not None else '–'} to {money(high)}"),
+            ("Share of contacts by phone (the trial's)", f"{econ['phone_share']:.0%}"),
+            ("Average minutes per contact", f"{econ['minutes_per_contact']:.0f}"),
+            ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
+    rows += [(f"Assumption: {key.replace('_', ' ')}", str(value)) for key, value in econ["assumptions"].items()]
+    return pd.DataFrame(rows, columns=["Item", "Value"])

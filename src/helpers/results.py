@@ -89,6 +89,7 @@ def assemble_results(ctx: StageContext) -> dict:
         "extrapolation": {**extrapolation["extrapolation"],
                           "delivery_scenarios": extrapolation["delivery_scenarios"]},
         "subgroups": effects["subgroups"],
+        "economics": extrapolation["economics"],
         "national_scenario": extrapolation.get("national"),
         "warnings": cleaning["warnings"],
         "provenance": {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import adjusted, audit, compliance, estimation, extrapolation, figures, subgroups
+from . import adjusted, audit, compliance, economics, estimation, extrapolation, figures, subgroups
 from .cleaning import clean_inputs
 from .context import StageContext
 from .estimates import tidy
@@ -113,6 +113,10 @@ def extrapolate(ctx: StageContext) -> dict:
     figures.extrapolation_plot(force["prevented"], ctx.files.figure("extrapolation"),
                                population_label=force["population"],
                                confidence_level=float(ctx.params["confidence_level"]))
+    delivery = ctx.read_stage_result("03_compliance_analysis")
+    result["economics"] = economics.economics(attrition, force, delivery, ctx.params["economics"])
+    curve = economics.cost_curve(attrition, force, ctx.params["economics"], result["economics"]["phone_share"])
+    figures.cost_plot(curve, ctx.files.figure("cost_per_prevented"), population_label=force["population"])
     national_key = extrapolation.latest_national_key(population_figures)
     if national_key:
         share = force["withdrawals"] / force["hate_crimes"]

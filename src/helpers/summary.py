@@ -60,8 +60,12 @@ def executive_summary(results: dict) -> str:
 
         f"**How sure we are.** {'The interval includes no effect, so the trial alone does not establish that SRC works. ' if includes_no_effect else 'The interval excludes no effect. '}"
         f"Fisher's exact test gives {p_value_phrase(itt['p_value_exact'])}. "
-        f"Tested in the direction stated before the trial (SRC reduces withdrawal), p = "
-        f"{itt['p_value_exact_one_sided']:.3f}. "
+        f"Tested only in the direction stated before the trial (SRC reduces withdrawal), p = "
+        f"{itt['p_value_exact_one_sided']:.3f}: "
+        + ("below the conventional 5% because the direction was fixed in advance, which halves the p-value; "
+           "it does not make the effect certain, and such a test could not have detected harm. "
+           if itt["p_value_exact_one_sided"] < 0.05 <= itt["p_value_exact"] else
+           "the direction fixed in advance halves the p-value but cannot detect harm. ")
         + (f"With no prior view of the effect, the probability that SRC reduces withdrawal is "
            f"{pct(itt['bayesian']['probability_of_reduction'])}, and that it reduces it by at least "
            f"{pct(itt['bayesian']['relative_threshold'])} is "
@@ -75,8 +79,8 @@ def executive_summary(results: dict) -> str:
         f"{_points(cace['risk_difference_ci'])}), a relative reduction of {pct(cace['relative_risk_reduction'])} "
         f"({level} interval {_pct_range(cace['relative_risk_reduction_ci'])}).",
 
-        f"**Across the force.** The {extra['population']} recorded {extra['hate_crimes']:,} hate crimes, of which "
-        f"{extra['withdrawals']:,} ended with the victim withdrawing support. SRC as delivered in the trial would "
+        f"**Across the force.** {extra['population']}: {extra['hate_crimes']:,} hate crimes recorded, "
+        f"{extra['withdrawals']:,} of them ended by the victim withdrawing support. SRC as delivered in the trial would "
         f"prevent about {count(extra['prevented']['itt'])} withdrawals a year ({level} interval "
         f"{_count_range(extra['prevented']['itt_ci'])}"
         f"{', which includes none' if extra['prevented']['itt_ci'][0] is not None and extra['prevented']['itt_ci'][0] <= 0 else ''}"

@@ -197,3 +197,38 @@ def test_diff_lists_what_changed(run, tmp_path):
     assert re.search(r"flow\.randomised\s+250\s+->\s+251", completed.stdout)
     same = srceval("diff", str(run["out"] / "results.json"), str(run["out"] / "results.json"))
     assert same.stdout.strip() == "No differences."
+
+
+def test_leadership_variant_is_the_summary_alone(tmp_path):
+    completed = srceval("run", "--audience", "leadership", "--out", str(tmp_path / "out"),
+                        "--processed", str(tmp_path / "p"))
+    assert completed.returncode == 0, completed.stderr
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Summary" in page and "EMMIE summary" in page
+    assert "Was the allocation random?" not in page and "Appendix" not in page
+    assert len(PdfReader(tmp_path / "out" / "report.pdf").pages) <= 3
+
+
+MALFORMED = {
+    "empty file": (lambda frame, path: path.write_bytes(b""), "the file is empty"),
+    "binary file": (lambda frame, path: path.write_bytes(b"\x00\x01PK\x03binary"), "binary file"),
+    "header only": (lambda frame, path: frame.iloc[:0].to_csv(path, index=False), "header but no data rows"),
+    "unknown outcome code": (lambda frame, path: frame.assign(**{"Outcome Code": "OC99"}).to_csv(path, index=False),
+                             "'OC99' is not a Home Office outcome code"),
+    "bad yes/no": (lambda frame, path: frame.assign(src_completed="maybe").to_csv(path, index=False),
+                   "column 'src_completed', rows 2, 3, 4"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_extract_is_refused_with_no_outputs(tmp_path, case):
+    corrupt, message = MALFORMED[case]
+    frame = pd.read_csv(config.DEFAULT_EXTRACT, dtype=str, keep_default_na=False)
+    corrupt(frame, tmp_path / "crime_extract.csv")
+    completed = srceval("run", "--extract", str(tmp_path / "crime_extract.csv"), "--out", str(tmp_path / "out"),
+                        "--processed", str(tmp_path / "processed"))
+    assert completed.returncode == 2
+    assert "crime_extract.csv" in completed.stderr and message in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "processed").exists() or not any((tmp_path / "processed").iterdir())

@@ -9,7 +9,7 @@ Everything is vectorised, so a million-report extract takes seconds.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -321,10 +321,6 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
         for column, width in zip("ABCDE", (14, 14, 12, 15, 34)):
             sheet.column_dimensions[column].width = width
         writer.book.properties.creator = "srceval simulate"
-
-
-def design_as_dict(design: TrialDesign) -> dict:
-    return asdict(design)
 
 
 def subvert_allocation(trial: SimulatedTrial, *, offence_group: str = "violence against the person",

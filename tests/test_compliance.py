@@ -45,3 +45,30 @@ def test_biased_comparisons_are_labelled(analysis):
     assert rows[0].estimate == pytest.approx(43 / 100 - 69 / 125)
     assert rows[1].estimate == pytest.approx(43 / 100 - 80 / 150)
     assert all("biased" in r.method for r in rows)
+
+
+def test_delivery_by_strand_counts_a_report_in_each_of_its_strands():
+    data = pd.DataFrame({"assigned": [1, 1, 1, 0], "received": [1, 0, 1, 0],
+                         "strand_race": [1, 1, 0, 1], "strand_religion": [1, 0, 1, 0]})
+    table = compliance.delivery_by_strand(data, {"strand_race": "race", "strand_religion": "religion"})
+    assert table.set_index("group")[["allocated", "received"]].to_dict("index") == {
+        "race": {"allocated": 2, "received": 1}, "religion": {"allocated": 2, "received": 2}}
+
+
+def test_predictors_of_delivery_find_a_built_in_predictor():
+    """Delivery 90% in one borough and 30% in the other: an odds ratio of (0.3/0.7)/(0.9/0.1) = 0.048."""
+    import numpy as np
+    rng = np.random.default_rng(8)
+    n = 4000
+    borough = rng.choice(["Merton", "Kingston"], n)
+    data = pd.DataFrame({"assigned": 1, "borough": borough, "offence_group": rng.choice(["a", "b"], n),
+                         "strand_race": rng.integers(0, 2, n), "suspect_identified": rng.random(n) < 0.5,
+                         "received": (rng.random(n) < np.where(borough == "Kingston", 0.9, 0.3)).astype(int)})
+    table = compliance.predictors_of_delivery(data).set_index("term")
+    merton = table.loc["C(borough)[T.Merton]"]
+    assert merton["conf_low"] < (0.3 / 0.7) / (0.9 / 0.1) < merton["conf_high"]
+    assert table.loc["strand_race", "conf_low"] < 1 < table.loc["strand_race", "conf_high"]
+
+
+def test_predictors_not_estimable_when_everyone_got_the_contact(analysis):
+    assert compliance.predictors_of_delivery(analysis.assign(received=analysis["assigned"])) is None

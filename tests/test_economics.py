@@ -73,3 +73,26 @@ def test_emmie_sections_come_from_the_results(reference_results, params):
     changed = copy.deepcopy(reference_results)
     changed["economics"]["cost_per_year"] = 123456789
     assert "£123,456,789" in dict(emmie_sections(changed, params))["Economic cost"]
+
+
+def test_a_parameters_file_change_reaches_every_cost_figure(tmp_path, reference_results):
+    """Edit one assumption in a copy of the parameters file and rerun stages 1 to 5 in process."""
+    import yaml
+
+    from helpers import config, stages
+    from helpers.context import open_stage
+    from helpers.results import assemble_results
+
+    params = yaml.safe_load(config.PARAMETERS_FILE.read_text())
+    params["economics"]["minutes_per_phone_contact"] *= 2
+    edited = tmp_path / "run.yml"
+    edited.write_text(yaml.safe_dump(params))
+    ctx = open_stage(params_file=edited, output_dir=tmp_path / "out", processed_dir=tmp_path / "p",
+                     randomisation_draws=1000)
+    for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
+                  stages.effect_estimation, stages.extrapolate):
+        stage(ctx)
+    econ, base = assemble_results(ctx)["economics"], reference_results["economics"]
+    for key in ("hours_per_year", "cost_per_year", "cost_per_prevented_withdrawal"):
+        assert econ[key] > base[key], key
+    assert econ["assumptions"]["minutes_per_phone_contact"] == 2 * base["assumptions"]["minutes_per_phone_contact"]

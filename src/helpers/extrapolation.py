@@ -40,7 +40,8 @@ def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
     }
 
 
-def national_scenario(attrition: dict, figures: dict, *, key: str, assumed_share: float) -> dict:
+def national_scenario(attrition: dict, figures: dict, *, key: str, assumed_share: float,
+                      assumption: str) -> dict:
     """Prevented withdrawals for a population whose withdrawal count is not published.
 
     The withdrawals are hate crimes x ``assumed_share``: an assumption, labelled as such.
@@ -53,7 +54,7 @@ def national_scenario(attrition: dict, figures: dict, *, key: str, assumed_share
                                           attrition["cace"]["relative_risk_reduction_ci"])
     return {"population": population["label"], "source": population["source"].strip(),
             "hate_crimes": int(population["hate_crimes"]), "assumed_withdrawal_share": assumed_share,
-            "assumed_withdrawals": withdrawals, "assumption": "withdrawal share assumed equal to the MPS share",
+            "assumed_withdrawals": withdrawals, "assumption": assumption,
             "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci}}
 
 
@@ -68,12 +69,6 @@ def sensitivity_curve(attrition: dict, hate_crimes: int, shares=np.linspace(0.10
         "itt_high": withdrawals * (high if high is not None else np.nan),
         "full_compliance": withdrawals * (attrition["cace"]["relative_risk_reduction"] or np.nan),
     })
-
-
-def latest_national_key(figures: dict) -> str | None:
-    """The most recent England and Wales year in the population figures file."""
-    keys = sorted(k for k in figures if k.startswith("england_wales"))
-    return keys[-1] if keys else None
 
 
 def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.0)) -> list[dict]:

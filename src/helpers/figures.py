@@ -134,6 +134,7 @@ def forest_plot(effects: pd.DataFrame, path: Path, *, confidence_level: float = 
     for i, row in table.iterrows():
         colour = PALETTE["src"] if "biased" not in row["label"] else PALETTE["neutral"]
         if row["estimate"] is None or pd.isna(row["estimate"]):
+            ax.text(0.5, i, "not estimable", va="center", fontsize=8, color=PALETTE["neutral"])
             continue
         ax.errorbar(row["estimate"] * 100, i, xerr=[[(row["estimate"] - row["conf_low"]) * 100],
                                                     [(row["conf_high"] - row["estimate"]) * 100]],

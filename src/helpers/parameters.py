@@ -18,6 +18,8 @@ REQUIRED = (
     "allocation_rule",
     "population_file",
     "population",
+    "national_population",
+    "national_withdrawal_share",
     "outcomes",
     "economics",
     "mechanism",
@@ -69,6 +71,9 @@ def _check(params: dict, source: str) -> None:
         problems.append(Problem(source, "randomisation_draws must be at least 100"))
     if int(params["disclosure_threshold"]) < 1:
         problems.append(Problem(source, "disclosure_threshold must be at least 1"))
+    share = params["national_withdrawal_share"]
+    if share is not None and not (isinstance(share, (int, float)) and 0 < share < 1):
+        problems.append(Problem(source, "national_withdrawal_share must be null or lie strictly between 0 and 1"))
     for key in ECONOMIC_ASSUMPTIONS:
         value = params["economics"].get(key) if isinstance(params["economics"], dict) else None
         if not isinstance(value, (int, float)) or value < 0:
@@ -92,7 +97,8 @@ def load_population(params: dict) -> dict:
         figures = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise InputError([Problem(str(path), f"cannot read the population figures ({exc})")])
-    key = params["population"]
-    if not isinstance(figures, dict) or key not in figures:
-        raise InputError([Problem(str(path), f"population '{key}' is not in the file")])
+    missing = [params[k] for k in ("population", "national_population")
+               if not isinstance(figures, dict) or params[k] not in figures]
+    if missing:
+        raise InputError([Problem(str(path), f"population '{key}' is not in the file") for key in missing])
     return figures

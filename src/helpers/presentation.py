@@ -122,8 +122,10 @@ def outcome_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
             f"Risk ratio ({level} CI)": f"{_num(itt['risk_ratio'])} ({_interval(itt['risk_ratio_ci'], _num)})",
             f"Risk difference ({level} CI)": f"{_pct(itt['risk_difference'])} "
                                             f"({_interval(itt['risk_difference_ci'], _pct)})",
-            "Fisher exact p": _num(itt["p_value_exact"]),
+            "Exact p": _num(itt["p_value_exact"]),
             "Randomisation p": _num(itt["p_value_randomisation"]),
+            "Exact p, one-sided*": _num(itt["p_value_exact_one_sided"]),
+            "Randomisation p, one-sided*": _num(itt["p_value_randomisation_one_sided"]),
         })
     return pd.DataFrame(rows)
 

@@ -117,12 +117,15 @@ def extrapolate(ctx: StageContext) -> dict:
     result["economics"] = economics.economics(attrition, force, delivery, ctx.params["economics"])
     curve = economics.cost_curve(attrition, force, ctx.params["economics"], result["economics"]["phone_share"])
     figures.cost_plot(curve, ctx.files.figure("cost_per_prevented"), population_label=force["population"])
-    national_key = extrapolation.latest_national_key(population_figures)
-    if national_key:
-        share = force["withdrawals"] / force["hate_crimes"]
-        result["national"] = extrapolation.national_scenario(attrition, population_figures, key=national_key,
-                                                             assumed_share=share)
-        curve = extrapolation.sensitivity_curve(attrition, result["national"]["hate_crimes"])
-        figures.sensitivity_plot(curve, ctx.files.figure("national_sensitivity"),
-                                 label=result["national"]["population"], assumed_share=share)
+    share = ctx.params["national_withdrawal_share"]
+    assumption = "withdrawal share set in the parameters file"
+    if share is None:
+        share, assumption = force["withdrawals"] / force["hate_crimes"], f"withdrawal share assumed equal to the " \
+                                                                          f"{force['population']} share"
+    result["national"] = extrapolation.national_scenario(attrition, population_figures,
+                                                         key=ctx.params["national_population"], assumed_share=share,
+                                                         assumption=assumption)
+    curve = extrapolation.sensitivity_curve(attrition, result["national"]["hate_crimes"])
+    figures.sensitivity_plot(curve, ctx.files.figure("national_sensitivity"),
+                             label=result["national"]["population"], assumed_share=share)
     return ctx.write_stage_result("05_extrapolation", result)

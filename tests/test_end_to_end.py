@@ -232,3 +232,16 @@ def test_malformed_extract_is_refused_with_no_outputs(tmp_path, case):
     assert "Traceback" not in completed.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert not (tmp_path / "processed").exists() or not any((tmp_path / "processed").iterdir())
+
+
+def test_simulate_command_writes_the_requested_design(tmp_path, params):
+    from helpers.cleaning import clean_inputs
+
+    completed = srceval("simulate", "--out", str(tmp_path), "--n-control", "100", "--n-treatment", "300",
+                        "--compliance", "0.5", "--control-charge", "0.1", "--open-investigations", "4",
+                        "--allocation-format", "csv")
+    assert completed.returncode == 0, completed.stderr
+    data = clean_inputs(tmp_path / "allocation_log.csv", tmp_path / "crime_extract.csv", params["outcomes"]).analysis
+    assert data.groupby("allocation").size().to_dict() == {"BAU": 100, "SRC": 300}
+    assert data.loc[data["allocation"] == "SRC", "received"].sum() == 150
+    assert (~data["outcome_recorded"]).sum() == 4

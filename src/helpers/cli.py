@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--control-withdrawal", type=float, default=69 / 125)
     simulate.add_argument("--complier-withdrawal", type=float, default=43 / 100)
     simulate.add_argument("--noncomplier-withdrawal", type=float, default=11 / 25)
+    for arm, charge, positive in (("control", 7 / 125, 14 / 125), ("treatment", 8 / 125, 15 / 125)):
+        simulate.add_argument(f"--{arm}-charge", type=float, default=charge, help=f"charge rate, {arm} arm")
+        simulate.add_argument(f"--{arm}-positive", type=float, default=positive,
+                              help=f"positive outcome rate (charges included), {arm} arm")
+    simulate.add_argument("--open-investigations", type=int, default=0, help="reports with no outcome yet")
     simulate.add_argument("--allocation-format", choices=("xlsx", "csv"), default="xlsx")
 
     diff = commands.add_parser("diff", help="list what changed between two results.json files")
@@ -83,7 +88,9 @@ def _simulate(args) -> int:
 
     design = TrialDesign(n_control=args.n_control, n_treatment=args.n_treatment, compliance=args.compliance,
                          control_withdrawal=args.control_withdrawal, complier_withdrawal=args.complier_withdrawal,
-                         noncomplier_withdrawal=args.noncomplier_withdrawal)
+                         noncomplier_withdrawal=args.noncomplier_withdrawal, control_charge=args.control_charge,
+                         treatment_charge=args.treatment_charge, control_positive=args.control_positive,
+                         treatment_positive=args.treatment_positive, open_investigations=args.open_investigations)
     try:
         trial = simulate_trial(design, seed=DEFAULT_SEED if args.seed is None else args.seed)
     except ValueError as error:

@@ -274,3 +274,9 @@ def economics_table(econ: dict) -> pd.DataFrame:
             ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
     rows += [(f"Assumption: {key.replace('_', ' ')}", str(value)) for key, value in econ["assumptions"].items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])
+
+
+def national_table(national: dict, confidence_level: float) -> pd.DataFrame:
+    """The national scenario: prevented withdrawals under the assumed withdrawal share."""
+    return extrapolation_table({**national, "share_of_hate_crimes": {"itt": None, "full_compliance": None}},
+                               confidence_level).drop(columns=["Share of all hate crimes"])

@@ -163,6 +163,7 @@ def test_identifying_values_never_reach_an_output(messy_run):
 
 def test_warning_cases_run_and_report(messy_run):
     results = messy_run["results"]
+    validate_results(results)
     assert sum(results["flow"]["outcome_open"].values()) == 3
     assert sum(results["flow"]["analysed"].values()) == 247
     warnings = " ".join(results["warnings"])

@@ -31,7 +31,7 @@ DESCRIPTIONS = {
 
 plt.rcParams.update({
     "figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 10, "axes.titlesize": 11,
-    "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "srceval",
+    "axes.spines.top": False, "axes.spines.right": False,
 })
 
 

@@ -18,7 +18,7 @@ from .errors import InputError, Problem
 # Columns that identify a person directly. Matched against the header with case, spaces,
 # hyphens and underscores removed; contract columns are never matched.
 IDENTIFIER_PATTERN = re.compile(
-    r"name|address|postcode|postalcode|zip|phone|mobile|telephone|email|e?mail|"
+    r"name|address|postcode|postalcode|zip|phone|mobile|telephone|email|"
     r"dob|dateofbirth|birth|note|freetext|comment|narrative|summary|description"
 )
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}

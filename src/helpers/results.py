@@ -6,6 +6,7 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import jsonschema
 
@@ -107,8 +108,9 @@ def assemble_results(ctx: StageContext) -> dict:
 
 
 def _relative(path: str) -> str:
+    """A path inside the project as a relative one, so results do not depend on the clone's location."""
     try:
-        return str(__import__("pathlib").Path(path).resolve().relative_to(config.PROJ_ROOT))
+        return str(Path(path).resolve().relative_to(config.PROJ_ROOT))
     except ValueError:
         return str(path)
 

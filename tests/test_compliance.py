@@ -26,11 +26,21 @@ def test_small_counts_are_suppressed():
     assert shown["rate"].tolist() == ["75%", "suppressed", "0%"]
 
 
-def test_ward_table_never_shows_a_count_below_the_threshold(analysis):
-    shown = compliance.suppress_small_counts(compliance.delivery_by(analysis, "ward"), ["allocated", "received"])
-    for column in ("allocated", "received"):
-        numbers = pd.to_numeric(shown[column], errors="coerce").dropna()
+def test_ward_table_never_shows_or_implies_a_count_below_the_threshold(analysis):
+    table = compliance.delivery_by(analysis, "ward")
+    shown = compliance.suppress_small_counts(table, ["allocated", "received"], total="allocated")
+    allocated = pd.to_numeric(shown["allocated"], errors="coerce")
+    received = pd.to_numeric(shown["received"], errors="coerce")
+    for numbers in (allocated.dropna(), received.dropna(), (allocated - received).dropna()):
         assert ((numbers == 0) | (numbers >= 5)).all()
+
+
+def test_a_small_complement_is_suppressed():
+    """12 allocated and 9 received would reveal 3 not reached."""
+    table = pd.DataFrame({"group": ["A", "B"], "allocated": [12, 20], "received": [9, 10], "rate": [0.75, 0.5]})
+    shown = compliance.suppress_small_counts(table, ["allocated", "received"], total="allocated")
+    assert shown["received"].tolist() == ["suppressed", "10"]
+    assert shown["rate"].tolist() == ["suppressed", "50%"]
 
 
 def test_contact_timing_by_hand():

@@ -46,20 +46,27 @@ def delivery_by_strand(data: pd.DataFrame, strands: dict[str, str], *, treatment
     return table
 
 
-def suppress_small_counts(table: pd.DataFrame, columns: list[str], *, threshold: int = 5) -> pd.DataFrame:
+def suppress_small_counts(table: pd.DataFrame, columns: list[str], *, threshold: int = 5,
+                          total: str | None = None) -> pd.DataFrame:
     """Statistical disclosure control: counts below ``threshold`` shown as '<threshold'.
 
-    A rate computed from a suppressed count would reveal it, so rates on such rows are
-    suppressed too.
+    With ``total`` (a column the other counts are parts of), a part whose complement
+    (total - part) is small is suppressed too, since it would reveal that complement; so is any
+    rate computed from a suppressed count.
     """
     shown = table.copy()
-    small = np.zeros(len(table), dtype=bool)
+    small = lambda values: (values > 0) & (values < threshold)
+    suppressed = pd.Series(False, index=table.index)
     for column in columns:
-        small |= (table[column] > 0) & (table[column] < threshold)
-    for column in columns:
-        shown[column] = [f"<{threshold}" if 0 < v < threshold else str(int(v)) for v in table[column]]
+        suppressed |= small(table[column])
+        shown[column] = [f"<{threshold}" if s else str(int(v)) for s, v in zip(small(table[column]), table[column])]
+    if total is not None:
+        for column in (c for c in columns if c != total):
+            complement = small(table[total] - table[column]) & ~small(table[column])
+            shown.loc[complement, column] = "suppressed"
+            suppressed |= complement
     if "rate" in shown:
-        shown["rate"] = ["suppressed" if s else f"{r:.0%}" for s, r in zip(small, table["rate"])]
+        shown["rate"] = ["suppressed" if s else f"{r:.0%}" for s, r in zip(suppressed, table["rate"])]
     return shown
 
 

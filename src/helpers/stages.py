@@ -55,7 +55,7 @@ def compliance_analysis(ctx: StageContext) -> dict:
         "by_month": compliance.delivery_by(months, "month"),
         "by_hate_strand": compliance.delivery_by_strand(data, audit.STRAND_COVARIATES),
         "by_ward": compliance.suppress_small_counts(compliance.delivery_by(data, "ward"), ["allocated", "received"],
-                                                    threshold=threshold),
+                                                    threshold=threshold, total="allocated"),
         "contact_modes": compliance.contact_modes(data),
         "contact_timing": compliance.contact_timing(data),
         "predictors_of_delivery": compliance.predictors_of_delivery(data, alpha=ctx.alpha),

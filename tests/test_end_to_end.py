@@ -246,3 +246,10 @@ def test_simulate_command_writes_the_requested_design(tmp_path, params):
     assert data.groupby("allocation").size().to_dict() == {"BAU": 100, "SRC": 300}
     assert data.loc[data["allocation"] == "SRC", "received"].sum() == 150
     assert (~data["outcome_recorded"]).sum() == 4
+
+
+def test_processed_data_of_another_extract_stays_beside_its_report(tmp_path):
+    from helpers.cli import default_processed
+
+    assert default_processed(config.REPORTS_DIR) == config.PROCESSED_DIR
+    assert default_processed(tmp_path / "bcu") == tmp_path / "bcu" / "processed"

@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=config.REPORTS_DIR, help="output folder (default: reports/)")
     run.add_argument("--params", type=Path, default=config.PARAMETERS_FILE,
                      help="parameters file, YAML (default: config/parameters.yml)")
-    run.add_argument("--processed", type=Path, default=config.PROCESSED_DIR,
-                     help="folder for the analysis table and exclusion log (default: data/processed/)")
+    run.add_argument("--processed", type=Path, default=None,
+                     help="folder for the analysis table and exclusion log (default: data/processed/ for the "
+                          "default output folder, otherwise OUT/processed, so runs on other extracts stay apart)")
     run.add_argument("--allocation-sheet", help="Excel sheet of the allocation log (default: the first)")
     run.add_argument("--extract-sheet", help="Excel sheet of the crime extract (default: the first)")
     run.add_argument("--audience", choices=("full", "leadership"), default="full",
@@ -72,7 +73,7 @@ def _run(args) -> int:
 
     try:
         run_pipeline(allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
-                     processed_dir=args.processed, audience=args.audience, allocation_sheet=args.allocation_sheet,
+                     processed_dir=args.processed or default_processed(args.out), audience=args.audience, allocation_sheet=args.allocation_sheet,
                      extract_sheet=args.extract_sheet)
     except RunFailure as failure:
         print(f"srceval: {failure}", file=sys.stderr)
@@ -81,6 +82,11 @@ def _run(args) -> int:
         print(f"srceval: {error}", file=sys.stderr)
         return error.exit_code
     return 0
+
+
+def default_processed(out: Path) -> Path:
+    """data/processed for the shipped run's output folder; beside the report for any other."""
+    return config.PROCESSED_DIR if out.resolve() == config.REPORTS_DIR.resolve() else out / "processed"
 
 
 def _simulate(args) -> int:

@@ -253,3 +253,22 @@ def test_processed_data_of_another_extract_stays_beside_its_report(tmp_path):
 
     assert default_processed(config.REPORTS_DIR) == config.PROCESSED_DIR
     assert default_processed(tmp_path / "bcu") == tmp_path / "bcu" / "processed"
+
+
+def test_a_failing_stage_is_one_paragraph_and_keeps_its_notebook(tmp_path, monkeypatch):
+    """An error in the analysis (not the input) names the stage and keeps the executed notebook."""
+    from helpers import runner
+
+    # stage 5 straight after stage 1: the effect estimates it reads do not exist
+    monkeypatch.setattr(runner.config, "STAGES", ("01_data_cleaning", "05_extrapolation"))
+    with pytest.raises(runner.RunFailure) as failure:
+        runner.run_pipeline(allocation=config.DEFAULT_ALLOCATION, extract=config.DEFAULT_EXTRACT,
+                            out=tmp_path / "out", params_file=config.PARAMETERS_FILE, processed_dir=tmp_path / "p",
+                            progress=lambda line: None)
+    assert failure.value.exit_code == 1
+    message = str(failure.value)
+    assert message.startswith("Stage 05_extrapolation failed with FileNotFoundError: 04_effect_estimation.json is "
+                              "missing: run stage 04_effect_estimation first")
+    kept = Path(message.rsplit("is kept at ", 1)[1].rstrip("."))
+    assert kept.is_file() and kept.name == "05_extrapolation.ipynb"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "p").exists()

@@ -75,8 +75,12 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
             _execute(stage, files, stage_parameters)
             progress(f"      done in {time.perf_counter() - stage_started:.1f} s")
         progress("[report] writing report.html and report.pdf ...")
-        render_report(files.notebooks_dir / "06_report.ipynb", files.report_html, files.report_pdf,
-                      subtitle=f"Inputs: {Path(allocation).name}, {Path(extract).name}")
+        try:
+            render_report(files.notebooks_dir / "06_report.ipynb", files.report_html, files.report_pdf,
+                          subtitle=f"Inputs: {Path(allocation).name}, {Path(extract).name}")
+        except Exception as exc:  # nbconvert or WeasyPrint (a missing system library, a font)
+            raise RunFailure(f"Writing the report failed ({type(exc).__name__}: {exc}). No results were "
+                             "written. If the message names a library, see the README on Pango.") from None
         written = _move_into_place(files, out, processed_dir)
         progress(f"Finished in {time.perf_counter() - started:.1f} s. Report: {out / 'report.html'}")
         return written
@@ -91,11 +95,13 @@ def _execute(stage: str, files: config.StageFiles, parameters: dict) -> None:
         papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name=kernel_name(),
                                    progress_bar=False, cwd=str(config.NOTEBOOKS_DIR), log_output=False)
     except PapermillExecutionError as exc:
-        kept = _keep_for_diagnosis(executed, stage)
         if exc.ename == InputError.__name__:
-            raise RunFailure(f"Stage {stage} stopped: {exc.evalue}\nNo results were written.", EXIT_BAD_INPUT)
+            raise RunFailure(f"Stage {stage} stopped: {exc.evalue}\nNo results were written.", EXIT_BAD_INPUT) from None
+        kept = _keep_for_diagnosis(executed, stage)
         raise RunFailure(f"Stage {stage} failed with {exc.ename}: {exc.evalue.rstrip('.')}. No results were written; the "
                          f"executed notebook, with the failing cell marked, is kept at {kept}.") from None
+    except Exception as exc:  # the kernel died or could not start: still one paragraph, never a traceback
+        raise RunFailure(f"Stage {stage} could not run ({type(exc).__name__}: {exc}). No results were written.") from None
 
 
 def _keep_for_diagnosis(executed: Path, stage: str) -> Path | None:

@@ -47,7 +47,7 @@ def moderators(results: dict) -> str:
             f"{results['flow']['randomised']} reports has little power to tell subgroups apart.")
 
 
-def implementation(results: dict) -> str:
+def implementation(results: dict, params: dict) -> str:
     compliance = results["compliance"]
     modes = compliance.get("contact_modes", {})
     delivered = sum(modes.values())
@@ -56,7 +56,7 @@ def implementation(results: dict) -> str:
     timing = f"a median of {days:.0f} days after the report" if days is not None else "at an unrecorded time"
     return (f"{pct(compliance['treatment_received_rate'])} of victims allocated to SRC received the contact "
             f"({mix}), {timing}; {pct(compliance['control_contamination_rate'])} of business-as-usual victims got "
-            "one. The evaluation names competing demands on neighbourhood officers as what limited delivery.")
+            f"one. {' '.join(str(params['delivery_constraints']).split())}")
 
 
 def economic_cost(results: dict) -> str:
@@ -79,4 +79,4 @@ def economic_cost(results: dict) -> str:
 def emmie_sections(results: dict, params: dict) -> list[tuple[str, str]]:
     """(heading, text) for each of the five EMMIE elements."""
     return [("Effect", effect(results)), ("Mechanism", mechanism(params)), ("Moderators", moderators(results)),
-            ("Implementation", implementation(results)), ("Economic cost", economic_cost(results))]
+            ("Implementation", implementation(results, params)), ("Economic cost", economic_cost(results))]

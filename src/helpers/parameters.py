@@ -23,6 +23,7 @@ REQUIRED = (
     "outcomes",
     "economics",
     "mechanism",
+    "delivery_constraints",
 )
 ECONOMIC_ASSUMPTIONS = ("minutes_per_phone_contact", "minutes_per_visit", "minutes_per_unsuccessful_attempt",
                         "share_by_constables", "hourly_cost_constable", "hourly_cost_pcso")

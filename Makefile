@@ -27,7 +27,9 @@ check-pdf-libs: ## check the system libraries the PDF step needs (Pango)
 
 # Another extract: make report ALLOCATION=log.xlsx EXTRACT=extract.csv OUT=reports/other [PARAMS=run.yml]
 RUN_ARGS := $(if $(ALLOCATION),--allocation "$(ALLOCATION)") $(if $(EXTRACT),--extract "$(EXTRACT)") \
-            $(if $(OUT),--out "$(OUT)") $(if $(PARAMS),--params "$(PARAMS)") $(if $(AUDIENCE),--audience "$(AUDIENCE)")
+            $(if $(OUT),--out "$(OUT)") $(if $(PARAMS),--params "$(PARAMS)") $(if $(AUDIENCE),--audience "$(AUDIENCE)") \
+            $(if $(ALLOCATION_SHEET),--allocation-sheet "$(ALLOCATION_SHEET)") \
+            $(if $(EXTRACT_SHEET),--extract-sheet "$(EXTRACT_SHEET)")
 
 report: $(STAMP) check-pdf-libs ## run the evaluation (shipped data unless ALLOCATION=, EXTRACT=, OUT=, PARAMS= are given)
 	$(BIN)/srceval run $(RUN_ARGS)

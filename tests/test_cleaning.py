@@ -158,3 +158,25 @@ def test_randomised_incident_stays_in_itt_and_is_named(write_inputs, params, sma
     result = _clean(write_inputs, params, allocation, extract)
     assert result.flow["randomised"] == 40
     assert any("non-crime incidents and so were not eligible" in w and "rows 7 of" in w for w in result.warnings)
+
+
+def test_a_named_sheet_is_read(tmp_path, params, small_trial):
+    allocation, extract = small_trial
+    path = tmp_path / "allocation.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"notes": ["cover sheet"]}).to_excel(writer, sheet_name="Read me", index=False)
+        allocation.to_excel(writer, sheet_name="Log", index=False)
+    extract.to_csv(tmp_path / "extract.csv", index=False)
+    result = clean_inputs(path, tmp_path / "extract.csv", params["outcomes"], sheet={"allocation": "Log"})
+    assert result.flow["randomised"] == 40
+    with pytest.raises(InputError, match="required column is missing"):
+        clean_inputs(path, tmp_path / "extract.csv", params["outcomes"])  # the first sheet is the cover
+
+
+def test_an_unknown_sheet_is_a_clear_error(tmp_path, params, small_trial):
+    allocation, extract = small_trial
+    allocation.to_excel(tmp_path / "allocation.xlsx", sheet_name="Log", index=False)
+    extract.to_csv(tmp_path / "extract.csv", index=False)
+    with pytest.raises(InputError, match="allocation.xlsx: cannot read the sheet"):
+        clean_inputs(tmp_path / "allocation.xlsx", tmp_path / "extract.csv", params["outcomes"],
+                     sheet={"allocation": "Nope"})

@@ -97,7 +97,7 @@ def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | No
     if required:
         frame, header_line = _find_header(frame, required)
     frame, dropped = _normalise_headers(frame, contract_columns, path.name)
-    if frame.empty:
+    if len(frame) == 0:  # rows, not cells: a sheet whose columns were all dropped still has rows
         raise InputError([Problem(path.name, "the file has a header but no data rows")])
     # The index still counts every line after the first (blank ones included), so the line a
     # person sees in a spreadsheet or editor is the index plus two.

@@ -214,8 +214,8 @@ def _exclusion_log(tables, allocation, extract, alloc_dupes, extract_dupes) -> p
                       "crime_ref": alloc_dupes.get("crime_ref", []), "reason": REASON_DUPLICATE_ALLOCATION,
                       "stage": "allocation log"}),
     ]
-    log = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
-        pd.DataFrame(columns=["file", "source_row", "crime_ref", "reason", "stage"])
+    columns = ["file", "source_row", "crime_ref", "reason", "stage"]
+    log = pd.concat([pd.DataFrame(columns=columns)] + [p for p in parts if len(p)], ignore_index=True)
     return log.astype({"source_row": "int64"}).sort_values(["file", "source_row"]).reset_index(drop=True)
 
 

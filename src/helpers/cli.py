@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from . import __version__, config
+from .simulate import TrialDesign
 
 EXAMPLES = """examples:
   srceval run                                   # the shipped synthetic trial, report in reports/
@@ -13,6 +15,14 @@ EXAMPLES = """examples:
   srceval simulate --out data/raw               # regenerate the shipped synthetic extract
   srceval diff reports/old/results.json reports/new/results.json
 """
+
+
+# The generator's design, read from TrialDesign so the calibration lives in one place.
+DESIGN_DEFAULTS = {f.name: f.default for f in fields(TrialDesign)}
+DESIGN_HELP = {"compliance": "share of the SRC arm contacted",
+               "control_positive": "positive outcome rate (charges included), control arm",
+               "treatment_positive": "positive outcome rate (charges included), SRC arm",
+               "open_investigations": "randomised reports with no outcome yet"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,17 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="write a synthetic allocation log and crime extract")
     simulate.add_argument("--out", type=Path, required=True, help="folder to write the two files to")
     simulate.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped data's)")
-    simulate.add_argument("--n-control", type=int, default=125)
-    simulate.add_argument("--n-treatment", type=int, default=125)
-    simulate.add_argument("--compliance", type=float, default=0.80, help="share of the SRC arm contacted")
-    simulate.add_argument("--control-withdrawal", type=float, default=69 / 125)
-    simulate.add_argument("--complier-withdrawal", type=float, default=43 / 100)
-    simulate.add_argument("--noncomplier-withdrawal", type=float, default=11 / 25)
-    for arm, charge, positive in (("control", 7 / 125, 14 / 125), ("treatment", 8 / 125, 15 / 125)):
-        simulate.add_argument(f"--{arm}-charge", type=float, default=charge, help=f"charge rate, {arm} arm")
-        simulate.add_argument(f"--{arm}-positive", type=float, default=positive,
-                              help=f"positive outcome rate (charges included), {arm} arm")
-    simulate.add_argument("--open-investigations", type=int, default=0, help="reports with no outcome yet")
+    for name, default in DESIGN_DEFAULTS.items():
+        simulate.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
+                              help=f"{DESIGN_HELP.get(name, name.replace('_', ' '))} (default: {default:.4g})")
     simulate.add_argument("--allocation-format", choices=("xlsx", "csv"), default="xlsx")
 
     diff = commands.add_parser("diff", help="list what changed between two results.json files")
@@ -90,13 +92,9 @@ def default_processed(out: Path) -> Path:
 
 
 def _simulate(args) -> int:
-    from .simulate import DEFAULT_SEED, TrialDesign, simulate_trial
+    from .simulate import DEFAULT_SEED, simulate_trial
 
-    design = TrialDesign(n_control=args.n_control, n_treatment=args.n_treatment, compliance=args.compliance,
-                         control_withdrawal=args.control_withdrawal, complier_withdrawal=args.complier_withdrawal,
-                         noncomplier_withdrawal=args.noncomplier_withdrawal, control_charge=args.control_charge,
-                         treatment_charge=args.treatment_charge, control_positive=args.control_positive,
-                         treatment_positive=args.treatment_positive, open_investigations=args.open_investigations)
+    design = TrialDesign(**{name: getattr(args, name) for name in DESIGN_DEFAULTS})
     try:
         trial = simulate_trial(design, seed=DEFAULT_SEED if args.seed is None else args.seed)
     except ValueError as error:

@@ -5,6 +5,8 @@ got a contact anyway. Tables below borough level go through disclosure control.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
@@ -139,5 +141,4 @@ def biased_comparisons(data: pd.DataFrame, outcome: str, *, alpha: float = 0.05)
 
 
 def _relabel(estimate, estimand: str, method: str):
-    from dataclasses import replace
     return replace(estimate, estimand=estimand, method=method)

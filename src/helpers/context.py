@@ -101,6 +101,6 @@ def to_jsonable(value: Any) -> Any:
 
 def write_json(path: Path, data: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=False, allow_nan=False) + "\n",
+    path.write_text(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n",
                     encoding="utf-8")
     return path

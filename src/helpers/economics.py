@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .extrapolation import delivery_scenarios
+
 
 def blended_hourly_cost(assumptions: dict) -> float:
     """Cost of an hour of contact time, weighting constables and PCSOs by their share of contacts."""
@@ -77,12 +79,10 @@ def cost_curve(attrition: dict, force: dict, assumptions: dict, phone_share: flo
     the attempts that fail still cost time, so the cost per prevented withdrawal falls as
     delivery improves.
     """
-    cace = attrition["cace"]["risk_difference"]
-    control_risk = attrition["control"]["risk"]
     rows = []
-    for rate in rates:
+    for scenario in delivery_scenarios(attrition, force["withdrawals"], rates=rates):
+        rate, prevented = scenario["delivery_rate"], scenario["prevented"]
         cost = delivery_cost(force["hate_crimes"], rate, assumptions, phone_share)["cost_per_year"]
-        prevented = -force["withdrawals"] * rate * cace / control_risk if cace is not None else None
         rows.append({"delivery_rate": rate, "cost_per_year": cost,
                      "cost_per_prevented": cost / prevented if prevented and prevented > 0 else None})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["delivery_rate", "cost_per_year", "cost_per_prevented"])

@@ -73,6 +73,3 @@ class ProblemList:
     def raise_if_any(self) -> None:
         if self.problems:
             raise InputError(self.problems)
-
-    def __bool__(self) -> bool:
-        return bool(self.problems)

@@ -22,7 +22,7 @@ from .errors import InputError
 from .parameters import load_parameters
 from .report import render_report
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
 
 @dataclass

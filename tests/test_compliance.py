@@ -74,11 +74,20 @@ def test_predictors_of_delivery_find_a_built_in_predictor():
     data = pd.DataFrame({"assigned": 1, "borough": borough, "offence_group": rng.choice(["a", "b"], n),
                          "strand_race": rng.integers(0, 2, n), "suspect_identified": rng.random(n) < 0.5,
                          "received": (rng.random(n) < np.where(borough == "Kingston", 0.9, 0.3)).astype(int)})
-    table = compliance.predictors_of_delivery(data).set_index("term")
-    merton = table.loc["C(borough)[T.Merton]"]
+    table = compliance.predictors_of_delivery(data)["terms"].set_index("term")
+    merton = table.loc["borough: Merton"]
     assert merton["conf_low"] < (0.3 / 0.7) / (0.9 / 0.1) < merton["conf_high"]
-    assert table.loc["strand_race", "conf_low"] < 1 < table.loc["strand_race", "conf_high"]
+    assert table.loc["race strand", "conf_low"] < 1 < table.loc["race strand", "conf_high"]
 
 
 def test_predictors_not_estimable_when_everyone_got_the_contact(analysis):
-    assert compliance.predictors_of_delivery(analysis.assign(received=analysis["assigned"])) is None
+    result = compliance.predictors_of_delivery(analysis.assign(received=analysis["assigned"]))
+    assert len(result["terms"]) == 0 and "does not vary" in result["reason"]
+
+
+def test_predictors_drop_a_constant_and_a_collinear_characteristic(analysis):
+    """One borough only, and a suspect column equal to the race strand: both dropped, named."""
+    data = analysis.assign(borough="Merton", suspect_identified=analysis["strand_race"].astype(bool))
+    result = compliance.predictors_of_delivery(data)
+    assert "suspect identified" in result["dropped"]
+    assert not any(term.startswith("borough") for term in result["terms"]["term"])

@@ -20,9 +20,11 @@ def test_summary_numbers_trace_to_results(reference_results):
         f"{attrition['treatment']['risk'] * 100:.1f}%", f"{attrition['control']['risk'] * 100:.1f}%",
         "between 39% fewer and 1% more withdrawals",
         f"p = {attrition['itt']['p_value_exact']:.3f}", f"p = {attrition['itt']['p_value_exact_one_sided']:.3f}",
-        f"about {extra['prevented']['itt']:,.0f} withdrawals", f"about {extra['prevented']['full_compliance']:,.0f}",
+        f"about {extra['prevented']['itt']:,.0f} fewer withdrawals a year",
+        f"about {extra['prevented']['full_compliance']:,.0f} fewer",
         f"{attrition['power']['n_per_arm_for_80_percent_power']:,} reports per arm",
-        "which includes none", "does not establish",
+        "which includes none", "does not establish", "12.0 fewer withdrawals per 100 victims",
+        "−12.0 percentage points",
     ]
     for phrase in expected:
         assert phrase in text, phrase
@@ -31,10 +33,15 @@ def test_summary_numbers_trace_to_results(reference_results):
 def test_every_number_in_the_summary_is_in_the_results(reference_results):
     """No number typed by hand: each figure in the text appears, rounded, somewhere in results.json."""
     text = executive_summary(reference_results)
-    allowed = _rounded_values(reference_results)
+    allowed = _rounded_values(reference_results) | STATED_CONSTANTS
     for token in re.findall(r"\d[\d,]*\.?\d*", text):
         number = float(token.replace(",", "").rstrip("."))
         assert any(abs(number - v) < 0.051 for v in allowed), token
+
+
+# Numbers of the wording itself, not of the data: "per 100 victims", and the 2.5% one-sided
+# threshold that matches a two-sided 5% test.
+STATED_CONSTANTS = {100.0, 2.5, 5.0}
 
 
 def _rounded_values(results) -> set:
@@ -59,3 +66,45 @@ def _rounded_values(results) -> set:
     cace = results["outcomes"]["attrition"]["cace"]
     values.add(round((cace["complier_control_risk"] + cace["risk_difference"]) * 100))
     return values
+
+
+def _trial_results(reference_results, *, control, treatment, n=125):
+    """The shipped results with the withdrawal counts and their estimates replaced."""
+    import copy
+
+    import pandas as pd
+
+    from helpers.estimation import outcome_summary
+    data = pd.DataFrame({"assigned": [1] * n + [0] * n, "received": [1] * n + [0] * n,
+                         "attrition": [1] * treatment + [0] * (n - treatment) + [1] * control + [0] * (n - control)})
+    entry, _ = outcome_summary(data, "attrition", codes=["14", "16"], draws=2000)
+    results = copy.deepcopy(reference_results)
+    results["outcomes"]["attrition"] = entry
+    return results
+
+
+@pytest.mark.parametrize(("control", "treatment", "expected", "absent"), [
+    (69, 30, ["evidence that SRC reduces withdrawal", "fewer withdrawals per 100 victims", "very probably reduces"],
+     ["more withdrawals per 100", "does not establish"]),
+    (69, 69, ["does not establish", "no difference in withdrawals"], ["evidence that SRC reduces"]),
+    (69, 76, ["does not establish", "5.6 more withdrawals per 100 victims", "more likely to increase"],
+     ["very probably reduces", "fewer withdrawals per 100"]),
+    (50, 100, ["evidence that SRC increases withdrawal", "more withdrawals per 100 victims", "a relative increase of"],
+     ["fewer withdrawals per 100", "relative reduction of −"]),
+])
+def test_the_wording_follows_the_result(reference_results, control, treatment, expected, absent):
+    """A beneficial, a null, a mildly harmful and a clearly harmful trial each read as what they are."""
+    text = executive_summary(_trial_results(reference_results, control=control, treatment=treatment))
+    for phrase in expected:
+        assert phrase in text, phrase
+    for phrase in absent:
+        assert phrase not in text, phrase
+    assert not re.search(r"(?<![\w])-\d", text)  # a minus sign, never a hyphen, before a number
+
+
+def test_a_degenerate_trial_prints_no_number_it_cannot_support(reference_results):
+    """Every report withdrew: no ratio, no power; the summary names them as not estimable."""
+    text = executive_summary(_trial_results(reference_results, control=125, treatment=125))
+    assert "does not establish" in text and "no difference in withdrawals" in text
+    assert "power" not in text.split("What would settle it")[1].split(".")[0] or "no difference" in text
+    assert "nan" not in text.lower() and "None" not in text

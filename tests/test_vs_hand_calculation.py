@@ -111,7 +111,7 @@ def test_power_by_cohens_h():
     Fleiss's normal approximation on the risks themselves gives 271.3, so 272 per arm, as well.
     """
     h = 2 * math.asin(math.sqrt(54 / 125)) - 2 * math.asin(math.sqrt(69 / 125))
-    power = estimation.power_analysis(69 / 125, 54 / 125, 125)
+    power = estimation.power_analysis(69 / 125, 54 / 125, 125, 125)
     assert power["n_per_arm_for_target_power"] == math.ceil(2 * ((Z95 + norm.ppf(0.8)) / abs(h)) ** 2) == 272
     # power = P(Z > z_(1-alpha/2) - |h| sqrt(n/2)) + P(Z < -z_(1-alpha/2) - |h| sqrt(n/2))
     shift = abs(h) * math.sqrt(125 / 2)
@@ -119,7 +119,16 @@ def test_power_by_cohens_h():
 
 
 def test_power_is_none_without_a_difference():
-    assert estimation.power_analysis(0.3, 0.3, 100)["n_per_arm_for_target_power"] is None
+    assert estimation.power_analysis(0.3, 0.3, 100, 100)["n_per_arm_for_target_power"] is None
+
+
+def test_power_uses_both_arm_sizes():
+    """30 against 470 reports: var(h) = 1/30 + 1/470, not 2/470 (Cohen 1988, unequal n)."""
+    h = 2 * math.asin(math.sqrt(0.3)) - 2 * math.asin(math.sqrt(0.5))
+    shift = abs(h) / math.sqrt(1 / 30 + 1 / 470)
+    power = estimation.power_analysis(0.5, 0.3, 30, 470)
+    assert power["achieved_power"] == pytest.approx(norm.sf(Z95 - shift) + norm.cdf(-Z95 - shift), abs=1e-9)
+    assert power["achieved_power"] < 0.7  # as if both arms had 470, it would be near 1
 
 
 def test_extrapolation_published_figures(data):

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 from statsmodels.stats.proportion import proportion_confint
 
 from .estimation import risk_difference
-from .modelfit import NotEstimable, fit_logit
+from .modelfit import NotEstimable, fit_logit, independent_columns
 
 
 def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
@@ -22,6 +22,9 @@ def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received:
     rates = {}
     for arm, label in ((1, "treatment"), (0, "control")):
         group = data.loc[data[treatment] == arm, received]
+        if group.empty:  # an arm with no reports: no rate to give
+            rates[label] = {"received": 0, "n": 0, "rate": None, "conf_low": None, "conf_high": None}
+            continue
         low, high = proportion_confint(int(group.sum()), len(group), alpha=alpha, method="wilson")
         rates[label] = {"received": int(group.sum()), "n": int(len(group)), "rate": float(group.mean()),
                         "conf_low": float(low), "conf_high": float(high)}
@@ -43,7 +46,7 @@ def delivery_by_strand(data: pd.DataFrame, strands: dict[str, str], *, treatment
     rows = [{"group": label, "allocated": int(src[column].sum()),
              "received": int(src.loc[src[column] == 1, received].sum())}
             for column, label in strands.items() if column in src and src[column].sum() > 0]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["group", "allocated", "received"])
     table["rate"] = table["received"] / table["allocated"]
     return table
 
@@ -88,25 +91,49 @@ def contact_modes(data: pd.DataFrame, *, received: str = "received") -> dict:
 
 
 def predictors_of_delivery(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
-                           alpha: float = 0.05) -> pd.DataFrame | None:
+                           alpha: float = 0.05) -> dict:
     """Logistic regression of delivery on baseline characteristics, within the SRC arm.
 
-    Odds ratios with Wald intervals; None where the model cannot be fitted (every SRC report
-    got the contact, or none did).
+    Odds ratios with Wald intervals. Uses the characteristics the extract records (borough,
+    offence group, race strand, suspect identified), dropping constant and collinear ones; the
+    ``reason`` says why there is no model (every SRC report got the contact, or none did; too
+    few reports for the model; separation).
     """
-    src = data[data[treatment] == 1].copy()
+    method = "logistic regression of delivery on baseline characteristics, SRC arm, Wald intervals"
+    src = data[data[treatment] == 1]
+    result = {"terms": [], "dropped": [], "method": method, "reason": None}
     if src[received].nunique() < 2:
-        return None
-    src["suspect"] = src["suspect_identified"].astype(float)
-    formula = f"{received} ~ C(borough) + C(offence_group) + strand_race + suspect"
+        return {**result, "reason": "not estimable: delivery does not vary within the SRC arm"}
+    design, dropped = independent_columns(_delivery_design(src))
+    smaller_class = int(min(src[received].sum(), len(src) - src[received].sum()))
+    if design.empty:
+        return {**result, "dropped": dropped, "reason": "not estimable: no characteristic varies within the SRC arm"}
+    if smaller_class <= design.shape[1]:
+        return {**result, "dropped": dropped, "reason": f"not estimable: {smaller_class} report(s) in the smaller "
+                f"delivery group, too few for a model with {design.shape[1] + 1} parameters"}
     try:
-        fit = fit_logit(smf.logit(formula, data=src))
-    except NotEstimable:
-        return None
+        fit = fit_logit(sm.Logit(src[received].astype(float), sm.add_constant(design, has_constant="add")))
+    except NotEstimable as exc:
+        return {**result, "dropped": dropped, "reason": f"not estimable ({exc})"}
     ci = np.exp(fit.conf_int(alpha=alpha))
-    return pd.DataFrame({"term": fit.params.index, "odds_ratio": np.exp(fit.params.values),
-                         "conf_low": ci[0].values, "conf_high": ci[1].values,
-                         "p_value": fit.pvalues.values}).iloc[1:].reset_index(drop=True)
+    terms = pd.DataFrame({"term": fit.params.index, "odds_ratio": np.exp(fit.params.values),
+                          "conf_low": ci[0].values, "conf_high": ci[1].values,
+                          "p_value": fit.pvalues.values}).iloc[1:].reset_index(drop=True)
+    return {**result, "terms": terms, "dropped": dropped}
+
+
+def _delivery_design(src: pd.DataFrame) -> pd.DataFrame:
+    """Dummies for borough and offence group (first level alphabetically the reference), race, suspect."""
+    parts = []
+    for column in ("borough", "offence_group"):
+        values = src[column].astype("string")
+        for level in sorted(values.dropna().unique())[1:]:
+            parts.append((values == level).astype(float).rename(f"{column}: {level}"))
+    if "strand_race" in src:
+        parts.append(src["strand_race"].astype(float).rename("race strand"))
+    if "suspect_identified" in src and src["suspect_identified"].notna().all():
+        parts.append(src["suspect_identified"].astype(float).rename("suspect identified"))
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=src.index)
 
 
 def outcome_by_contact_mode(data: pd.DataFrame, outcome: str, *, received: str = "received") -> list[dict]:
@@ -116,11 +143,12 @@ def outcome_by_contact_mode(data: pd.DataFrame, outcome: str, *, received: str =
     comparison says nothing causal; it is shown beside the business-as-usual risk for context.
     """
     known = data[data[outcome].notna()]
-    rows = [{"group": "business as usual", "n": int((known["assigned"] == 0).sum()),
-             "risk": float(known.loc[known["assigned"] == 0, outcome].mean())}]
+    risk = lambda part: float(part[outcome].astype(float).mean()) if len(part) else None
+    control = known[known["assigned"] == 0]
+    rows = [{"group": "business as usual", "n": int(len(control)), "risk": risk(control)}]
     contacted = known[known[received] == 1]
     for mode, part in contacted.groupby(contacted["src_mode"].fillna("not recorded")):
-        rows.append({"group": f"contacted: {mode}", "n": int(len(part)), "risk": float(part[outcome].mean())})
+        rows.append({"group": f"contacted: {mode}", "n": int(len(part)), "risk": risk(part)})
     return rows
 
 

@@ -15,11 +15,22 @@ def effect(results: dict) -> str:
     itt, cace = attrition["itt"], attrition["cace"]
     level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
     low, high = cace["relative_risk_reduction_ci"]
-    return (f"Offering SRC: central estimate {pct(itt['relative_risk_reduction'])} fewer withdrawals, "
-            f"{level} interval {relative_change_phrase(*itt['risk_ratio_ci'])}. "
-            f"Among victims who take the contact, withdrawal fell by {pct(cace['relative_risk_reduction'])} "
-            f"({level} interval {pct(low)} to {pct(high)}). Two-sided exact p = {itt['p_value_exact']:.3f}; "
-            f"in the direction stated before the trial, p = {itt['p_value_exact_one_sided']:.3f}.")
+    if itt["risk_ratio"] is None:
+        offered = "Offering SRC: the relative change in withdrawal is not estimable on these data."
+    else:
+        direction = "fewer" if itt["risk_ratio"] < 1 else "more"
+        offered = (f"Offering SRC: central estimate {pct(abs(1 - itt['risk_ratio']))} {direction} withdrawals, "
+                   f"{level} interval {relative_change_phrase(*itt['risk_ratio_ci'])}.")
+    if cace["relative_risk_reduction"] is None:
+        compliers = "Among victims who take the contact, the relative change is not estimable."
+    else:
+        compliers = (f"Among victims who take the contact, the relative reduction in withdrawal is "
+                     f"{pct(cace['relative_risk_reduction'])} ({level} interval "
+                     f"{'no lower limit' if low is None else pct(low)} to {pct(high)}).")
+    tests = ("" if itt["p_value_exact"] is None else
+             f" Two-sided exact p = {itt['p_value_exact']:.3f}; in the direction stated before the trial, "
+             f"p = {itt['p_value_exact_one_sided']:.3f} (to be read against 2.5%).")
+    return f"{offered} {compliers}{tests}"
 
 
 def mechanism(params: dict) -> str:
@@ -49,11 +60,13 @@ def moderators(results: dict) -> str:
 
 def implementation(results: dict, params: dict) -> str:
     compliance = results["compliance"]
-    modes = compliance.get("contact_modes", {})
+    modes = compliance.get("contact_modes") or {}
     delivered = sum(modes.values())
     mix = ", ".join(f"{n} {mode}" for mode, n in modes.items()) if delivered else "none recorded"
     days = compliance.get("days_report_to_contact_median")
     timing = f"a median of {days:.0f} days after the report" if days is not None else "at an unrecorded time"
+    if compliance["treatment_received_rate"] is None:
+        return "No report was allocated to SRC, so delivery cannot be described."
     return (f"{pct(compliance['treatment_received_rate'])} of victims allocated to SRC received the contact "
             f"({mix}), {timing}; {pct(compliance['control_contamination_rate'])} of business-as-usual victims got "
             f"one. {' '.join(str(params['delivery_constraints']).split())}")
@@ -61,6 +74,8 @@ def implementation(results: dict, params: dict) -> str:
 
 def economic_cost(results: dict) -> str:
     econ = results["economics"]
+    if econ is None:
+        return "Not estimated: the extract does not record how contacts were made, on which the cost rests."
     level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
     low, high = econ["cost_per_prevented_withdrawal_ci"]
     if econ["cost_per_prevented_withdrawal"] is None:

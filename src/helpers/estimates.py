@@ -7,7 +7,8 @@ from typing import Iterable
 
 import pandas as pd
 
-TIDY_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "method", "n"]
+TIDY_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "method", "n",
+                "reason"]
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,8 @@ class Estimate:
     """One estimate of one estimand for one outcome.
 
     ``std_error`` and ``p_value`` are None where the method gives none (an exact or
-    bootstrap interval has no standard error).
+    bootstrap interval has no standard error). ``reason`` says why an estimate is None (not
+    estimable on these data) or why an interval end is None (unbounded) or was truncated.
     """
 
     outcome: str
@@ -27,6 +29,12 @@ class Estimate:
     n: int
     std_error: float | None = None
     p_value: float | None = None
+    reason: str | None = None
+
+    @classmethod
+    def not_estimable(cls, outcome: str, estimand: str, method: str, n: int, reason: str) -> "Estimate":
+        """An estimand the data cannot support: every number None, with the reason."""
+        return cls(outcome, estimand, None, None, None, method, int(n), reason=f"not estimable: {reason}")
 
     def as_dict(self) -> dict:
         return {k: _clean(v) for k, v in asdict(self).items()}

@@ -41,11 +41,17 @@ class TwoByTwo:
 
     @property
     def treatment_risk(self) -> float:
-        return self.treatment_events / self.treatment_n
+        return self.treatment_events / self.treatment_n if self.treatment_n else float("nan")
 
     @property
     def control_risk(self) -> float:
-        return self.control_events / self.control_n
+        return self.control_events / self.control_n if self.control_n else float("nan")
+
+    @property
+    def empty_arm(self) -> str | None:
+        """Why no comparison is possible (an arm with no outcome recorded), or None."""
+        empty = [arm for arm, n in (("SRC", self.treatment_n), ("business-as-usual", self.control_n)) if n == 0]
+        return f"no {' or '.join(empty)} report has an outcome recorded" if empty else None
 
     @property
     def n(self) -> int:
@@ -64,17 +70,24 @@ def arm_risks(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", 
     rows = []
     for arm, events, n in (("control", counts.control_events, counts.control_n),
                            ("treatment", counts.treatment_events, counts.treatment_n)):
-        low, high = proportion_confint(events, n, alpha=alpha, method="wilson")
-        rows.append({"arm": arm, "events": events, "n": n, "risk": events / n, "conf_low": low, "conf_high": high})
+        low, high = proportion_confint(events, n, alpha=alpha, method="wilson") if n else (None, None)
+        rows.append({"arm": arm, "events": events, "n": n, "risk": events / n if n else None,
+                     "conf_low": low, "conf_high": high})
     return pd.DataFrame(rows)
 
 
 def risk_ratio(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", alpha: float = 0.05) -> Estimate:
     """Risk ratio (treatment / control) with the log (Katz et al. 1978) interval."""
     counts = TwoByTwo.from_data(data, outcome, treatment)
-    table = Table2x2(counts.table)
+    method = "log interval (Katz 1978)"
+    if counts.empty_arm:
+        return Estimate.not_estimable(outcome, "risk_ratio", method, counts.n, counts.empty_arm)
     if 0 in (counts.treatment_events, counts.control_events):
-        return Estimate(outcome, "risk_ratio", None, None, None, "log (Katz); not estimable with a zero count", counts.n)
+        return Estimate.not_estimable(outcome, "risk_ratio", method, counts.n,
+                                      "an arm has no events, so the ratio is 0 or unbounded")
+    if counts.treatment_events == counts.treatment_n and counts.control_events == counts.control_n:
+        return Estimate.not_estimable(outcome, "risk_ratio", method, counts.n, "every report in both arms had the event")
+    table = Table2x2(counts.table)
     low, high = table.riskratio_confint(alpha=alpha)
     return Estimate(outcome, "risk_ratio", table.riskratio, low, high, "log interval (Katz 1978)", counts.n,
                     std_error=table.log_riskratio_se, p_value=table.log_riskratio_pvalue())
@@ -87,22 +100,42 @@ def risk_difference(data: pd.DataFrame, outcome: str, *, treatment: str = "assig
     score test's (Miettinen & Nurminen 1985).
     """
     c = TwoByTwo.from_data(data, outcome, treatment)
+    method = "Newcombe hybrid score interval (Newcombe 1998)"
+    if c.empty_arm:
+        return Estimate.not_estimable(outcome, "risk_difference", method, c.n, c.empty_arm)
     low, high = confint_proportions_2indep(c.treatment_events, c.treatment_n, c.control_events, c.control_n,
                                            method="newcomb", compare="diff", alpha=alpha)
-    test = test_proportions_2indep(c.treatment_events, c.treatment_n, c.control_events, c.control_n,
-                                   method="score", compare="diff")
     rd = c.treatment_risk - c.control_risk
     se = np.sqrt(c.treatment_risk * (1 - c.treatment_risk) / c.treatment_n
                  + c.control_risk * (1 - c.control_risk) / c.control_n)
-    return Estimate(outcome, "risk_difference", rd, low, high, "Newcombe hybrid score interval (Newcombe 1998)",
-                    c.n, std_error=se, p_value=test.pvalue)
+    return Estimate(outcome, "risk_difference", rd, max(-1.0, low), min(1.0, high), method, c.n,
+                    std_error=se if se > 0 else None, p_value=_score_test_p(c))
+
+
+def _score_test_p(c: TwoByTwo) -> float:
+    """Two-sided score test of equal risks (Miettinen & Nurminen 1985); 1 when no report varies.
+
+    With no events at all, or events in every report, the data cannot tell the arms apart: the
+    score statistic is 0/0 and the p-value is 1, as Fisher's exact test gives.
+    """
+    events = c.treatment_events + c.control_events
+    if events in (0, c.n):
+        return 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        test = test_proportions_2indep(c.treatment_events, c.treatment_n, c.control_events, c.control_n,
+                                       method="score", compare="diff")
+    return float(test.pvalue) if np.isfinite(test.pvalue) else 1.0
 
 
 def odds_ratio(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", alpha: float = 0.05) -> Estimate:
     """Odds ratio with the log (Woolf 1955) interval."""
     counts = TwoByTwo.from_data(data, outcome, treatment)
+    method = "log interval (Woolf 1955)"
+    if counts.empty_arm:
+        return Estimate.not_estimable(outcome, "odds_ratio", method, counts.n, counts.empty_arm)
     if (counts.table == 0).any():
-        return Estimate(outcome, "odds_ratio", None, None, None, "log (Woolf); not estimable with a zero cell", counts.n)
+        return Estimate.not_estimable(outcome, "odds_ratio", method, counts.n,
+                                      "a cell of the two-by-two table is empty, so the ratio is 0 or unbounded")
     table = Table2x2(counts.table)
     low, high = table.oddsratio_confint(alpha=alpha)
     return Estimate(outcome, "odds_ratio", table.oddsratio, low, high, "log interval (Woolf 1955)", counts.n,
@@ -110,12 +143,14 @@ def odds_ratio(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
 
 
 def fisher_exact_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
-                   alternative: str = "two-sided") -> float:
-    """Fisher's exact test of no difference between arms.
+                   alternative: str = "two-sided") -> float | None:
+    """Fisher's exact test of no difference between arms; None when an arm is empty.
 
     ``alternative="less"`` tests the pre-registered direction (fewer events with SRC).
     """
     counts = TwoByTwo.from_data(data, outcome, treatment)
+    if counts.empty_arm:
+        return None
     return float(stats.fisher_exact(counts.table, alternative=alternative).pvalue)
 
 
@@ -136,6 +171,8 @@ def randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assig
         least as negative: the pre-registered direction), ``draws``, ``method``.
     """
     c = TwoByTwo.from_data(data, outcome, treatment)
+    if c.empty_arm:
+        return {"two_sided": None, "one_sided": None, "draws": int(draws), "method": f"not estimable: {c.empty_arm}"}
     total_events = c.treatment_events + c.control_events
     rng = np.random.default_rng(seed)
     treated_events = rng.hypergeometric(total_events, c.n - total_events, c.treatment_n, size=draws)
@@ -163,6 +200,8 @@ def complier_means(data: pd.DataFrame, outcome: str, *, treatment: str = "assign
 
 def _complier_means(y, z, d) -> dict:
     t, c = z == 1, z == 0
+    if not t.any() or not c.any():
+        return {"compliance": np.nan, "treated": np.nan, "untreated": np.nan}
     compliance = d[t].mean() - d[c].mean()
     if compliance <= 0:
         return {"compliance": float(compliance), "treated": np.nan, "untreated": np.nan}
@@ -171,27 +210,56 @@ def _complier_means(y, z, d) -> dict:
     return {"compliance": float(compliance), "treated": float(treated), "untreated": float(untreated)}
 
 
+def _instrument_problem(z: np.ndarray, d: np.ndarray) -> str | None:
+    """Why the allocation cannot instrument the contact on these data, or None."""
+    if not (z == 1).any() or not (z == 0).any():
+        return "one arm has no report with an outcome recorded"
+    if d[z == 1].mean() - d[z == 0].mean() <= 0:
+        return "the contact was no more often delivered in the SRC arm than in the business-as-usual arm"
+    return None
+
+
 def complier_average_causal_effect(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
                                    received: str = "received", alpha: float = 0.05) -> Estimate:
     """Complier average causal effect on the risk, by two-stage least squares.
 
     The allocation instruments the contact received (Angrist, Imbens & Rubin 1996); without
     covariates the estimate is the Wald ratio ITT / (difference in delivery rates). Standard
-    error heteroskedasticity-robust (White, no small-sample correction).
+    error heteroskedasticity-robust (White, no small-sample correction). The Wald interval is
+    truncated to [-1, 1], the effect's parameter space, and says so when it was.
     """
     known = data[data[outcome].notna()]
     y, z, d = (known[c].astype(float) for c in (outcome, treatment, received))
     n = int(len(known))
-    if d[z == 1].mean() - d[z == 0].mean() <= 0:
-        return Estimate(outcome, "complier_average_causal_effect", None, None, None,
-                        "two-stage least squares; not estimable: no one received the contact", n)
+    method = "two-stage least squares, robust standard error (Angrist, Imbens & Rubin 1996)"
+    problem = _instrument_problem(z.to_numpy(), d.to_numpy())
+    if problem:
+        return Estimate.not_estimable(outcome, "complier_average_causal_effect", method, n, problem)
+    if y.nunique() < 2:
+        return Estimate.not_estimable(outcome, "complier_average_causal_effect", method, n,
+                                      "every report has the same outcome, so no effect can be told apart from none")
     fit = IV2SLS(dependent=y.to_numpy(), exog=np.ones((n, 1)), endog=d.to_numpy()[:, None],
                  instruments=z.to_numpy()[:, None]).fit(cov_type="robust")
     estimate, se = float(fit.params.iloc[1]), float(fit.std_errors.iloc[1])
+    if not -1 <= estimate <= 1:
+        return Estimate.not_estimable(outcome, "complier_average_causal_effect", method, n,
+                                      f"the Wald estimate ({estimate:.2f}) lies outside [-1, 1], so the data contradict "
+                                      "the complier model (its exclusion restriction) or the arms are too small")
+    if not (np.isfinite(se) and se > 0):
+        return Estimate.not_estimable(outcome, "complier_average_causal_effect", method, n,
+                                      "the standard error is zero or undefined on these data")
     critical = stats.norm.ppf(1 - alpha / 2)
-    return Estimate(outcome, "complier_average_causal_effect", estimate, estimate - critical * se,
-                    estimate + critical * se, "two-stage least squares, robust standard error (Angrist, Imbens "
-                    "& Rubin 1996)", n, std_error=se, p_value=float(fit.pvalues.iloc[1]))
+    low, high, reason = truncate_interval(estimate - critical * se, estimate + critical * se, -1.0, 1.0)
+    return Estimate(outcome, "complier_average_causal_effect", estimate, low, high, method, n, std_error=se,
+                    p_value=float(fit.pvalues.iloc[1]), reason=reason)
+
+
+def truncate_interval(low: float, high: float, lower: float, upper: float) -> tuple[float, float, str | None]:
+    """An interval cut to its parameter space [lower, upper], with a note when it was cut."""
+    cut_low, cut_high = max(low, lower), min(high, upper)
+    if (cut_low, cut_high) == (low, high):
+        return low, high, None
+    return cut_low, cut_high, f"interval truncated to the parameter space [{lower:g}, {upper:g}]"
 
 
 def complier_relative_reduction(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
@@ -202,14 +270,43 @@ def complier_relative_reduction(data: pd.DataFrame, outcome: str, *, treatment: 
     Percentile interval from resampling reports within each arm (the design's strata). Only the
     counts of the four (received, outcome) cells in each arm matter, so each draw is a
     multinomial draw of those counts: vectorised and free of the trial's size.
+
+    Every draw is kept, on the parameter space: the complier risks of a draw are clipped to
+    [0, 1], so the reduction is at most 1; a draw whose complier control risk is 0 has no finite
+    reduction and counts as unbounded below. When more than ``alpha / 2`` of the draws are
+    unbounded, the interval has no lower end (None, with the reason); a distribution of one
+    value (an empty cell) gives no interval at all rather than a zero-width one.
     """
     known = data[data[outcome].notna()]
     y, z, d = (known[c].astype(int).to_numpy() for c in (outcome, treatment, received))
-    point = _complier_means(y, z, d)
     n = int(len(known))
-    method = "1 - complier risk ratio; percentile bootstrap within arms"
-    if not point["untreated"] or not np.isfinite(point["untreated"]):
-        return Estimate(outcome, "complier_relative_risk_reduction", None, None, None, method, n)
+    method = "1 - complier risk ratio; percentile bootstrap within arms, draws kept on the parameter space"
+    estimand = "complier_relative_risk_reduction"
+    problem = _instrument_problem(z, d)
+    if problem:
+        return Estimate.not_estimable(outcome, estimand, method, n, problem)
+    point = _complier_means(y, z, d)
+    if not (0 < point["untreated"] <= 1) or not (0 <= point["treated"] <= 1):
+        return Estimate.not_estimable(outcome, estimand, method, n,
+                                      "the complier risks fall outside [0, 1] or the complier risk without SRC is 0")
+    reduction = _bootstrap_complier_reduction(y, z, d, draws=draws, seed=seed)
+    low, high = np.quantile(reduction, [alpha / 2, 1 - alpha / 2])
+    estimate = 1 - point["treated"] / point["untreated"]
+    if not np.isfinite(high) or high - low <= 1e-12:
+        return Estimate.not_estimable(outcome, estimand, method, n, "the bootstrap distribution is degenerate "
+                                      "(a cell of delivery by outcome is empty or nearly so)")
+    reason = None
+    if not np.isfinite(low):
+        low, reason = None, ("no lower end: in more than a tail's share of bootstrap draws the complier risk "
+                             "without SRC is 0, so the reduction is unbounded below")
+    finite = reduction[np.isfinite(reduction)]
+    return Estimate(outcome, estimand, estimate, low, float(high), method, n,
+                    std_error=float(np.std(finite, ddof=1)) if low is not None and len(finite) > 1 else None,
+                    reason=reason)
+
+
+def _bootstrap_complier_reduction(y, z, d, *, draws: int, seed: int) -> np.ndarray:
+    """Bootstrap draws of the complier relative reduction; -inf where it is unbounded below."""
     rng = np.random.default_rng(seed)
     shares = {}
     for arm in (0, 1):
@@ -217,52 +314,64 @@ def complier_relative_reduction(data: pd.DataFrame, outcome: str, *, treatment: 
         counts = np.bincount(cell, minlength=4)
         shares[arm] = rng.multinomial(counts.sum(), counts / counts.sum(), size=draws) / counts.sum()
     # cell shares -> E[YD], E[D], E[Y(1-D)] per arm, for every draw at once
-    yd = {a: shares[a][:, 3] for a in (0, 1)}
-    dd = {a: shares[a][:, 2] + shares[a][:, 3] for a in (0, 1)}
-    y_untreated = {a: shares[a][:, 1] for a in (0, 1)}
-    compliance = dd[1] - dd[0]
+    compliance = (shares[1][:, 2] + shares[1][:, 3]) - (shares[0][:, 2] + shares[0][:, 3])
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (yd[1] - yd[0]) / (y_untreated[0] - y_untreated[1])
-    reduction = 1 - ratio[np.isfinite(ratio) & (compliance > 0)]
-    low, high = np.quantile(reduction, [alpha / 2, 1 - alpha / 2])
-    estimate = 1 - point["treated"] / point["untreated"]
-    return Estimate(outcome, "complier_relative_risk_reduction", estimate, low, high, method, n,
-                    std_error=float(np.std(reduction, ddof=1)))
+        treated = np.clip((shares[1][:, 3] - shares[0][:, 3]) / compliance, 0, 1)
+        untreated = np.clip((shares[0][:, 1] - shares[1][:, 1]) / compliance, 0, 1)
+        reduction = 1 - treated / untreated
+    # No delivery difference in a draw, or no complier risk to reduce: unbounded below.
+    return np.where((compliance > 0) & (untreated > 0), reduction, -np.inf)
 
 
-def power_analysis(control_risk: float, treatment_risk: float, n_per_arm: int, *, alpha: float = 0.05,
-                   target_power: float = 0.80) -> dict:
+def power_analysis(control_risk: float, treatment_risk: float, n_treatment: int, n_control: int, *,
+                   alpha: float = 0.05, target_power: float = 0.80) -> dict:
     """Power of a two-arm comparison of proportions, by Cohen's arcsine effect size h.
 
-    Returns the power a trial of ``n_per_arm`` had to detect the observed difference (two-sided,
-    at ``alpha``) and the number per arm that would give ``target_power``; None where the
-    observed risks are equal, since no finite trial detects a zero difference.
+    Returns the power the trial's own arm sizes had to detect the observed difference
+    (two-sided, at ``alpha``) and the number per arm (equal arms) that would give
+    ``target_power``; None, with the reason, where the observed risks are equal (no finite
+    trial detects a zero difference) or an arm is too small for the normal approximation.
     """
+    method = "normal approximation, Cohen's h, two-sided"
+    none = {"achieved_power": None, "n_per_arm_for_target_power": None, "effect_size_h": None, "method": method}
+    if min(n_treatment, n_control) < 2 or not (np.isfinite(control_risk) and np.isfinite(treatment_risk)):
+        return {**none, "reason": "not estimable: an arm has fewer than two reports with an outcome"}
     h = proportion_effectsize(treatment_risk, control_risk)
     if not np.isfinite(h) or abs(h) < 1e-12:
-        return {"achieved_power": None, "n_per_arm_for_target_power": None, "effect_size_h": 0.0}
+        return {**none, "effect_size_h": 0.0, "reason": "not estimable: the observed risks are equal"}
     analysis = NormalIndPower()
-    achieved = analysis.power(effect_size=abs(h), nobs1=n_per_arm, alpha=alpha, ratio=1.0)
+    achieved = analysis.power(effect_size=abs(h), nobs1=n_treatment, alpha=alpha, ratio=n_control / n_treatment)
     needed = analysis.solve_power(effect_size=abs(h), nobs1=None, alpha=alpha, power=target_power, ratio=1.0)
-    return {"achieved_power": float(achieved), "n_per_arm_for_target_power": int(np.ceil(needed)),
-            "effect_size_h": float(h)}
+    needed = float(np.atleast_1d(needed)[0])
+    return {"achieved_power": float(achieved), "effect_size_h": float(h), "method": method,
+            "n_per_arm_for_target_power": int(np.ceil(needed)) if np.isfinite(needed) else None}
 
 
 def posterior_reduction(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", draws: int = 10_000,
                         seed: int = 0, relative_threshold: float = 0.10) -> dict:
     """Posterior probabilities that SRC reduces the risk, with a uniform Beta(1, 1) prior per arm."""
     c = TwoByTwo.from_data(data, outcome, treatment)
+    base = {"relative_threshold": relative_threshold, "prior": "Beta(1, 1) in each arm", "draws": int(draws)}
+    if c.empty_arm:
+        return {**base, "probability_of_reduction": None, "probability_of_relative_reduction_at_least": None,
+                "reason": f"not estimable: {c.empty_arm}"}
     rng = np.random.default_rng(seed)
     treated = rng.beta(1 + c.treatment_events, 1 + c.treatment_n - c.treatment_events, draws)
     control = rng.beta(1 + c.control_events, 1 + c.control_n - c.control_events, draws)
-    return {"probability_of_reduction": float(np.mean(treated < control)),
-            "probability_of_relative_reduction_at_least": float(np.mean(treated <= (1 - relative_threshold) * control)),
-            "relative_threshold": relative_threshold, "prior": "Beta(1, 1) in each arm", "draws": int(draws)}
+    return {**base, "probability_of_reduction": float(np.mean(treated < control)),
+            "probability_of_relative_reduction_at_least": float(np.mean(treated <= (1 - relative_threshold) * control))}
+
+
+def _risk_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) and 0 <= value <= 1 else None
 
 
 def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha: float = 0.05,
                     draws: int = 10_000, seed: int = 0, target_power: float = 0.80) -> tuple[dict, list[Estimate]]:
-    """Every estimate for one outcome: the results.json entry and the tidy rows behind it."""
+    """Every estimate for one outcome: the results.json entry and the tidy rows behind it.
+
+    ``not_estimable`` maps each figure left as None to the reason the data cannot support it.
+    """
     counts = TwoByTwo.from_data(data, outcome)
     rr = risk_ratio(data, outcome, alpha=alpha)
     rd = risk_difference(data, outcome, alpha=alpha)
@@ -271,18 +380,21 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
     complier_rrr = complier_relative_reduction(data, outcome, alpha=alpha, draws=draws, seed=seed)
     randomisation = randomisation_p(data, outcome, draws=draws, seed=seed)
     means = complier_means(data, outcome)
-    power = power_analysis(counts.control_risk, counts.treatment_risk, max(counts.treatment_n, counts.control_n),
+    power = power_analysis(counts.control_risk, counts.treatment_risk, counts.treatment_n, counts.control_n,
                            alpha=alpha, target_power=target_power)
+    odds = odds_ratio(data, outcome, alpha=alpha)
+    complier_control, complier_treated = _risk_or_none(means["untreated"]), _risk_or_none(means["treated"])
     entry = {
         "codes": [str(c) for c in codes],
-        "control": {"events": counts.control_events, "n": counts.control_n, "risk": counts.control_risk},
-        "treatment": {"events": counts.treatment_events, "n": counts.treatment_n, "risk": counts.treatment_risk},
+        "control": {"events": counts.control_events, "n": counts.control_n, "risk": _risk_or_none(counts.control_risk)},
+        "treatment": {"events": counts.treatment_events, "n": counts.treatment_n,
+                      "risk": _risk_or_none(counts.treatment_risk)},
         "itt": {
             "risk_ratio": rr.estimate, "risk_ratio_ci": rr.interval,
             "relative_risk_reduction": None if rr.estimate is None else 1 - rr.estimate,
             "relative_risk_reduction_ci": [None if v is None else 1 - v for v in reversed(rr.interval)],
             "risk_difference": rd.estimate, "risk_difference_ci": rd.interval,
-            "odds_ratio": odds_ratio(data, outcome, alpha=alpha).as_dict(),
+            "odds_ratio": odds.as_dict(),
             "p_value_exact": fisher_exact_p(data, outcome),
             "p_value_exact_one_sided": fisher_exact_p(data, outcome, alternative="less"),
             "p_value_randomisation": randomisation["two_sided"],
@@ -293,8 +405,8 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
         },
         "cace": {
             "risk_difference": cace.estimate, "risk_difference_ci": cace.interval,
-            "complier_control_risk": None if not np.isfinite(means["untreated"]) else means["untreated"],
-            "complier_treated_risk": None if not np.isfinite(means["treated"]) else means["treated"],
+            "complier_control_risk": complier_control,
+            "complier_treated_risk": complier_treated,
             "relative_risk_reduction": complier_rrr.estimate,
             "relative_risk_reduction_ci": complier_rrr.interval,
             "method": cace.method,
@@ -307,9 +419,18 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
             "n_per_arm_for_80_percent_power": power["n_per_arm_for_target_power"],
             "target_power": target_power,
             "effect_size_h": power["effect_size_h"],
-            "method": "normal approximation, Cohen's h, two-sided",
+            "method": power["method"],
         },
     }
+    reasons = {"itt.risk_ratio": rr.reason, "itt.risk_difference": rd.reason, "itt.odds_ratio": odds.reason,
+               "cace.risk_difference": cace.reason, "cace.relative_risk_reduction": complier_rrr.reason,
+               "cace.first_stage_f": weak_instrument.get("reason"), "power": power.get("reason"),
+               "itt.p_value_randomisation": None if randomisation["two_sided"] is not None else randomisation["method"]}
+    if complier_control is None or complier_treated is None:
+        reasons["cace.complier_risks"] = ("not estimable: " + (_instrument_problem(
+            data.loc[data[outcome].notna(), "assigned"].to_numpy(), data.loc[data[outcome].notna(), "received"].to_numpy())
+            or "the moment estimates of the complier risks fall outside [0, 1], as happens in small arms"))
+    entry["notes"] = {k: v for k, v in reasons.items() if v}
     return entry, [rr, rd, cace, complier_rrr]
 
 
@@ -327,6 +448,10 @@ def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str 
     known = data[data[outcome].notna()]
     y, z, d = (known[c].astype(float).to_numpy() for c in (outcome, treatment, received))
     t, c = z == 1, z == 0
+    method = "Anderson-Rubin confidence set, robust variances (Anderson & Rubin 1949)"
+    if min(t.sum(), c.sum()) < 2:
+        return {"interval": [None, None], "shape": "not estimable", "first_stage_f": None, "weak_instrument": None,
+                "method": method, "reason": "not estimable: an arm has fewer than two reports with an outcome"}
     itt_y, itt_d = y[t].mean() - y[c].mean(), d[t].mean() - d[c].mean()
 
     def covariance(a, b):
@@ -334,7 +459,7 @@ def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str 
 
     v_yy, v_dd, v_yd = covariance(y, y), covariance(d, d), covariance(y, d)
     critical = stats.norm.ppf(1 - alpha / 2) ** 2
-    first_stage_f = itt_d ** 2 / v_dd if v_dd > 0 else float("inf")
+    first_stage_f, weak, reason = _first_stage(itt_d, v_dd)
     # (itt_d^2 - q v_dd) b^2 - 2 (itt_y itt_d - q v_yd) b + (itt_y^2 - q v_yy) <= 0
     a = itt_d ** 2 - critical * v_dd
     b = -2 * (itt_y * itt_d - critical * v_yd)
@@ -348,9 +473,25 @@ def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str 
         shape, interval = "two rays: below the first and above the second value", [float(roots[0]), float(roots[1])]
     else:
         shape, interval = "every value: the data cannot bound the effect", [None, None]
-    return {"interval": interval, "shape": shape, "first_stage_f": float(first_stage_f),
-            "weak_instrument": bool(first_stage_f < 10),
-            "method": "Anderson-Rubin confidence set, robust variances (Anderson & Rubin 1949)"}
+    result = {"interval": interval, "shape": shape, "first_stage_f": first_stage_f, "weak_instrument": weak,
+              "method": method}
+    return {**result, "reason": reason} if reason else result
+
+
+def _first_stage(itt_d: float, v_dd: float) -> tuple[float | None, bool | None, str | None]:
+    """First-stage F (weak below 10; Staiger & Stock 1997), or None with the reason it is undefined.
+
+    When delivery does not vary within either arm its variance is zero: with no difference
+    between the arms the allocation says nothing about delivery (no instrument at all); with a
+    difference, allocation fixes delivery exactly (a perfect instrument, F unbounded).
+    """
+    if v_dd > 0:
+        f = itt_d ** 2 / v_dd
+        return float(f), bool(f < 10), None
+    if itt_d > 0:
+        return None, False, ("not estimable: delivery does not vary within either arm, so the allocation "
+                             "determines it exactly (the instrument is as strong as it can be)")
+    return None, True, "not estimable: delivery does not differ between the arms, so there is no instrument"
 
 
 def open_investigation_bounds(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned") -> dict | None:
@@ -361,7 +502,7 @@ def open_investigation_bounds(data: pd.DataFrame, outcome: str, *, treatment: st
     worst-case bounds (Manski 1990). None when no investigation is open.
     """
     open_case = data[outcome].isna()
-    if not open_case.any():
+    if not open_case.any() or data[treatment].nunique() < 2:
         return None
     z = data[treatment] == 1
     scenarios = {"all_open_cases": (1, 1), "no_open_cases": (0, 0), "src_open_cases_only": (1, 0),

@@ -3,6 +3,10 @@
 Prevented withdrawals = annual withdrawals x relative risk reduction, the published
 method, with the interval of the relative reduction carried through unchanged: the
 population counts are treated as known, so all the uncertainty is the trial's.
+
+Every figure stays in its parameter space: a contact cannot prevent more withdrawals than
+there are, nor add more than the hate crimes that did not end in withdrawal; an interval end
+beyond those limits is cut to them, and one the trial cannot bound is None.
 """
 from __future__ import annotations
 
@@ -10,22 +14,31 @@ import numpy as np
 import pandas as pd
 
 
-def prevented_withdrawals(withdrawals: int, reduction: float | None, interval: list) -> tuple:
-    """Withdrawals prevented a year, and its interval, from a relative reduction and its interval."""
+def prevented_withdrawals(withdrawals: int, reduction: float | None, interval: list,
+                          hate_crimes: int | None = None) -> tuple:
+    """Withdrawals prevented a year, and its interval, from a relative reduction and its interval.
+
+    Bounded to [-(hate_crimes - withdrawals), withdrawals]: at most every withdrawal prevented,
+    at worst every other report turned into a withdrawal. An interval end that is None (the
+    trial cannot bound the reduction below) becomes that worst case.
+    """
     if reduction is None:
         return None, [None, None]
+    most_added = (hate_crimes - withdrawals) if hate_crimes is not None else None
+    bound = lambda v: min(v, withdrawals) if most_added is None else min(max(v, -most_added), withdrawals)
     low, high = interval
-    scaled = [None if v is None else withdrawals * v for v in (low, high)]
-    return withdrawals * reduction, scaled
+    scaled_low = (-most_added if most_added is not None else None) if low is None else bound(withdrawals * low)
+    scaled_high = None if high is None else bound(withdrawals * high)
+    return bound(withdrawals * reduction), [scaled_low, scaled_high]
 
 
 def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
     """The results.json ``extrapolation`` section for one population with known withdrawals."""
     withdrawals, hate_crimes = int(population["withdrawals"]), int(population["hate_crimes"])
     itt, itt_ci = prevented_withdrawals(withdrawals, attrition["itt"]["relative_risk_reduction"],
-                                        attrition["itt"]["relative_risk_reduction_ci"])
+                                        attrition["itt"]["relative_risk_reduction_ci"], hate_crimes)
     full, full_ci = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"],
-                                          attrition["cace"]["relative_risk_reduction_ci"])
+                                          attrition["cace"]["relative_risk_reduction_ci"], hate_crimes)
     share = lambda v: None if v is None else v / hate_crimes
     return {
         "population": population["label"],
@@ -48,27 +61,34 @@ def national_scenario(attrition: dict, figures: dict, *, key: str, assumed_share
     """
     population = figures[key]
     withdrawals = int(round(population["hate_crimes"] * assumed_share))
+    hate_crimes = int(population["hate_crimes"])
     itt, itt_ci = prevented_withdrawals(withdrawals, attrition["itt"]["relative_risk_reduction"],
-                                        attrition["itt"]["relative_risk_reduction_ci"])
+                                        attrition["itt"]["relative_risk_reduction_ci"], hate_crimes)
     full, full_ci = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"],
-                                          attrition["cace"]["relative_risk_reduction_ci"])
+                                          attrition["cace"]["relative_risk_reduction_ci"], hate_crimes)
     return {"population": population["label"], "source": population["source"].strip(),
             "hate_crimes": int(population["hate_crimes"]), "assumed_withdrawal_share": assumed_share,
             "assumed_withdrawals": withdrawals, "assumption": assumption,
             "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci}}
 
 
-def sensitivity_curve(attrition: dict, hate_crimes: int, shares=np.linspace(0.10, 0.50, 41)) -> pd.DataFrame:
-    """Prevented withdrawals across assumed withdrawal shares (for the sensitivity figure)."""
+def sensitivity_curve(attrition: dict, hate_crimes: int, shares=np.linspace(0.10, 0.50, 41)) -> pd.DataFrame | None:
+    """Prevented withdrawals across assumed withdrawal shares (for the sensitivity figure).
+
+    None when the trial gives no relative reduction to carry.
+    """
     itt = attrition["itt"]
-    low, high = itt["relative_risk_reduction_ci"]
-    withdrawals = hate_crimes * shares
-    return pd.DataFrame({
-        "share": shares, "itt": withdrawals * itt["relative_risk_reduction"],
-        "itt_low": withdrawals * (low if low is not None else np.nan),
-        "itt_high": withdrawals * (high if high is not None else np.nan),
-        "full_compliance": withdrawals * (attrition["cace"]["relative_risk_reduction"] or np.nan),
-    })
+    if itt["relative_risk_reduction"] is None:
+        return None
+    rows = []
+    for share in shares:
+        withdrawals = int(round(hate_crimes * share))
+        point, (low, high) = prevented_withdrawals(withdrawals, itt["relative_risk_reduction"],
+                                                   itt["relative_risk_reduction_ci"], hate_crimes)
+        full, _ = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"], [None, None],
+                                        hate_crimes)
+        rows.append({"share": share, "itt": point, "itt_low": low, "itt_high": high, "full_compliance": full})
+    return pd.DataFrame(rows).astype(float)
 
 
 def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.0)) -> list[dict]:
@@ -85,7 +105,11 @@ def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.
     if cace["risk_difference"] is None or not control_risk:
         return []
     low, high = cace["risk_difference_ci"]
-    scale = lambda rd, rate: None if rd is None else -withdrawals * rate * rd / control_risk
+    # A contact prevents at most every withdrawal; the added ones are bounded by the share of
+    # reports that did not end in withdrawal, (1 - control risk) / control risk per withdrawal.
+    most_prevented, most_added = withdrawals, withdrawals * (1 - control_risk) / control_risk
+    bound = lambda v: min(max(v, -most_added), most_prevented)
+    scale = lambda rd, rate: None if rd is None else bound(-withdrawals * rate * rd / control_risk)
     return [{"delivery_rate": rate, "prevented": scale(cace["risk_difference"], rate),
              "prevented_ci": sorted([scale(low, rate), scale(high, rate)]) if low is not None else [None, None]}
             for rate in rates]

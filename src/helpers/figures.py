@@ -136,14 +136,24 @@ def forest_plot(effects: pd.DataFrame, path: Path, *, confidence_level: float = 
         if row["estimate"] is None or pd.isna(row["estimate"]):
             ax.text(0.5, i, "not estimable", va="center", fontsize=8, color=PALETTE["neutral"])
             continue
-        ax.errorbar(row["estimate"] * 100, i, xerr=[[(row["estimate"] - row["conf_low"]) * 100],
-                                                    [(row["conf_high"] - row["estimate"]) * 100]],
+        ax.errorbar(row["estimate"] * 100, i, xerr=_error_bar(row["estimate"] * 100, _scaled(row["conf_low"], 100),
+                                                              _scaled(row["conf_high"], 100)),
                     fmt="o", color=colour, capsize=3)
     ax.set_yticks(range(len(table)), table["label"], fontsize=8.5)
     ax.set_xlabel(f"Difference in risk, SRC minus business as usual (percentage points, "
                   f"{confidence_level:.0%} interval)")
     ax.set_title("Effect of SRC on each outcome (left of zero: fewer with SRC)", loc="left")
     return _save(fig, path)
+
+
+def _scaled(value, factor: float):
+    return None if value is None or pd.isna(value) else value * factor
+
+
+def _error_bar(estimate: float, low, high) -> list[list[float]]:
+    """Error-bar lengths; an interval end that is None (unbounded or not estimable) draws none."""
+    return [[max(0.0, estimate - low) if low is not None else 0.0],
+            [max(0.0, high - estimate) if high is not None else 0.0]]
 
 
 def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, confidence_level: float = 0.95):
@@ -157,8 +167,10 @@ def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, co
         if estimate is None:
             continue
         ax.barh(i, estimate, color=PALETTE["src"] if i == 0 else PALETTE["accent"], height=0.5)
-        ax.errorbar(estimate, i, xerr=[[estimate - low], [high - estimate]], fmt="none", color="#333333", capsize=4)
-        ax.text(max(high, estimate) + 60, i, f"{estimate:,.0f}\n({low:,.0f} to {high:,.0f})", va="center", fontsize=8.5)
+        ax.errorbar(estimate, i, xerr=_error_bar(estimate, low, high), fmt="none", color="#333333", capsize=4)
+        interval = "no interval" if low is None or high is None else f"{low:,.0f} to {high:,.0f}"
+        ax.text(max(high if high is not None else estimate, estimate) + 60, i, f"{estimate:,.0f}\n({interval})",
+                va="center", fontsize=8.5)
     ax.set_yticks([0, 1], [r[0] for r in rows], fontsize=8.5)
     ax.set_xlabel(f"Withdrawals prevented a year ({confidence_level:.0%} interval)")
     ax.set_title(f"What SRC would mean across the {population_label}", loc="left")

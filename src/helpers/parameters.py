@@ -1,36 +1,113 @@
-"""The run's parameters: one YAML file, optionally overridden one value at a time."""
+"""The run's parameters: one YAML file, validated against a declared schema.
+
+Every field is typed and ranged and unknown keys are refused, so a slip in the file (a quoted
+number, ``codes: 14, 16`` written as one string, a misspelt key) stops the run before any
+kernel starts, with a message naming the key, the value found and what is allowed.
+"""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import config
 from .errors import InputError, Problem
+from .outcomes import normalise_outcome_code
 
-REQUIRED = (
-    "seed",
-    "confidence_level",
-    "randomisation_draws",
-    "target_power",
-    "disclosure_threshold",
-    "allocation_rule",
-    "population_file",
-    "population",
-    "national_population",
-    "national_withdrawal_share",
-    "outcomes",
-    "economics",
-    "mechanism",
-    "delivery_constraints",
-)
-ECONOMIC_ASSUMPTIONS = ("minutes_per_phone_contact", "minutes_per_visit", "minutes_per_unsuccessful_attempt",
-                        "share_by_constables", "hourly_cost_constable", "hourly_cost_pcso")
+OUTCOME_NAMES = ("attrition", "charge", "positive_outcome")
+
+# Strict types: YAML's "0.95" (a string) or `yes` (a boolean) is refused, not coerced.
+Probability = Annotated[float, Field(strict=True, gt=0, lt=1)]
+Share = Annotated[float, Field(strict=True, ge=0, le=1)]
+NonNegative = Annotated[float, Field(strict=True, ge=0)]
+Text = Annotated[str, Field(strict=True, min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AllocationRule(Strict):
+    """The documented rule of the allocation log's random number."""
+
+    threshold: Probability
+    below: Literal["SRC", "BAU"]
+
+
+class OutcomeDefinition(Strict):
+    """The Home Office outcome codes that make up one outcome."""
+
+    label: Text
+    codes: Annotated[list[str], Field(min_length=1)]
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_are_a_list(cls, value: Any) -> list[str]:
+        # `codes: 14, 16` is one YAML string; read character by character it would mean 1, 4 and 6.
+        if not isinstance(value, list):
+            raise ValueError("must be a list of outcome codes, for example [\"14\", \"16\"]")
+        codes = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise ValueError(f"{item!r} is not an outcome code")
+            code, problem = normalise_outcome_code(item)
+            if code is None:
+                raise ValueError(problem or f"{item!r} is not an outcome code")
+            codes.append(code)
+        return codes
+
+
+class Outcomes(Strict):
+    attrition: OutcomeDefinition
+    charge: OutcomeDefinition
+    positive_outcome: OutcomeDefinition
+
+
+class Economics(Strict):
+    """Labelled costing assumptions of the delivery."""
+
+    minutes_per_phone_contact: NonNegative
+    minutes_per_visit: NonNegative
+    minutes_per_unsuccessful_attempt: NonNegative
+    share_by_constables: Share
+    hourly_cost_constable: NonNegative
+    hourly_cost_pcso: NonNegative
+    source: Text
+
+
+class InputLimits(Strict):
+    """Largest inputs a run accepts; raise them for a genuinely larger extract."""
+
+    max_rows: Annotated[int, Field(strict=True, ge=1)] = 2_000_000
+    max_columns: Annotated[int, Field(strict=True, ge=1)] = 500
+    max_xlsx_uncompressed_mb: Annotated[int, Field(strict=True, ge=1)] = 1_000
+
+
+class Parameters(Strict):
+    """Every analysis choice of one run (``config/parameters.yml``)."""
+
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)]
+    confidence_level: Annotated[float, Field(strict=True, ge=0.5, lt=1)]
+    randomisation_draws: Annotated[int, Field(strict=True, ge=100, le=10_000_000)]
+    target_power: Annotated[float, Field(strict=True, ge=0.5, lt=1)]
+    # Below 3, a published count could single out a victim (the issue of small cells).
+    disclosure_threshold: Annotated[int, Field(strict=True, ge=3, le=100)]
+    allocation_rule: AllocationRule
+    population_file: Text
+    population: Text
+    national_population: Text
+    national_withdrawal_share: Probability | None
+    outcomes: Outcomes
+    economics: Economics
+    mechanism: Text
+    delivery_constraints: Text
+    input_limits: InputLimits = InputLimits()
 
 
 def load_parameters(path: Path | str | None = None, **overrides: Any) -> dict:
-    """Read the parameters file and apply the overrides that are not None.
+    """Read the parameters file, apply the overrides that are not None, validate the result.
 
     Parameters
     ----------
@@ -42,64 +119,91 @@ def load_parameters(path: Path | str | None = None, **overrides: Any) -> dict:
     Returns
     -------
     dict
-        The parameters, checked, with ``population_file`` an absolute path.
+        The validated parameters, with ``population_file`` an absolute path.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, is not a YAML mapping, or breaks the schema; every problem
+        names the key, the value found and what is allowed.
     """
     path = Path(path) if path is not None else config.PARAMETERS_FILE
+    loaded = _read_yaml(path)
+    merged = {**loaded, **{k: v for k, v in overrides.items() if v is not None}}
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError([Problem(str(path), f"cannot read the parameters file ({exc})")])
-    if not isinstance(loaded, dict):
-        raise InputError([Problem(str(path), "the parameters file must be a YAML mapping")])
-    params = {**loaded, **{k: v for k, v in overrides.items() if v is not None}}
-    _check(params, str(path))
+        params = Parameters.model_validate(merged).model_dump()
+    except ValidationError as exc:
+        raise InputError([Problem(str(path), _describe(error)) for error in exc.errors()]) from None
     population_file = Path(params["population_file"])
     if not population_file.is_absolute():
         population_file = config.PROJ_ROOT / population_file
     params["population_file"] = str(population_file)
+    load_population(params)  # a missing or broken population is a parameters problem, found now
     return params
 
 
-def _check(params: dict, source: str) -> None:
-    problems = [Problem(source, f"parameter '{k}' is missing") for k in REQUIRED if k not in params]
-    if problems:
-        raise InputError(problems)
-    if not 0 < float(params["confidence_level"]) < 1:
-        problems.append(Problem(source, "confidence_level must lie strictly between 0 and 1"))
-    if not 0 < float(params["target_power"]) < 1:
-        problems.append(Problem(source, "target_power must lie strictly between 0 and 1"))
-    if int(params["randomisation_draws"]) < 100:
-        problems.append(Problem(source, "randomisation_draws must be at least 100"))
-    if int(params["disclosure_threshold"]) < 1:
-        problems.append(Problem(source, "disclosure_threshold must be at least 1"))
-    share = params["national_withdrawal_share"]
-    if share is not None and not (isinstance(share, (int, float)) and 0 < share < 1):
-        problems.append(Problem(source, "national_withdrawal_share must be null or lie strictly between 0 and 1"))
-    for key in ECONOMIC_ASSUMPTIONS:
-        value = params["economics"].get(key) if isinstance(params["economics"], dict) else None
-        if not isinstance(value, (int, float)) or value < 0:
-            problems.append(Problem(source, f"economics.{key} must be a number of at least 0"))
-    if isinstance(params["economics"], dict) and not 0 <= float(params["economics"].get("share_by_constables", 0)) <= 1:
-        problems.append(Problem(source, "economics.share_by_constables must lie between 0 and 1"))
-    rule = params["allocation_rule"]
-    if not isinstance(rule, dict) or rule.get("below") not in ("SRC", "BAU") or not 0 < float(rule.get("threshold", -1)) < 1:
-        problems.append(Problem(source, "allocation_rule needs a threshold between 0 and 1 and below: SRC or BAU"))
-    for name in ("attrition", "charge", "positive_outcome"):
-        if name not in params["outcomes"]:
-            problems.append(Problem(source, f"outcome '{name}' is not defined under 'outcomes'"))
-    if problems:
-        raise InputError(problems)
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError([Problem(str(path), "the parameters file does not exist or is not a file")])
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError([Problem(str(path), f"cannot read the parameters file ({exc})")]) from None
+    if not isinstance(loaded, dict):
+        raise InputError([Problem(str(path), "the parameters file must be a YAML mapping of keys to values")])
+    return loaded
+
+
+def _describe(error: dict) -> str:
+    """One pydantic error as a sentence: the key, the value found and what is allowed."""
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"parameter '{key}' is missing"
+    if error["type"] == "extra_forbidden":
+        return f"parameter '{key}' is not a known parameter (misspelt?); known ones are listed in config/parameters.yml"
+    found = error.get("input")
+    found_text = f"{found!r}" if not isinstance(found, (dict, list)) or len(repr(found)) < 60 else type(found).__name__
+    allowed = error["msg"].removeprefix("Value error, ")
+    return f"parameter '{key}' is {found_text}: {allowed}"
+
+
+class Population(BaseModel):
+    """One population's figures, each with its source."""
+
+    model_config = ConfigDict(extra="allow")
+    label: Text
+    hate_crimes: Annotated[int, Field(strict=True, gt=0)]
+    withdrawals: Annotated[int, Field(strict=True, ge=0)] | None = None
+    source: Text
 
 
 def load_population(params: dict) -> dict:
-    """The population figures file, as a mapping of population key to its figures."""
+    """The population figures file, as a mapping of population key to its figures.
+
+    The force population must publish its withdrawals, and they cannot exceed its hate crimes.
+    """
     path = Path(params["population_file"])
     try:
         figures = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError([Problem(str(path), f"cannot read the population figures ({exc})")])
-    missing = [params[k] for k in ("population", "national_population")
-               if not isinstance(figures, dict) or params[k] not in figures]
-    if missing:
-        raise InputError([Problem(str(path), f"population '{key}' is not in the file") for key in missing])
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError([Problem(str(path), f"cannot read the population figures ({exc})")]) from None
+    if not isinstance(figures, dict):
+        raise InputError([Problem(str(path), "the population figures file must be a YAML mapping")])
+    problems = []
+    for role in ("population", "national_population"):
+        key = params[role]
+        if key not in figures:
+            problems.append(Problem(str(path), f"population '{key}' (parameter '{role}') is not in the file"))
+            continue
+        try:
+            population = Population.model_validate(figures[key])
+        except ValidationError as exc:
+            problems += [Problem(str(path), _describe({**e, "loc": (key, *e["loc"])})) for e in exc.errors()]
+            continue
+        if role == "population" and population.withdrawals is None:
+            problems.append(Problem(str(path), f"population '{key}' needs its withdrawals for the extrapolation"))
+        elif population.withdrawals is not None and population.withdrawals > population.hate_crimes:
+            problems.append(Problem(str(path), f"population '{key}': withdrawals exceed hate crimes"))
+    if problems:
+        raise InputError(problems)
     return figures

@@ -27,25 +27,75 @@ def note(text: str) -> None:
 
 
 def figure(path) -> None:
-    """Show a saved figure with its alternative text."""
-    display(Image(filename=str(path), alt=DESCRIPTIONS.get(Path(path).stem, Path(path).stem)))
+    """Show a saved figure with its alternative text; a figure the data did not allow is not drawn.
+
+    Why it is missing is listed once, among the skipped analyses or the not-estimable notes.
+    """
+    if Path(path).is_file():
+        display(Image(filename=str(path), alt=DESCRIPTIONS.get(Path(path).stem, Path(path).stem)))
+
+
+def bullets(items: list[str]) -> None:
+    """A bulleted list of text that may come from the input files (names, headers): escaped, never markup."""
+    if items:
+        display(HTML("<ul>" + "".join(f"<li>{html.escape(str(item))}</li>" for item in items) + "</ul>"))
+
+
+def skipped_lines(skipped: list[dict]) -> list[str]:
+    """One line per analysis the extract does not support."""
+    return [f"Skipped: {s['analysis']} ({s['reason']})." for s in skipped]
+
+
+def not_estimable_lines(outcomes: dict) -> list[str]:
+    """Why each figure of each outcome is not estimable, or its interval truncated or unbounded."""
+    return [f"{OUTCOME_LABELS.get(name, name)}, {key.replace('_', ' ').replace('.', ': ')}: {reason}"
+            for name, entry in outcomes.items() for key, reason in entry.get("notes", {}).items()]
+
+
+def delivery_sentence(rates: dict) -> str:
+    """Delivery in each arm, in words."""
+    treatment, control = rates["treatment"], rates["control"]
+    first = (f"{treatment['received']} of {treatment['n']} victims allocated to SRC ({_pct(treatment['rate'], 0)}) "
+             "received the contact" if treatment["n"] else "No report was allocated to SRC")
+    second = (f"{control['received']} of {control['n']} business-as-usual victims did" if control["n"] else
+              "no report was allocated to business as usual")
+    return f"{first}; {second}."
 
 
 def table(frame: pd.DataFrame) -> None:
     display(HTML(frame.to_html(index=False, border=0, na_rep="–", escape=True)))
 
 
+NOT_ESTIMABLE = "not estimable"
+
+
+def _missing(value) -> bool:
+    return value is None or pd.isna(value)
+
+
 def _pct(value, digits=1) -> str:
-    return "–" if value is None or pd.isna(value) else f"{value * 100:.{digits}f}%"
+    return NOT_ESTIMABLE if _missing(value) else f"{value * 100:.{digits}f}%".replace("-", "−")
 
 
 def _num(value, digits=3) -> str:
-    return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+    return NOT_ESTIMABLE if _missing(value) else f"{value:.{digits}f}".replace("-", "−")
 
 
 def _interval(pair, fmt) -> str:
+    """An interval as text; an end that is None is unbounded (the other end alone bounds it)."""
     low, high = pair
-    return "–" if low is None or high is None else f"{fmt(low)} to {fmt(high)}"
+    if _missing(low) and _missing(high):
+        return "no interval"
+    if _missing(low):
+        return f"no lower limit to {fmt(high)}"
+    if _missing(high):
+        return f"{fmt(low)} to no upper limit"
+    return f"{fmt(low)} to {fmt(high)}"
+
+
+def _with_interval(value, pair, fmt) -> str:
+    """An estimate and its interval in one cell, or "not estimable" alone."""
+    return NOT_ESTIMABLE if _missing(value) else f"{fmt(value)} ({_interval(pair, fmt)})"
 
 
 def flow_table(flow: dict) -> pd.DataFrame:
@@ -96,9 +146,10 @@ def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(balance)
     shown = pd.DataFrame({"Characteristic": frame["covariate"], "Level": frame["level"], "Reports": frame["n"]})
     is_mean = frame["level"] == "mean"
-    shown["Business as usual"] = [f"{c:.2f}" if m else _pct(c) for c, m in zip(frame["control"], is_mean)]
-    shown["SRC"] = [f"{t:.2f}" if m else _pct(t) for t, m in zip(frame["treatment"], is_mean)]
-    shown["Standardised difference"] = frame["standardised_difference"].map(lambda v: f"{v:+.2f}")
+    shown["Business as usual"] = [_num(c, 2) if m else _pct(c) for c, m in zip(frame["control"], is_mean)]
+    shown["SRC"] = [_num(t, 2) if m else _pct(t) for t, m in zip(frame["treatment"], is_mean)]
+    shown["Standardised difference"] = frame["standardised_difference"].map(
+        lambda v: NOT_ESTIMABLE if _missing(v) else f"{v:+.2f}".replace("-", "−"))
     return shown
 
 
@@ -119,9 +170,8 @@ def outcome_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
             "Outcome": OUTCOME_LABELS.get(name, name),
             "Business as usual": f"{entry['control']['events']}/{entry['control']['n']} ({_pct(entry['control']['risk'])})",
             "SRC": f"{entry['treatment']['events']}/{entry['treatment']['n']} ({_pct(entry['treatment']['risk'])})",
-            f"Risk ratio ({level} CI)": f"{_num(itt['risk_ratio'])} ({_interval(itt['risk_ratio_ci'], _num)})",
-            f"Risk difference ({level} CI)": f"{_pct(itt['risk_difference'])} "
-                                            f"({_interval(itt['risk_difference_ci'], _pct)})",
+            f"Risk ratio ({level} CI)": _with_interval(itt["risk_ratio"], itt["risk_ratio_ci"], _num),
+            f"Risk difference ({level} CI)": _with_interval(itt["risk_difference"], itt["risk_difference_ci"], _pct),
             "Exact p": _num(itt["p_value_exact"]),
             "Randomisation p": _num(itt["p_value_randomisation"]),
             "Exact p, one-sided*": _num(itt["p_value_exact_one_sided"]),
@@ -138,11 +188,11 @@ def complier_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
         rows.append({
             "Outcome": OUTCOME_LABELS.get(name, name),
             f"Complier effect, risk difference ({level} CI)":
-                f"{_pct(cace['risk_difference'])} ({_interval(cace['risk_difference_ci'], _pct)})",
+                _with_interval(cace["risk_difference"], cace["risk_difference_ci"], _pct),
             "Complier risk without SRC": _pct(cace["complier_control_risk"]),
             "Complier risk with SRC": _pct(cace.get("complier_treated_risk")),
             f"Relative reduction ({level} CI)":
-                f"{_pct(cace['relative_risk_reduction'])} ({_interval(cace['relative_risk_reduction_ci'], _pct)})",
+                _with_interval(cace["relative_risk_reduction"], cace["relative_risk_reduction_ci"], _pct),
         })
     return pd.DataFrame(rows)
 
@@ -154,7 +204,7 @@ def power_table(outcomes: dict) -> pd.DataFrame:
         needed = power["n_per_arm_for_80_percent_power"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
                      "Power of this trial": _pct(power["achieved_power"], 0),
-                     "Reports per arm for 80% power": "no finite number" if needed is None else f"{needed:,}"})
+                     "Reports per arm for 80% power": NOT_ESTIMABLE if needed is None else f"{needed:,}"})
     return pd.DataFrame(rows)
 
 
@@ -171,7 +221,7 @@ def estimates_display(estimates: list[dict] | pd.DataFrame) -> pd.DataFrame:
 def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.DataFrame:
     level = f"{confidence_level:.0%}"
     prevented, share = extrapolation["prevented"], extrapolation["share_of_hate_crimes"]
-    fmt = lambda v: "–" if v is None else f"{v:,.0f}"
+    fmt = lambda v: NOT_ESTIMABLE if v is None else f"{v:,.0f}".replace("-", "−")
     return pd.DataFrame([
         {"Scenario": "SRC as delivered in the trial (intention to treat)", "Withdrawals prevented a year": fmt(prevented["itt"]),
          f"{level} interval": _interval(prevented["itt_ci"], fmt), "Share of all hate crimes": _pct(share["itt"])},
@@ -216,7 +266,7 @@ def adjusted_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
         for key, label in (("risk_difference_adjusted_lin", "Lin (2013) OLS"),
                            ("risk_difference_adjusted_logistic", "Logistic, marginal")):
             e = itt["adjusted"][key]
-            row[f"{label} ({level} CI)"] = f"{_pct(e['estimate'])} ({_interval([e['conf_low'], e['conf_high']], _pct)})"
+            row[f"{label} ({level} CI)"] = _with_interval(e["estimate"], [e["conf_low"], e["conf_high"]], _pct)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -225,8 +275,10 @@ def weak_instrument_table(outcomes: dict) -> pd.DataFrame:
     rows = []
     for name, entry in outcomes.items():
         ar = entry["cace"]["anderson_rubin"]
-        rows.append({"Outcome": OUTCOME_LABELS.get(name, name), "First-stage F": f"{ar['first_stage_f']:,.1f}",
-                     "Weak instrument (F < 10)": "yes" if ar["weak_instrument"] else "no",
+        f = ar["first_stage_f"]
+        rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
+                     "First-stage F": NOT_ESTIMABLE if f is None else f"{f:,.1f}",
+                     "Weak instrument (F < 10)": {True: "yes", False: "no", None: "–"}[ar["weak_instrument"]],
                      "Anderson-Rubin set": ar["shape"] if ar["interval"][0] is None else
                      f"{_interval(ar['interval'], _pct)}" + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")})
     return pd.DataFrame(rows)
@@ -243,8 +295,8 @@ def subgroup_table(subgroups: list[dict]) -> pd.DataFrame:
             rows.append({"Subgroup": SUBGROUP_LABELS.get(result["by"], result["by"]), "Level": level["subgroup"],
                          "Reports": level["n"], "BAU risk": _pct(level["control_risk"], 0),
                          "SRC risk": _pct(level["treatment_risk"], 0),
-                         "Risk difference (CI)": f"{_pct(level['risk_difference'])} "
-                                                 f"({_interval([level['conf_low'], level['conf_high']], _pct)})",
+                         "Risk difference (CI)": _with_interval(level["risk_difference"],
+                                                                [level["conf_low"], level["conf_high"]], _pct),
                          "Interaction p": _num(p)})
     return pd.DataFrame(rows)
 
@@ -255,7 +307,7 @@ def contact_mode_table(rows: list[dict]) -> pd.DataFrame:
 
 def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFrame:
     level = f"{confidence_level:.0%}"
-    fmt = lambda v: "–" if v is None else f"{v:,.0f}"
+    fmt = lambda v: NOT_ESTIMABLE if v is None else f"{v:,.0f}".replace("-", "−")
     return pd.DataFrame([{"Share of victims contacted": f"{s['delivery_rate']:.0%}",
                           "Withdrawals prevented a year": fmt(s["prevented"]),
                           f"{level} interval": _interval(s["prevented_ci"], fmt)} for s in scenarios])

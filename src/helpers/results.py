@@ -93,6 +93,7 @@ def assemble_results(ctx: StageContext) -> dict:
         "economics": extrapolation["economics"],
         "national_scenario": extrapolation.get("national"),
         "warnings": cleaning["warnings"],
+        "skipped": cleaning["skipped"],
         "provenance": {
             "package_version": __version__,
             "git_commit": git_commit(),

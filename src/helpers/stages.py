@@ -17,18 +17,47 @@ OUTCOMES = ("attrition", "charge", "positive_outcome")
 # Exploratory subgroups of the withdrawal effect; a report's first strand is its hate strand here.
 SUBGROUPS = ("primary_strand", "offence_group", "borough")
 
+# What each optional column of the input contract makes possible: without it (absent, or with
+# no value recorded) that analysis is skipped with one line, and nothing else changes.
+OPTIONAL_ANALYSES = {
+    "random_number": "audit of the random number's documented threshold rule",
+    "src_completed_on": "days from report to contact (table and figure)",
+    "src_mode": "how contacts were made, withdrawal by contact mode, and the cost of delivery",
+    "outcome_on": "date of the last outcome recorded (end of follow-up)",
+    "victim_age_band": "baseline balance and covariate adjustment on the victim's age band",
+    "victim_sex": "baseline balance and covariate adjustment on the victim's sex",
+    "repeat_victim": "baseline balance and covariate adjustment on repeat victimisation",
+    "suspect_identified": "baseline balance and covariate adjustment on whether a suspect was identified",
+}
+NOT_RECORDED = "not recorded"
+
+
+def recorded(data: pd.DataFrame, column: str) -> bool:
+    """Whether the extract records any value of an optional column."""
+    if column not in data:
+        return False
+    values = data[column]
+    return bool((values.notna() & (values.astype("string") != NOT_RECORDED)).any())
+
+
+def skipped_analyses(data: pd.DataFrame) -> list[dict]:
+    """One line per analysis the extract's optional columns do not support."""
+    return [{"analysis": analysis, "reason": f"the extract records no '{column}' (an optional column)"}
+            for column, analysis in OPTIONAL_ANALYSES.items() if not recorded(data, column)]
+
 
 def data_cleaning(ctx: StageContext) -> dict:
     """Stage 1: validated, joined analysis table and exclusion log."""
     cleaned = clean_inputs(ctx.allocation_path, ctx.extract_path, ctx.params["outcomes"], sheet=ctx.sheets)
     cleaned.analysis.to_parquet(ctx.files.analysis_table, index=False)
-    cleaned.exclusions.to_csv(ctx.files.exclusion_log, index=False)
+    cleaned.write_exclusion_log(ctx.files.exclusion_log)
     exclusions = cleaned.exclusions.drop(columns=["crime_ref"])  # row numbers identify; references need not
     analysis = cleaned.analysis
     trial = {"reported_from": analysis["reported_on"].min(), "reported_to": analysis["reported_on"].max(),
-             "boroughs": sorted(analysis["borough"].unique())}
+             "boroughs": sorted(analysis["borough"].unique()),
+             "last_outcome_on": analysis["outcome_on"].max() if recorded(analysis, "outcome_on") else None}
     result = {"inputs": cleaned.inputs, "flow": cleaned.flow, "warnings": cleaned.warnings, "trial": trial,
-              "exclusions": exclusions, "analysis_rows": int(len(analysis))}
+              "exclusions": exclusions, "analysis_rows": int(len(analysis)), "skipped": skipped_analyses(analysis)}
     return ctx.write_stage_result("01_data_cleaning", result)
 
 
@@ -56,13 +85,14 @@ def compliance_analysis(ctx: StageContext) -> dict:
         "by_hate_strand": compliance.delivery_by_strand(data, audit.STRAND_COVARIATES),
         "by_ward": compliance.suppress_small_counts(compliance.delivery_by(data, "ward"), ["allocated", "received"],
                                                     threshold=threshold, total="allocated"),
-        "contact_modes": compliance.contact_modes(data),
+        "contact_modes": compliance.contact_modes(data) if recorded(data, "src_mode") else None,
         "contact_timing": compliance.contact_timing(data),
         "predictors_of_delivery": compliance.predictors_of_delivery(data, alpha=ctx.alpha),
         "disclosure_threshold": threshold,
     }
     figures.delivery_over_time(data, ctx.files.figure("delivery_by_week"))
-    figures.contact_timing_plot(data, ctx.files.figure("contact_timing"))
+    if result["contact_timing"]["n"]:
+        figures.contact_timing_plot(data, ctx.files.figure("contact_timing"))
     return ctx.write_stage_result("03_compliance_analysis", result)
 
 
@@ -86,7 +116,8 @@ def effect_estimation(ctx: StageContext) -> dict:
     subgroup_results = [subgroups.subgroup_effects(data, "attrition", by, alpha=ctx.alpha)
                         for by in SUBGROUPS if by in data]
     result = {"outcomes": outcomes, "estimates": table, "subgroups": subgroup_results,
-              "contact_mode": compliance.outcome_by_contact_mode(data, "attrition")}
+              "contact_mode": compliance.outcome_by_contact_mode(data, "attrition") if recorded(data, "src_mode")
+              else None}
     return ctx.write_stage_result("04_effect_estimation", result)
 
 
@@ -114,9 +145,11 @@ def extrapolate(ctx: StageContext) -> dict:
                                population_label=force["population"],
                                confidence_level=float(ctx.params["confidence_level"]))
     delivery = ctx.read_stage_result("03_compliance_analysis")
-    result["economics"] = economics.economics(attrition, force, delivery, ctx.params["economics"])
-    curve = economics.cost_curve(attrition, force, ctx.params["economics"], result["economics"]["phone_share"])
-    figures.cost_plot(curve, ctx.files.figure("cost_per_prevented"), population_label=force["population"])
+    result["economics"] = None
+    if delivery["contact_modes"] is not None:  # the cost rests on the trial's mix of calls and visits
+        result["economics"] = economics.economics(attrition, force, delivery, ctx.params["economics"])
+        curve = economics.cost_curve(attrition, force, ctx.params["economics"], result["economics"]["phone_share"])
+        figures.cost_plot(curve, ctx.files.figure("cost_per_prevented"), population_label=force["population"])
     share = ctx.params["national_withdrawal_share"]
     assumption = "withdrawal share set in the parameters file"
     if share is None:
@@ -126,6 +159,7 @@ def extrapolate(ctx: StageContext) -> dict:
                                                          key=ctx.params["national_population"], assumed_share=share,
                                                          assumption=assumption)
     curve = extrapolation.sensitivity_curve(attrition, result["national"]["hate_crimes"])
-    figures.sensitivity_plot(curve, ctx.files.figure("national_sensitivity"),
-                             label=result["national"]["population"], assumed_share=share)
+    if curve is not None:
+        figures.sensitivity_plot(curve, ctx.files.figure("national_sensitivity"),
+                                 label=result["national"]["population"], assumed_share=share)
     return ctx.write_stage_result("05_extrapolation", result)

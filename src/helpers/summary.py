@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 def pct(value: float | None, digits: int = 0) -> str:
-    return "not estimable" if value is None else f"{value * 100:.{digits}f}%"
+    return "not estimable" if value is None else f"{value * 100:.{digits}f}%".replace("-", "−")
 
 
 def count(value: float | None) -> str:
@@ -26,23 +26,146 @@ def relative_change_phrase(low_ratio: float | None, high_ratio: float | None) ->
     return f"between {word(low_ratio)} and {word(high_ratio)} withdrawals"
 
 
-def p_value_phrase(p: float) -> str:
+def p_value_phrase(p: float | None) -> str:
+    if p is None:
+        return "no p-value (the comparison is not estimable)"
     odds = round(p * 100)
     return f"p = {p:.3f}: if SRC had no effect at all, a difference this large would arise by chance in about " \
            f"{odds} trials in 100"
 
 
+def verdict(itt: dict) -> str:
+    """Benefit likely, harm likely or no evidence either way, from the risk difference's interval."""
+    low, high = itt["risk_difference_ci"]
+    if itt["risk_difference"] is None or low is None or high is None:
+        return "not estimable"
+    if high < 0:
+        return "benefit"
+    if low > 0:
+        return "harm"
+    return "unclear"
+
+
+VERDICT_SENTENCES = {
+    "benefit": "The interval lies wholly below no effect: the trial is evidence that SRC reduces withdrawal.",
+    "harm": "The interval lies wholly above no effect: the trial is evidence that SRC increases withdrawal.",
+    "unclear": "The interval includes no effect, so the trial alone does not establish whether SRC reduces or "
+               "increases withdrawal.",
+    "not estimable": "The trial's data cannot estimate the effect on withdrawal.",
+}
+
+
+def _change(difference: float, unit: str = "per 100 victims") -> str:
+    """A signed difference in risk as words: '12.0 fewer withdrawals per 100 victims'."""
+    if abs(difference) < 0.0005:
+        return f"no difference in withdrawals {unit}"
+    return f"{abs(difference) * 100:.1f} {'fewer' if difference < 0 else 'more'} withdrawals {unit}"
+
+
+def _what_changed(attrition: dict, level: str) -> str:
+    itt = attrition["itt"]
+    head = "**What changed.** "
+    if itt["risk_difference"] is None:
+        return head + ("Withdrawal cannot be compared between the arms: "
+                       + attrition.get("notes", {}).get("itt.risk_difference", "not estimable").removeprefix(
+                           "not estimable: ") + ".")
+    text = (f"{pct(attrition['treatment']['risk'], 1)} of victims offered SRC withdrew support for the investigation, "
+            f"against {pct(attrition['control']['risk'], 1)} under business as usual: {_change(itt['risk_difference'])} "
+            f"(a difference of {_signed_points(itt['risk_difference'])}, {level} interval "
+            f"{_points(itt['risk_difference_ci'])})")
+    if itt["risk_ratio"] is not None:
+        text += f", a relative {'reduction' if itt['risk_ratio'] < 1 else 'increase'} of " \
+                f"{pct(abs(1 - itt['risk_ratio']))} ({level} interval {relative_change_phrase(*itt['risk_ratio_ci'])})"
+    return head + text + "."
+
+
+def _how_sure(itt: dict) -> str:
+    text = f"**How sure we are.** {VERDICT_SENTENCES[verdict(itt)]} "
+    if itt["p_value_exact"] is None:
+        return text
+    text += f"Fisher's exact test gives {p_value_phrase(itt['p_value_exact'])}. "
+    one_sided = itt["p_value_exact_one_sided"]
+    text += (f"Tested only in the direction stated before the trial (fewer withdrawals with SRC), p = {one_sided:.3f}; "
+             "that test matches a two-sided 5% test at a threshold of 2.5%, and it cannot detect harm. ")
+    bayes = itt.get("bayesian") or {}
+    probability = bayes.get("probability_of_reduction")
+    if probability is not None:
+        judgement = ("SRC very probably reduces withdrawal" if probability >= 0.95 else
+                     "a reduction is more likely than not, but not established" if probability >= 0.5 else
+                     "SRC is more likely to increase withdrawal than to reduce it")
+        text += (f"With no prior view of the effect ({bayes['prior']}), the probability that SRC reduces withdrawal "
+                 f"is {pct(probability)}, and that it reduces it by at least {pct(bayes['relative_threshold'])} is "
+                 f"{pct(bayes['probability_of_relative_reduction_at_least'])}: {judgement}.")
+    return text
+
+
+def _compliers(cace: dict, level: str) -> str:
+    head = "**If every victim received the contact.** "
+    if cace["risk_difference"] is None or cace["complier_control_risk"] is None:
+        reason = (cace.get("reason") or "the complier effect is not estimable on these data")
+        return head + f"The effect among victims who take the contact when offered cannot be estimated: {reason}."
+    text = (f"Among victims who take the contact when it is offered, SRC changed the withdrawal rate from "
+            f"{pct(cace['complier_control_risk'])} to {pct(cace['complier_treated_risk'])}: "
+            f"{_change(cace['risk_difference'], 'per 100 such victims')} ({level} interval "
+            f"{_points(cace['risk_difference_ci'])})")
+    reduction = cace["relative_risk_reduction"]
+    if reduction is not None and reduction >= 0:
+        text += f", a relative reduction of {pct(reduction)} ({level} interval " \
+                f"{_pct_range(cace['relative_risk_reduction_ci'])})"
+    elif reduction is not None:
+        low, high = cace["relative_risk_reduction_ci"]
+        upper = "no upper limit" if low is None else pct(-low)
+        text += f", a relative increase of {pct(-reduction)} ({level} interval {pct(-high)} to {upper})"
+    return head + text + "."
+
+
+def _force(extra: dict, level: str) -> str:
+    head = (f"**Across the force.** {extra['population']}: {extra['hate_crimes']:,} hate crimes recorded, "
+            f"{extra['withdrawals']:,} of them ended by the victim withdrawing support. ")
+    prevented = extra["prevented"]
+    if prevented["itt"] is None:
+        return head + "The trial gives no relative change in withdrawal to carry to the force."
+    text = (f"SRC as delivered in the trial would mean {_yearly(prevented['itt'])} ({level} interval "
+            f"{_count_range(prevented['itt_ci'])} fewer a year{_includes_none(prevented['itt_ci'])})")
+    if prevented["full_compliance"] is not None:
+        text += (f"; delivered to every victim, {_yearly(prevented['full_compliance'])} ({level} interval "
+                 f"{_count_range(prevented['full_compliance_ci'])} fewer a year)")
+    return head + text + "."
+
+
+def _yearly(prevented: float) -> str:
+    if round(prevented) == 0:
+        return "no change in withdrawals a year"
+    return f"about {abs(prevented):,.0f} {'fewer' if prevented > 0 else 'more'} withdrawals a year"
+
+
+def _includes_none(interval) -> str:
+    low, high = interval
+    return ", which includes none" if low is not None and high is not None and low <= 0 <= high else ""
+
+
+def _settle(attrition: dict, results: dict) -> str:
+    power = attrition["power"]
+    target = f"{power.get('target_power', 0.8):.0%}"
+    if power["achieved_power"] is None:
+        text = "**What would settle it.** The trial's data give no difference to plan a larger trial around. "
+    else:
+        text = (f"**What would settle it.** A trial with {_n(power['n_per_arm_for_80_percent_power'])} reports per "
+                f"arm would have {target} power to detect a difference as large as the one observed. ")
+    return text + _rare_outcomes(results)
+
+
 def executive_summary(results: dict) -> str:
-    """The summary as Markdown: what was tested, what changed, how sure we are, what it means."""
+    """The summary as Markdown: what was tested, what changed, how sure we are, what it means.
+
+    Every sentence follows the numbers: the verdict from the interval, the direction from the
+    sign, and a figure the data cannot support is named as not estimable, never printed.
+    """
     level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
     flow, attrition = results["flow"], results["outcomes"]["attrition"]
-    itt, cace, power = attrition["itt"], attrition["cace"], attrition["power"]
-    extra = results["extrapolation"]
     trial = results.get("trial", {})
-    period = f" reported between {trial['reported_from']} and {trial['reported_to']}" if trial else ""
+    period = f" reported between {trial['reported_from']} and {trial['reported_to']}" if trial.get("reported_from") else ""
     compliance = results["compliance"]["treatment_received_rate"]
-    low_rr, high_rr = itt["risk_ratio_ci"]
-    includes_no_effect = low_rr is not None and low_rr <= 1 <= high_rr
     parts = [
         "**What was tested.** After a hate crime is reported, a neighbourhood officer contacts the victim a few "
         "weeks later to acknowledge the harm and offer help: the *secondary reassurance contact* (SRC). "
@@ -50,65 +173,38 @@ def executive_summary(results: dict) -> str:
         f"{flow['allocated']['treatment']} to SRC and {flow['allocated']['control']} to business as usual. "
         f"{flow['received_src']['treatment']} of the {flow['allocated']['treatment']} SRC victims "
         f"({pct(compliance)}) actually received the contact.",
-
-        f"**What changed.** {pct(attrition['treatment']['risk'], 1)} of victims offered SRC withdrew support for "
-        f"the investigation, against {pct(attrition['control']['risk'], 1)} under business as usual: "
-        f"{abs(itt['risk_difference']) * 100:.1f} {'fewer' if itt['risk_difference'] < 0 else 'more'} withdrawals "
-        f"per 100 victims, a relative {'reduction' if itt['risk_difference'] < 0 else 'increase'} of "
-        f"{pct(abs(itt['relative_risk_reduction']) if itt['relative_risk_reduction'] is not None else None)}. "
-        f"Allowing for chance, the {level} interval runs {relative_change_phrase(low_rr, high_rr)}.",
-
-        f"**How sure we are.** {'The interval includes no effect, so the trial alone does not establish that SRC works. ' if includes_no_effect else 'The interval excludes no effect. '}"
-        f"Fisher's exact test gives {p_value_phrase(itt['p_value_exact'])}. "
-        f"Tested only in the direction stated before the trial (SRC reduces withdrawal), p = "
-        f"{itt['p_value_exact_one_sided']:.3f}: "
-        + ("below the conventional 5% because the direction was fixed in advance, which halves the p-value; "
-           "it does not make the effect certain, and such a test could not have detected harm. "
-           if itt["p_value_exact_one_sided"] < 0.05 <= itt["p_value_exact"] else
-           "the direction fixed in advance halves the p-value but cannot detect harm. ")
-        + (f"With no prior view of the effect, the probability that SRC reduces withdrawal is "
-           f"{pct(itt['bayesian']['probability_of_reduction'])}, and that it reduces it by at least "
-           f"{pct(itt['bayesian']['relative_threshold'])} is "
-           f"{pct(itt['bayesian']['probability_of_relative_reduction_at_least'])}: "
-           "the effect is likely, not established." if "bayesian" in itt else ""),
-
-        f"**If every victim received the contact.** Among victims who take the contact when it is offered, "
-        f"SRC changed the withdrawal rate from {pct(cace['complier_control_risk'])} to "
-        f"{pct((cace['complier_control_risk'] or 0) + (cace['risk_difference'] or 0))}: "
-        f"{abs(cace['risk_difference'] or 0) * 100:.1f} points ({level} interval "
-        f"{_points(cace['risk_difference_ci'])}), a relative reduction of {pct(cace['relative_risk_reduction'])} "
-        f"({level} interval {_pct_range(cace['relative_risk_reduction_ci'])}).",
-
-        f"**Across the force.** {extra['population']}: {extra['hate_crimes']:,} hate crimes recorded, "
-        f"{extra['withdrawals']:,} of them ended by the victim withdrawing support. SRC as delivered in the trial would "
-        f"prevent about {count(extra['prevented']['itt'])} withdrawals a year ({level} interval "
-        f"{_count_range(extra['prevented']['itt_ci'])}"
-        f"{', which includes none' if extra['prevented']['itt_ci'][0] is not None and extra['prevented']['itt_ci'][0] <= 0 else ''}"
-        f"); delivered to every victim, about {count(extra['prevented']['full_compliance'])} "
-        f"({_count_range(extra['prevented']['full_compliance_ci'])}). That is "
-        f"{pct(extra['share_of_hate_crimes']['itt'], 1)} to {pct(extra['share_of_hate_crimes']['full_compliance'], 1)} "
-        "of all hate crimes.",
-
-        f"**What would settle it.** This trial had {pct(power['achieved_power'])} power to detect the difference it "
-        f"observed. A trial with {_n(power['n_per_arm_for_80_percent_power'])} reports per arm would have 80% power "
-        "to detect it. " + _rare_outcomes(results),
+        _what_changed(attrition, level),
+        _how_sure(attrition["itt"]),
+        _compliers({**attrition["cace"], "reason": attrition.get("notes", {}).get("cace.risk_difference")}, level),
+        _force(results["extrapolation"], level),
+        _settle(attrition, results),
     ]
     return "\n\n".join(parts)
 
 
+def _signed_points(value: float) -> str:
+    return f"{value * 100:+.1f} percentage points".replace("-", "−")
+
+
 def _points(interval) -> str:
     low, high = interval
-    return "not estimable" if low is None else f"{low * 100:.1f} to {high * 100:.1f} points"
+    if low is None or high is None:
+        return "not estimable"
+    return f"{low * 100:.1f} to {high * 100:.1f} percentage points".replace("-", "−")
 
 
 def _pct_range(interval) -> str:
     low, high = interval
-    return "not estimable" if low is None else f"{low:.0%} to {high:.0%}"
+    if high is None:
+        return "not estimable"
+    return f"{'no lower limit' if low is None else f'{low:.0%}'} to {high:.0%}".replace("-", "−")
 
 
 def _count_range(interval) -> str:
     low, high = interval
-    return "not estimable" if low is None else f"{low:,.0f} to {high:,.0f}"
+    if low is None or high is None:
+        return "not estimable"
+    return f"{low:,.0f} to {high:,.0f}".replace("-", "−")
 
 
 def _n(value) -> str:

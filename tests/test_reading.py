@@ -59,7 +59,7 @@ def test_unreadable_files_are_refused_with_the_file_named(tmp_path, name, conten
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(InputError, match="file not found"):
+    with pytest.raises(InputError, match="nope.csv: the file does not exist"):
         read_input(tmp_path / "nope.csv", COLUMNS)
 
 

@@ -191,7 +191,7 @@ def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | No
     """
     path = Path(path)
     limits = InputLimits.from_parameters(limits)
-    _check_regular_file(path)
+    check_input_file(path)
     raw = _read_bytes(path)
     notes: list[str] = []
     suffix = path.suffix.lower()
@@ -227,9 +227,15 @@ def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | No
 
 # --- what the path is ---------------------------------------------------------------------------
 
-def _check_regular_file(path: Path) -> None:
+def check_input_file(path: Path) -> None:
     """Refuse anything but a regular file before opening it: a named pipe would block the run
-    and a device such as /dev/zero would be read forever."""
+    and a device such as /dev/zero would be read forever.
+
+    Raises
+    ------
+    InputError
+        The path does not exist, or is a folder, a named pipe, a device or a socket.
+    """
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

@@ -212,8 +212,8 @@ def _complier_means(y, z, d) -> dict:
 
 def _instrument_problem(z: np.ndarray, d: np.ndarray) -> str | None:
     """Why the allocation cannot instrument the contact on these data, or None."""
-    if not (z == 1).any() or not (z == 0).any():
-        return "one arm has no report with an outcome recorded"
+    if min((z == 1).sum(), (z == 0).sum()) < 2:
+        return "an arm has fewer than two reports with an outcome recorded, too few for a variance"
     if d[z == 1].mean() - d[z == 0].mean() <= 0:
         return "the contact was no more often delivered in the SRC arm than in the business-as-usual arm"
     return None
@@ -250,6 +250,9 @@ def complier_average_causal_effect(data: pd.DataFrame, outcome: str, *, treatmen
                                       "the standard error is zero or undefined on these data")
     critical = stats.norm.ppf(1 - alpha / 2)
     low, high, reason = truncate_interval(estimate - critical * se, estimate + critical * se, -1.0, 1.0)
+    if high - low <= 1e-9:
+        return Estimate.not_estimable(outcome, "complier_average_causal_effect", method, n,
+                                      "the interval collapses onto the edge of the parameter space")
     return Estimate(outcome, "complier_average_causal_effect", estimate, low, high, method, n, std_error=se,
                     p_value=float(fit.pvalues.iloc[1]), reason=reason)
 

@@ -110,6 +110,15 @@ def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.
     most_prevented, most_added = withdrawals, withdrawals * (1 - control_risk) / control_risk
     bound = lambda v: min(max(v, -most_added), most_prevented)
     scale = lambda rd, rate: None if rd is None else bound(-withdrawals * rate * rd / control_risk)
-    return [{"delivery_rate": rate, "prevented": scale(cace["risk_difference"], rate),
-             "prevented_ci": sorted([scale(low, rate), scale(high, rate)]) if low is not None else [None, None]}
+    return [_scenario(rate, scale(cace["risk_difference"], rate),
+                      sorted([scale(low, rate), scale(high, rate)]) if low is not None else [None, None])
             for rate in rates]
+
+
+def _scenario(rate: float, prevented: float | None, interval: list) -> dict:
+    """One delivery scenario; when the whole interval lies beyond a limit, it carries nothing."""
+    if interval[0] is not None and interval[1] - interval[0] <= 1e-9:
+        return {"delivery_rate": rate, "prevented": None, "prevented_ci": [None, None],
+                "reason": "not estimable: the complier effect is larger than the trial's control risk allows to "
+                          "carry to the force (every interval end beyond the limit)"}
+    return {"delivery_rate": rate, "prevented": prevented, "prevented_ci": interval}

@@ -48,7 +48,8 @@ def skipped_analyses(data: pd.DataFrame) -> list[dict]:
 
 def data_cleaning(ctx: StageContext) -> dict:
     """Stage 1: validated, joined analysis table and exclusion log."""
-    cleaned = clean_inputs(ctx.allocation_path, ctx.extract_path, ctx.params["outcomes"], sheet=ctx.sheets)
+    cleaned = clean_inputs(ctx.allocation_path, ctx.extract_path, ctx.params["outcomes"], sheet=ctx.sheets,
+                           limits=ctx.params["input_limits"])
     cleaned.analysis.to_parquet(ctx.files.analysis_table, index=False)
     cleaned.write_exclusion_log(ctx.files.exclusion_log)
     exclusions = cleaned.exclusions.drop(columns=["crime_ref"])  # row numbers identify; references need not

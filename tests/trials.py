@@ -1,0 +1,109 @@
+"""Builders of unusual trials as input files, and an in-process run of every stage on them.
+
+Shared by the degenerate-trial tests and the property-based tests: each builds an allocation
+log and a crime extract in the input contract's format, runs stages 1 to 5, results.json and
+the report notebook's code (no kernel), and checks every figure against its parameter space.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+
+from helpers import config, stages
+from helpers.context import open_stage
+from helpers.results import assemble_results
+from helpers.simulate import TrialDesign, simulate_trial
+
+OPTIONAL_EXTRACT_HEADERS = {"src_completed_on", "src_mode", "outcome_on", "victim_age_band", "victim_sex",
+                            "repeat_victim", "suspect_identified", "notes"}
+FAST = {"randomisation_draws": 200}  # enough draws to exercise the code; the values are not the point
+
+
+def simulated(seed: int = 3, **design) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A simulated trial with no unrandomised or duplicate records, as (allocation, extract)."""
+    settings = dict(incidents_not_randomised=0, crimes_not_randomised=0, duplicate_records=0)
+    trial = simulate_trial(TrialDesign(**{**settings, **design}), seed=seed)
+    return trial.allocation.copy(), trial.extract.copy()
+
+
+def required_columns_only(allocation: pd.DataFrame, extract: pd.DataFrame):
+    """The same trial with every optional column of the input contract removed."""
+    key = lambda header: header.lower().replace(" ", "_")
+    return (allocation.drop(columns=["Random Number", "Comments"]),
+            extract[[c for c in extract.columns if key(c) not in OPTIONAL_EXTRACT_HEADERS]])
+
+
+def run_in_process(allocation: pd.DataFrame, extract: pd.DataFrame, folder: Path, *, report: bool = True) -> dict:
+    """Write the two files, run every stage in this process, and return results.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    allocation_path, extract_path = folder / "allocation.csv", folder / "extract.csv"
+    allocation.to_csv(allocation_path, index=False)
+    extract.to_csv(extract_path, index=False)
+    paths = dict(allocation_path=allocation_path, extract_path=extract_path, output_dir=folder / "out",
+                 processed_dir=folder / "processed")
+    ctx = open_stage(**paths, **FAST)
+    for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
+                  stages.effect_estimation, stages.extrapolate):
+        stage(ctx)
+    results = assemble_results(ctx)
+    if report:
+        run_report_code(paths)
+    return results
+
+
+def run_report_code(paths: dict) -> None:
+    """Execute the report notebook's code cells here, with its parameters set as papermill would."""
+    notebook = nbformat.read(config.NOTEBOOKS_DIR / "06_report.ipynb", as_version=4)
+    namespace: dict = {}
+    for cell in (c for c in notebook.cells if c.cell_type == "code"):
+        exec(cell.source, namespace)  # noqa: S102 - the project's own notebook
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update({k: str(v) for k, v in paths.items()}, **FAST)
+
+
+def check_parameter_space(results: dict) -> None:
+    """Every figure inside its parameter space, and no interval of zero width shown as certainty."""
+    for name, entry in results["outcomes"].items():
+        itt, cace = entry["itt"], entry["cace"]
+        for arm in ("control", "treatment"):
+            _within(entry[arm]["risk"], 0, 1, f"{name} {arm} risk")
+        _interval(itt["risk_difference"], itt["risk_difference_ci"], -1, 1, f"{name} risk difference")
+        _interval(itt["risk_ratio"], itt["risk_ratio_ci"], 0, math.inf, f"{name} risk ratio")
+        _interval(itt["relative_risk_reduction"], itt["relative_risk_reduction_ci"], -math.inf, 1, f"{name} ITT RRR")
+        _interval(cace["risk_difference"], cace["risk_difference_ci"], -1, 1, f"{name} complier effect")
+        _interval(cace["relative_risk_reduction"], cace["relative_risk_reduction_ci"], -math.inf, 1,
+                  f"{name} complier RRR")
+        for key in ("complier_control_risk", "complier_treated_risk"):
+            _within(cace[key], 0, 1, f"{name} {key}")
+        for key in ("p_value_exact", "p_value_exact_one_sided", "p_value_randomisation"):
+            _within(itt[key], 0, 1, f"{name} {key}")
+        for key, value in entry["itt"].items():
+            if value is None and key in ("risk_difference", "risk_ratio"):
+                assert f"itt.{key}" in entry["notes"], f"{name} {key} is null without a reason"
+        if cace["risk_difference"] is None:
+            assert "cace.risk_difference" in entry["notes"], f"{name} complier effect is null without a reason"
+        f = cace["first_stage_f"]
+        assert f is None or (math.isfinite(f) and f >= 0), f"{name} first-stage F {f}"
+    force = results["extrapolation"]
+    lower, upper = -(force["hate_crimes"] - force["withdrawals"]), force["withdrawals"]
+    for key in ("itt", "full_compliance"):
+        _interval(force["prevented"][key], force["prevented"][f"{key}_ci"], lower, upper, f"prevented {key}")
+    for scenario in force["delivery_scenarios"]:
+        _interval(scenario["prevented"], scenario["prevented_ci"], lower, upper, "delivery scenario")
+
+
+def _within(value, low, high, label) -> None:
+    assert value is None or (math.isfinite(value) and low - 1e-9 <= value <= high + 1e-9), f"{label}: {value}"
+
+
+def _interval(estimate, interval, low, high, label) -> None:
+    _within(estimate, low, high, label)
+    for end in interval:
+        _within(end, low, high, f"{label} interval")
+    a, b = interval
+    if estimate is not None and a is not None and b is not None:
+        assert a <= estimate + 1e-9 and estimate <= b + 1e-9, f"{label}: {estimate} outside [{a}, {b}]"
+        assert b - a > 1e-12, f"{label}: an interval of zero width [{a}, {b}]"

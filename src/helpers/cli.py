@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -25,6 +26,17 @@ DESIGN_HELP = {"compliance": "share of the SRC arm contacted",
                "open_investigations": "randomised reports with no outcome yet"}
 
 
+def path_argument(text: str) -> Path:
+    """A path argument as an absolute path: relative to the folder srceval is run from, ``~`` expanded.
+
+    The stages run elsewhere (their kernels start in ``notebooks/``), so every path is fixed
+    here, before anything starts.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path names no file or folder")
+    return Path(os.getcwd(), Path(text).expanduser()).resolve()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srceval", description="Evaluate the SRC randomised trial from its "
                                      "allocation log and crime extract.", epilog=EXAMPLES,
@@ -33,14 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run every stage and write the report")
-    run.add_argument("--allocation", type=Path, default=config.DEFAULT_ALLOCATION,
+    run.add_argument("--allocation", type=path_argument, default=config.DEFAULT_ALLOCATION,
                      help="allocation log, .xlsx or .csv (default: the shipped synthetic log)")
-    run.add_argument("--extract", type=Path, default=config.DEFAULT_EXTRACT,
+    run.add_argument("--extract", type=path_argument, default=config.DEFAULT_EXTRACT,
                      help="crime extract, .csv or .xlsx (default: the shipped synthetic extract)")
-    run.add_argument("--out", type=Path, default=config.REPORTS_DIR, help="output folder (default: reports/)")
-    run.add_argument("--params", type=Path, default=config.PARAMETERS_FILE,
+    run.add_argument("--out", type=path_argument, default=config.REPORTS_DIR, help="output folder (default: reports/)")
+    run.add_argument("--params", type=path_argument, default=config.PARAMETERS_FILE,
                      help="parameters file, YAML (default: config/parameters.yml)")
-    run.add_argument("--processed", type=Path, default=None,
+    run.add_argument("--processed", type=path_argument, default=None,
                      help="folder for the analysis table and exclusion log (default: data/processed/ for the "
                           "default output folder, otherwise OUT/processed, so runs on other extracts stay apart)")
     run.add_argument("--allocation-sheet", help="Excel sheet of the allocation log (default: the first)")
@@ -66,23 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"run": _run, "simulate": _simulate, "diff": _diff}
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handling (while importing, say): no traceback
+        print("srceval: interrupted", file=sys.stderr)
+        return 130
 
 
 def _run(args) -> int:
     from .errors import InputError
-    from .runner import RunFailure, run_pipeline
+    from .runner import RunFailure, RunInterrupted, run_pipeline
 
     try:
         run_pipeline(allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
-                     processed_dir=args.processed or default_processed(args.out), audience=args.audience, allocation_sheet=args.allocation_sheet,
-                     extract_sheet=args.extract_sheet)
+                     processed_dir=args.processed or default_processed(args.out), audience=args.audience,
+                     allocation_sheet=args.allocation_sheet, extract_sheet=args.extract_sheet)
     except RunFailure as failure:
         print(f"srceval: {failure}", file=sys.stderr)
         return failure.exit_code
     except InputError as error:
         print(f"srceval: {error}", file=sys.stderr)
         return error.exit_code
+    except RunInterrupted as interrupted:
+        print(f"srceval: {interrupted}", file=sys.stderr)
+        return interrupted.exit_code
     return 0
 
 

@@ -1,28 +1,36 @@
 """Run the stage notebooks in order with papermill, then write the report.
 
-Everything is written to a staging folder beside the output folder and moved into place only
-when every stage has succeeded, so a failed run leaves an earlier report as it was.
+Everything is written to a staging folder beside the output folder and put in place only when
+every stage has succeeded, so a failed or interrupted run leaves an earlier report as it was.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import papermill
+from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from papermill.exceptions import PapermillExecutionError
 
-from . import config
+from . import config, outputs
 from .kernel import NAME as KERNEL_NAME
 from .errors import InputError
 from .parameters import load_parameters
+from .reading import check_input_file
 from .report import render_report
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -36,6 +44,30 @@ class RunFailure(Exception):
         return self.message
 
 
+class RunInterrupted(BaseException):
+    """The run was stopped by a signal (Ctrl-C, ``kill``, a closed terminal).
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way (papermill,
+    nbclient, the report's renderer) takes it for an ordinary error.
+    """
+
+    def __init__(self, signum: int, out: Path | None = None, published: bool = False):
+        super().__init__(signum)
+        self.signum, self.out, self.published = signum, out, published
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process stopped by it."""
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        if self.published:
+            return f"run interrupted after its results were written to {self.out}"
+        if self.out is not None and (self.out / "results.json").is_file():
+            return f"run interrupted; no results were written, the earlier report in {self.out} is unchanged"
+        return "run interrupted; no results were written"
+
+
 def kernel_name() -> str:
     """The project's registered kernel, or the running Python's own when it is not registered."""
     return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
@@ -43,26 +75,91 @@ def kernel_name() -> str:
 
 def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Path, processed_dir: Path,
                  audience: str = "full", allocation_sheet: str | None = None, extract_sheet: str | None = None,
-                 progress: Callable[[str], None] = print) -> dict:
-    """Run every stage and write the report; return the paths written.
+                 progress: Callable[[str], None] = print) -> list[Path]:
+    """Run every stage and write the report; return the files written.
+
+    Relative paths are taken from the current directory. Every check of the inputs and of the
+    folders written to is made before the first kernel starts.
 
     Raises
     ------
     RunFailure
-        A stage failed: bad input (exit code 2) or an error in the analysis (exit code 1).
+        Bad input or a folder that must not be written to (exit code 2), or an error in the
+        analysis (exit code 1).
+    RunInterrupted
+        SIGINT, SIGTERM or SIGHUP arrived: the kernels are stopped and nothing is written.
     """
-    load_parameters(params_file)  # a broken parameters file stops the run before any kernel starts
-    for role, path in (("allocation log", allocation), ("crime extract", extract)):
-        if not Path(path).is_file():
-            raise RunFailure(f"The {role} {path} does not exist.", EXIT_BAD_INPUT)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-staging-", dir=out.parent))
+    started = time.time()
     try:
-        files = config.StageFiles(staging, staging / "processed")
+        allocation, extract, out, params_file, processed_dir = (
+            outputs.absolute(p) for p in (allocation, extract, out, params_file, processed_dir))
+    except outputs.RefusedPath as refused:
+        raise RunFailure(str(refused), EXIT_BAD_INPUT) from None
+    with _interruptions(out) as stop:
+        inputs = _check_inputs(allocation, extract, params_file)
+        created = _check_outputs(out, processed_dir, inputs)
+        published = False
+        try:
+            _remove_stale_staging(out, started, progress)
+            written = _run_staged(allocation, extract, out, params_file, processed_dir, inputs, stop, progress,
+                                  audience=audience, allocation_sheet=allocation_sheet, extract_sheet=extract_sheet)
+            published = True
+            return written
+        finally:
+            if not published:
+                outputs.remove_if_empty(created)
+
+
+def _check_inputs(allocation: Path, extract: Path, params_file: Path) -> dict[str, Path]:
+    """Check the input files; return every file the run reads, by what it is."""
+    params = load_parameters(params_file)  # a broken parameters file stops the run before any kernel starts
+    for role, path in (("allocation log", allocation), ("crime extract", extract)):
+        if not path.exists():
+            raise RunFailure(f"The {role} {path} does not exist.", EXIT_BAD_INPUT)
+        check_input_file(path)  # a folder, a named pipe or a device is named as such, never opened
+    inputs = {"allocation log": allocation, "crime extract": extract, "parameters file": params_file,
+              "population figures file": Path(params["population_file"]).resolve()}
+    inputs.update({f"stage notebook {stage}": (config.NOTEBOOKS_DIR / f"{stage}.ipynb").resolve()
+                   for stage in config.STAGES})
+    return inputs
+
+
+def _check_outputs(out: Path, processed_dir: Path, inputs: dict[str, Path]) -> list[Path]:
+    """Refuse output folders the run must not write to; return the folders created for the run."""
+    created = []
+    try:
+        created += outputs.check_folder(out, "output folder")
+        created += outputs.check_folder(processed_dir, "processed-data folder")
+        outputs.check_inputs_kept(inputs, config.StageFiles(out, processed_dir))
+    except outputs.RefusedPath as refused:
+        outputs.remove_if_empty(created)
+        raise RunFailure(str(refused), EXIT_BAD_INPUT) from None
+    return created
+
+
+def _remove_stale_staging(out: Path, started: float, progress: Callable[[str], None]) -> None:
+    stale = outputs.stale_staging(out, started)
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    if stale:
+        progress(f"Removed {len(stale)} staging folder(s) left in {out.parent} by interrupted runs.")
+
+
+def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, processed_dir: Path,
+                inputs: dict[str, Path], stop: "_Interruptions", progress: Callable[[str], None], *,
+                audience: str, allocation_sheet: str | None, extract_sheet: str | None) -> list[Path]:
+    """Run the stages in a staging folder, then put their results in place."""
+    try:
+        staging = outputs.make_staging(out)
+    except OSError as exc:
+        raise RunFailure(f"The staging folder cannot be created beside the output folder, in {out.parent} "
+                         f"({exc.strerror or exc}).", EXIT_BAD_INPUT) from None
+    try:
+        files = outputs.staged_files(staging)
         files.notebooks_dir.mkdir(parents=True)
-        parameters = {"allocation_path": str(Path(allocation).resolve()), "extract_path": str(Path(extract).resolve()),
+        parameters = {"allocation_path": str(allocation), "extract_path": str(extract),
                       "output_dir": str(files.output_dir), "processed_dir": str(files.processed_dir),
-                      "params_file": str(Path(params_file).resolve())}
+                      "params_file": str(params_file)}
         started = time.perf_counter()
         for number, stage in enumerate(config.STAGES, start=1):
             stage_parameters = dict(parameters)
@@ -72,35 +169,56 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
                 stage_parameters.update(allocation_sheet=allocation_sheet, extract_sheet=extract_sheet)
             progress(f"[{number}/{len(config.STAGES)}] {stage} ...")
             stage_started = time.perf_counter()
-            _execute(stage, files, stage_parameters)
+            _execute(stage, files, stage_parameters, stop)
             progress(f"      done in {time.perf_counter() - stage_started:.1f} s")
         progress("[report] writing report.html and report.pdf ...")
-        try:
-            render_report(files.notebooks_dir / "06_report.ipynb", files.report_html, files.report_pdf,
-                          subtitle=f"Inputs: {Path(allocation).name}, {Path(extract).name}")
-        except Exception as exc:  # nbconvert or WeasyPrint (a missing system library, a font)
-            raise RunFailure(f"Writing the report failed ({type(exc).__name__}: {exc}). No results were "
-                             "written. If the message names a library, see the README on Pango.") from None
-        written = _move_into_place(files, out, processed_dir)
+        _render(files, allocation, extract)
+        with stop.deferred():  # a signal now would leave the output half replaced: act on it once done
+            written = _publish(files, config.StageFiles(out, processed_dir), inputs)
+            stop.published = True
         progress(f"Finished in {time.perf_counter() - started:.1f} s. Report: {out / 'report.html'}")
         return written
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with stop.deferred():
+            stop_kernels()
+            shutil.rmtree(staging, ignore_errors=True)
 
 
-def _execute(stage: str, files: config.StageFiles, parameters: dict) -> None:
+def _render(files: config.StageFiles, allocation: Path, extract: Path) -> None:
+    try:
+        render_report(files.notebooks_dir / "06_report.ipynb", files.report_html, files.report_pdf,
+                      subtitle=f"Inputs: {allocation.name}, {extract.name}")
+    except Exception as exc:  # nbconvert or WeasyPrint (a missing system library, a font)
+        raise RunFailure(f"Writing the report failed ({type(exc).__name__}: {exc}). No results were "
+                         "written. If the message names a library, see the README on Pango.") from None
+
+
+def _publish(staged: config.StageFiles, target: config.StageFiles, inputs: dict[str, Path]) -> list[Path]:
+    try:
+        return outputs.publish(staged, target, inputs.values())
+    except outputs.RefusedPath as refused:  # checked before anything is moved
+        raise RunFailure(f"{refused} No results were written.", EXIT_BAD_INPUT) from None
+    except OSError as exc:  # a full disk, a file made read-only: some files may already be replaced
+        raise RunFailure(f"Putting the results in place in {target.output_dir} failed ({exc}); some of its files "
+                         "may be from this run, the others from the earlier one. Run again.") from None
+
+
+def _execute(stage: str, files: config.StageFiles, parameters: dict, stop: "_Interruptions") -> None:
     source = config.NOTEBOOKS_DIR / f"{stage}.ipynb"
     executed = files.notebooks_dir / f"{stage}.ipynb"
     try:
         papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name=kernel_name(),
-                                   progress_bar=False, cwd=str(config.NOTEBOOKS_DIR), log_output=False)
+                                   progress_bar=False, cwd=str(config.NOTEBOOKS_DIR), log_output=False,
+                                   kernel_manager_class=StageKernelManager)
     except PapermillExecutionError as exc:
+        stop.raise_if_stopped()
         if exc.ename == InputError.__name__:
             raise RunFailure(f"Stage {stage} stopped: {exc.evalue}\nNo results were written.", EXIT_BAD_INPUT) from None
         kept = _keep_for_diagnosis(executed, stage)
         raise RunFailure(f"Stage {stage} failed with {exc.ename}: {exc.evalue.rstrip('.')}. No results were written; the "
                          f"executed notebook, with the failing cell marked, is kept at {kept}.") from None
     except Exception as exc:  # the kernel died or could not start: still one paragraph, never a traceback
+        stop.raise_if_stopped()  # the kernel was killed because the run is being stopped
         raise RunFailure(f"Stage {stage} could not run ({type(exc).__name__}: {exc}). No results were written.") from None
 
 
@@ -111,22 +229,112 @@ def _keep_for_diagnosis(executed: Path, stage: str) -> Path | None:
     return Path(shutil.copy2(executed, folder / f"{stage}.ipynb"))
 
 
-def _move_into_place(files: config.StageFiles, out: Path, processed_dir: Path) -> dict:
-    """Replace the previous run's outputs with this run's, item by item."""
-    out.mkdir(parents=True, exist_ok=True)
-    processed_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for item in sorted(files.processed_dir.iterdir()):
-        written[item.name] = _replace(item, processed_dir / item.name)
-    shutil.rmtree(files.processed_dir)
-    for item in sorted(files.output_dir.iterdir()):
-        written[item.name] = _replace(item, out / item.name)
-    return written
+# The kernels of this process's stages, so that a signal can stop them whatever papermill is doing.
+_KERNELS: "weakref.WeakSet[StageKernelManager]" = weakref.WeakSet()
+_ACTIVE: list["_Interruptions"] = []
 
 
-def _replace(source: Path, target: Path) -> Path:
-    if target.is_dir():
-        shutil.rmtree(target)
-    elif target.exists():
-        target.unlink()
-    return Path(shutil.move(str(source), str(target)))
+class StageKernelManager(AsyncKernelManager):
+    """The kernel manager of a stage: its kernel can be stopped from a signal handler, and it shuts
+    down without the interrupt jupyter_client sends first.
+
+    jupyter_client (>= 7) sends SIGINT to a kernel before asking it to shut down, in case it is busy.
+    A stage's kernel is idle by then, and when the signal lands while ipykernel is still finishing
+    its last reply, ipykernel logs "KeyboardInterrupt caught in kernel" to stderr. The shutdown
+    request alone stops an idle kernel; one that does not answer is still terminated, then killed,
+    after ``shutdown_wait_time``.
+    """
+
+    async def start_kernel(self, **kwargs) -> None:
+        with _deferred():  # a signal during the launch is acted on once the kernel's process is known
+            await super().start_kernel(**kwargs)
+            _KERNELS.add(self)
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
+
+def stop_kernels() -> None:
+    """Kill the process group of every stage kernel still running (the kernel and anything it started)."""
+    for manager in list(_KERNELS):
+        process = getattr(manager.provisioner, "process", None)
+        if process is None or process.poll() is not None:
+            continue
+        try:
+            os.killpg(getattr(manager.provisioner, "pgid", None) or process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.kill()
+        try:
+            process.wait(timeout=5)
+        except Exception:  # not reaped: the kill has still been sent
+            pass
+        # papermill's own clean-up may never run (the signal can arrive while the kernel starts)
+        manager.cleanup_connection_file()
+
+
+class _Interruptions:
+    """Turns SIGINT, SIGTERM and SIGHUP into RunInterrupted in the main thread, after killing the kernels.
+
+    Inside ``deferred()`` a signal is remembered and acted on at its end; once the run is being
+    stopped, further signals are ignored so that the clean-up can finish.
+    """
+
+    def __init__(self, out: Path):
+        self.out, self.signum, self.pending, self.depth, self.published = out, None, None, 0, False
+
+    def handle(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            return
+        if self.depth:
+            self.pending = signum
+            return
+        self.stop(signum)
+
+    def stop(self, signum: int) -> None:
+        self.signum = signum
+        stop_kernels()
+        raise RunInterrupted(signum, self.out, self.published)
+
+    def raise_if_stopped(self) -> None:
+        """Raise RunInterrupted if a signal has stopped the run (its kernel's death is no failure)."""
+        if self.signum is not None:
+            raise RunInterrupted(self.signum, self.out, self.published)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending is not None and self.signum is None:
+                self.stop(self.pending)
+
+
+@contextmanager
+def _deferred() -> Iterator[None]:
+    """Defer signals within the active run, if there is one."""
+    if not _ACTIVE:
+        yield
+        return
+    with _ACTIVE[-1].deferred():
+        yield
+
+
+@contextmanager
+def _interruptions(out: Path) -> Iterator[_Interruptions]:
+    """Install the run's signal handlers for its duration (only possible in the main thread)."""
+    guard = _Interruptions(out)
+    if threading.current_thread() is not threading.main_thread():
+        yield guard
+        return
+    previous = {signum: signal.signal(signum, guard.handle) for signum in STOP_SIGNALS}
+    _ACTIVE.append(guard)
+    try:
+        yield guard
+    finally:
+        _ACTIVE.remove(guard)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

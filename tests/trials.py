@@ -1,8 +1,9 @@
 """Builders of unusual trials as input files, and an in-process run of every stage on them.
 
 Shared by the degenerate-trial tests and the property-based tests: each builds an allocation
-log and a crime extract in the input contract's format, runs stages 1 to 5, results.json and
-the report notebook's code (no kernel), and checks every figure against its parameter space.
+log and a crime extract in the input contract's format, runs every stage notebook's code in this
+process (no kernel) or the stage functions alone, and checks every figure against its parameter
+space.
 """
 from __future__ import annotations
 
@@ -44,24 +45,28 @@ def run_in_process(allocation: pd.DataFrame, extract: pd.DataFrame, folder: Path
     extract.to_csv(extract_path, index=False)
     paths = dict(allocation_path=allocation_path, extract_path=extract_path, output_dir=folder / "out",
                  processed_dir=folder / "processed")
-    ctx = open_stage(**paths, **FAST)
-    for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
-                  stages.effect_estimation, stages.extrapolate):
-        stage(ctx)
-    results = assemble_results(ctx)
     if report:
-        run_report_code(paths)
-    return results
+        for stage in config.STAGES:
+            run_notebook_code(stage, paths)
+    else:
+        ctx = open_stage(**paths, **FAST)
+        for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
+                      stages.effect_estimation, stages.extrapolate):
+            stage(ctx)
+    return assemble_results(open_stage(**paths, **FAST))
 
 
-def run_report_code(paths: dict) -> None:
-    """Execute the report notebook's code cells here, with its parameters set as papermill would."""
-    notebook = nbformat.read(config.NOTEBOOKS_DIR / "06_report.ipynb", as_version=4)
+def run_notebook_code(stage: str, paths: dict) -> None:
+    """Execute a stage notebook's code cells here, with its parameters set as papermill would."""
+    notebook = nbformat.read(config.NOTEBOOKS_DIR / f"{stage}.ipynb", as_version=4)
     namespace: dict = {}
-    for cell in (c for c in notebook.cells if c.cell_type == "code"):
-        exec(cell.source, namespace)  # noqa: S102 - the project's own notebook
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, f"{stage}.ipynb, cell {number}", "exec"), namespace)  # noqa: S102 - our own
         if "parameters" in cell.metadata.get("tags", []):
-            namespace.update({k: str(v) for k, v in paths.items()}, **FAST)
+            namespace.update({k: str(v) for k, v in paths.items() if k in namespace})
+            namespace.update({k: v for k, v in FAST.items() if k in namespace})
 
 
 def check_parameter_space(results: dict) -> None:

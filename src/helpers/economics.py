@@ -80,7 +80,8 @@ def cost_curve(attrition: dict, force: dict, assumptions: dict, phone_share: flo
     delivery improves.
     """
     rows = []
-    for scenario in delivery_scenarios(attrition, force["withdrawals"], rates=rates):
+    for scenario in delivery_scenarios(attrition, force["withdrawals"], rates=rates,
+                                       hate_crimes=force["hate_crimes"]):
         rate, prevented = scenario["delivery_rate"], scenario["prevented"]
         cost = delivery_cost(force["hate_crimes"], rate, assumptions, phone_share)["cost_per_year"]
         rows.append({"delivery_rate": rate, "cost_per_year": cost,

@@ -29,6 +29,9 @@ def prevented_withdrawals(withdrawals: int, reduction: float | None, interval: l
     low, high = interval
     scaled_low = (-most_added if most_added is not None else None) if low is None else bound(withdrawals * low)
     scaled_high = None if high is None else bound(withdrawals * high)
+    if scaled_low is not None and scaled_high is not None and scaled_high - scaled_low <= 1e-9:
+        # the whole interval lies beyond a limit: the trial's change cannot be carried to this population
+        return None, [None, None]
     return bound(withdrawals * reduction), [scaled_low, scaled_high]
 
 
@@ -40,6 +43,12 @@ def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
     full, full_ci = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"],
                                           attrition["cace"]["relative_risk_reduction_ci"], hate_crimes)
     share = lambda v: None if v is None else v / hate_crimes
+    notes = {key: "not estimable: " + ("the trial gives no relative change to carry" if rrr is None else
+                                       "the trial's change, carried to this population, lies wholly beyond the "
+                                       "number of reports that could change")
+             for key, value, rrr in (("itt", itt, attrition["itt"]["relative_risk_reduction"]),
+                                     ("full_compliance", full, attrition["cace"]["relative_risk_reduction"]))
+             if value is None}
     return {
         "population": population["label"],
         "population_key": key,
@@ -49,6 +58,7 @@ def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
         "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci},
         "share_of_hate_crimes": {"itt": share(itt), "full_compliance": share(full)},
         "interval_includes_zero": bool(itt_ci[0] is not None and itt_ci[0] <= 0 <= itt_ci[1]),
+        "notes": notes,
         "method": "annual withdrawals x relative risk reduction; interval of the reduction carried through",
     }
 
@@ -91,7 +101,8 @@ def sensitivity_curve(attrition: dict, hate_crimes: int, shares=np.linspace(0.10
     return pd.DataFrame(rows).astype(float)
 
 
-def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.0)) -> list[dict]:
+def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.0),
+                       hate_crimes: int | None = None) -> list[dict]:
     """Withdrawals prevented a year if a given share of victims received the contact.
 
     Each contact is assumed to prevent what it prevented in the trial: the complier effect
@@ -108,6 +119,8 @@ def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.
     # A contact prevents at most every withdrawal; the added ones are bounded by the share of
     # reports that did not end in withdrawal, (1 - control risk) / control risk per withdrawal.
     most_prevented, most_added = withdrawals, withdrawals * (1 - control_risk) / control_risk
+    if hate_crimes is not None:  # nor more than the force's reports that did not end in withdrawal
+        most_added = min(most_added, hate_crimes - withdrawals)
     bound = lambda v: min(max(v, -most_added), most_prevented)
     scale = lambda rd, rate: None if rd is None else bound(-withdrawals * rate * rd / control_risk)
     return [_scenario(rate, scale(cace["risk_difference"], rate),

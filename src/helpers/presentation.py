@@ -93,6 +93,9 @@ def _interval(pair, fmt) -> str:
     return f"{fmt(low)} to {fmt(high)}"
 
 
+pct, interval = _pct, _interval  # for the stage notebooks
+
+
 def _with_interval(value, pair, fmt) -> str:
     """An estimate and its interval in one cell, or "not estimable" alone."""
     return NOT_ESTIMABLE if _missing(value) else f"{fmt(value)} ({_interval(pair, fmt)})"
@@ -301,7 +304,9 @@ def subgroup_table(subgroups: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def contact_mode_table(rows: list[dict]) -> pd.DataFrame:
+def contact_mode_table(rows: list[dict] | None) -> pd.DataFrame:
+    if rows is None:
+        return pd.DataFrame({"Group": ["contact mode not recorded in the extract"]})
     return pd.DataFrame([{"Group": r["group"], "Reports": r["n"], "Withdrew": _pct(r["risk"])} for r in rows])
 
 
@@ -315,6 +320,9 @@ def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFra
 
 def economics_table(econ: dict) -> pd.DataFrame:
     """Cost outputs, then every assumption behind them, labelled as assumptions."""
+    if econ is None:
+        return pd.DataFrame([("Cost of delivery", "not estimated: the extract does not record how contacts were made")],
+                            columns=["Item", "Value"])
     money = lambda v: "unbounded" if v is None else f"£{v:,.0f}"
     low, high = econ["cost_per_prevented_withdrawal_ci"]
     rows = [("Officer hours a year (every victim offered SRC)", f"{econ['hours_per_year']:,.0f}"),

@@ -141,7 +141,8 @@ def extrapolate(ctx: StageContext) -> dict:
     key = ctx.params["population"]
     force = extrapolation.force_extrapolation(attrition, population_figures[key], key)
     result = {"extrapolation": force,
-              "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"])}
+              "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"],
+                                                                         hate_crimes=force["hate_crimes"])}
     figures.extrapolation_plot(force["prevented"], ctx.files.figure("extrapolation"),
                                population_label=force["population"],
                                confidence_level=float(ctx.params["confidence_level"]))

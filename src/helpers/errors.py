@@ -54,7 +54,7 @@ class InputError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        lines = [f"The input files cannot be analysed ({len(self.problems)} problem(s)):"]
+        lines = [f"The run cannot start: the inputs break their contract ({len(self.problems)} problem(s)):"]
         lines += [f"  - {p}" for p in self.problems[:MAX_PROBLEMS_SHOWN]]
         if len(self.problems) > MAX_PROBLEMS_SHOWN:
             lines.append(f"  ... and {len(self.problems) - MAX_PROBLEMS_SHOWN} more of the same kinds")

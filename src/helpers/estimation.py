@@ -293,7 +293,8 @@ def complier_relative_reduction(data: pd.DataFrame, outcome: str, *, treatment: 
         return Estimate.not_estimable(outcome, estimand, method, n,
                                       "the complier risks fall outside [0, 1] or the complier risk without SRC is 0")
     reduction = _bootstrap_complier_reduction(y, z, d, draws=draws, seed=seed)
-    low, high = np.quantile(reduction, [alpha / 2, 1 - alpha / 2])
+    with np.errstate(invalid="ignore"):  # -inf draws (unbounded below) are ordered, not averaged
+        low, high = np.quantile(reduction, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
     estimate = 1 - point["treated"] / point["untreated"]
     if not np.isfinite(high) or high - low <= 1e-12:
         return Estimate.not_estimable(outcome, estimand, method, n, "the bootstrap distribution is degenerate "

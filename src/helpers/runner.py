@@ -97,6 +97,7 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
         raise RunFailure(str(refused), EXIT_BAD_INPUT) from None
     with _interruptions(out) as stop:
         inputs = _check_inputs(allocation, extract, params_file)
+        _check_contract(allocation, extract, params_file, {"allocation": allocation_sheet, "extract": extract_sheet})
         created = _check_outputs(out, processed_dir, inputs)
         published = False
         try:
@@ -122,6 +123,18 @@ def _check_inputs(allocation: Path, extract: Path, params_file: Path) -> dict[st
     inputs.update({f"stage notebook {stage}": (config.NOTEBOOKS_DIR / f"{stage}.ipynb").resolve()
                    for stage in config.STAGES})
     return inputs
+
+
+def _check_contract(allocation: Path, extract: Path, params_file: Path, sheets: dict) -> None:
+    """Check both files against the input contract here, so a breach is refused before any kernel starts.
+
+    Stage 1 repeats the same checks inside its notebook (a stage reads only files, never this
+    process's state); on a contract breach it is never reached.
+    """
+    from .cleaning import clean_inputs  # pandas: imported only once the cheap checks have passed
+
+    params = load_parameters(params_file)
+    clean_inputs(allocation, extract, params["outcomes"], sheet=sheets, limits=params["input_limits"])
 
 
 def _check_outputs(out: Path, processed_dir: Path, inputs: dict[str, Path]) -> list[Path]:

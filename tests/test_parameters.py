@@ -1,0 +1,48 @@
+"""The parameters file is validated by its schema: every slip refused with the key, the value and what is allowed."""
+from __future__ import annotations
+
+import pytest
+
+from helpers import config
+from helpers.errors import InputError
+from helpers.parameters import load_parameters
+
+SHIPPED = config.PARAMETERS_FILE.read_text(encoding="utf-8")
+
+
+def _load(tmp_path, old, new):
+    assert old in SHIPPED
+    path = tmp_path / "run.yml"
+    path.write_text(SHIPPED.replace(old, new), encoding="utf-8")
+    return load_parameters(path)
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("confidence_level: 0.95", "confidence_level: high", "parameter 'confidence_level' is 'high'"),
+    ("confidence_level: 0.95", 'confidence_level: "0.95"', "parameter 'confidence_level' is '0.95'"),
+    ("seed: 20230601", "seed: abc", "parameter 'seed' is 'abc'"),
+    ("seed: 20230601", "seed: -1", "parameter 'seed' is -1: Input should be greater than or equal to 0"),
+    ('codes: ["14", "16"]', "codes: 14, 16", "must be a list of outcome codes"),
+    ('codes: ["14", "16"]', 'codes: ["99"]', "'99' is not a Home Office outcome code"),
+    ("disclosure_threshold: 5", "disclosure_threshold: yes", "parameter 'disclosure_threshold' is True"),
+    ("disclosure_threshold: 5", "disclosure_threshold: 4.9", "parameter 'disclosure_threshold' is 4.9"),
+    ("disclosure_threshold: 5", "disclosure_threshold: 2", "greater than or equal to 3"),
+    ("seed: 20230601", "seed: 20230601\nsede: 1", "parameter 'sede' is not a known parameter"),
+    ("target_power: 0.80", "target_power: 1", "parameter 'target_power' is 1"),
+    ("outcomes:\n", "outcomes: [attrition]\nunused:\n", "parameter 'outcomes'"),
+    ("population: mps_2021_22", "population: nowhere", "population 'nowhere' (parameter 'population') is not in"),
+])
+def test_a_slip_in_the_parameters_file_is_refused(tmp_path, old, new, message):
+    with pytest.raises(InputError) as refused:
+        _load(tmp_path, old, new)
+    assert message in str(refused.value)
+
+
+def test_codes_given_as_numbers_are_read_as_codes(tmp_path):
+    params = _load(tmp_path, 'codes: ["14", "16"]', "codes: [14, 16]")
+    assert params["outcomes"]["attrition"]["codes"] == ["14", "16"]
+
+
+def test_the_shipped_file_is_valid_and_limits_take_their_defaults():
+    params = load_parameters()
+    assert params["disclosure_threshold"] == 5 and params["input_limits"]["max_rows"] == 2_000_000

@@ -102,7 +102,7 @@ def _how_sure(itt: dict) -> str:
 def _compliers(cace: dict, level: str) -> str:
     head = "**If every victim received the contact.** "
     if cace["risk_difference"] is None or cace["complier_control_risk"] is None:
-        reason = (cace.get("reason") or "the complier effect is not estimable on these data")
+        reason = (cace.get("reason") or "the data do not support it").removeprefix("not estimable: ")
         return head + f"The effect among victims who take the contact when offered cannot be estimated: {reason}."
     text = (f"Among victims who take the contact when it is offered, SRC changed the withdrawal rate from "
             f"{pct(cace['complier_control_risk'])} to {pct(cace['complier_treated_risk'])}: "

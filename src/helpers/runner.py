@@ -97,10 +97,10 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
         raise RunFailure(str(refused), EXIT_BAD_INPUT) from None
     with _interruptions(out) as stop:
         inputs = _check_inputs(allocation, extract, params_file)
-        _check_contract(allocation, extract, params_file, {"allocation": allocation_sheet, "extract": extract_sheet})
         created = _check_outputs(out, processed_dir, inputs)
         published = False
         try:
+            _check_contract(allocation, extract, params_file, {"allocation": allocation_sheet, "extract": extract_sheet})
             _remove_stale_staging(out, started, progress)
             written = _run_staged(allocation, extract, out, params_file, processed_dir, inputs, stop, progress,
                                   audience=audience, allocation_sheet=allocation_sheet, extract_sheet=extract_sheet)
@@ -134,7 +134,10 @@ def _check_contract(allocation: Path, extract: Path, params_file: Path, sheets: 
     from .cleaning import clean_inputs  # pandas: imported only once the cheap checks have passed
 
     params = load_parameters(params_file)
-    clean_inputs(allocation, extract, params["outcomes"], sheet=sheets, limits=params["input_limits"])
+    try:
+        clean_inputs(allocation, extract, params["outcomes"], sheet=sheets, limits=params["input_limits"])
+    except InputError as error:
+        raise RunFailure(f"{error}\nNo results were written.", EXIT_BAD_INPUT) from None
 
 
 def _check_outputs(out: Path, processed_dir: Path, inputs: dict[str, Path]) -> list[Path]:

@@ -21,9 +21,10 @@ def test_small_counts_are_suppressed():
     table = pd.DataFrame({"group": ["A", "B", "C"], "allocated": [12, 4, 0], "received": [9, 3, 0]})
     table["rate"] = [0.75, 0.75, 0.0]
     shown = compliance.suppress_small_counts(table, ["allocated", "received"], threshold=5)
-    assert shown["allocated"].tolist() == ["12", "<5", "0"]
-    assert shown["received"].tolist() == ["9", "<5", "0"]
-    assert shown["rate"].tolist() == ["75%", "suppressed", "0%"]
+    # B alone hidden would come back as the arm's total minus A: A is hidden with it (secondary).
+    assert shown["allocated"].tolist() == ["suppressed", "<5", "0"]
+    assert shown["received"].tolist() == ["suppressed", "<5", "0"]
+    assert shown["rate"].tolist() == ["suppressed", "suppressed", "0%"]
 
 
 def test_ward_table_never_shows_or_implies_a_count_below_the_threshold(analysis):
@@ -39,8 +40,10 @@ def test_a_small_complement_is_suppressed():
     """12 allocated and 9 received would reveal 3 not reached."""
     table = pd.DataFrame({"group": ["A", "B"], "allocated": [12, 20], "received": [9, 10], "rate": [0.75, 0.5]})
     shown = compliance.suppress_small_counts(table, ["allocated", "received"], total="allocated")
-    assert shown["received"].tolist() == ["suppressed", "10"]
-    assert shown["rate"].tolist() == ["suppressed", "50%"]
+    # and the other row's received count with it, or the arm's total would give the first back
+    assert shown["received"].tolist() == ["suppressed", "suppressed"]
+    assert shown["allocated"].tolist() == ["12", "20"]
+    assert shown["rate"].tolist() == ["suppressed", "suppressed"]
 
 
 def test_contact_timing_by_hand():
@@ -91,3 +94,64 @@ def test_predictors_drop_a_constant_and_a_collinear_characteristic(analysis):
     result = compliance.predictors_of_delivery(data)
     assert "suspect identified" in result["dropped"]
     assert not any(term.startswith("borough") for term in result["terms"]["term"])
+
+
+def test_a_suppressed_ward_cannot_be_recovered_from_its_borough():
+    """Merton 23/12 with wards 20/11 and 3/1: hiding the small ward alone would give it back by subtraction."""
+    from helpers import disclosure
+    wards = pd.DataFrame({"borough": ["Merton", "Merton", "Kingston", "Kingston", "Kingston"],
+                          "group": ["MER-01", "MER-02", "KIN-01", "KIN-02", "KIN-03"],
+                          "allocated": [20, 3, 30, 25, 40], "received": [11, 1, 20, 20, 30]})
+    wards["rate"] = wards["received"] / wards["allocated"]
+    shown = disclosure.suppress(wards, ["allocated", "received"], threshold=5, total="allocated", group="borough")
+    merton = shown[shown["borough"] == "Merton"]
+    for column in ("allocated", "received"):
+        assert not merton[column].str.isdigit().any(), column  # both Merton wards hidden: no subtraction
+    assert shown.loc[shown["group"] == "KIN-01", "allocated"].item() == "30"
+
+
+def test_a_borough_whose_small_ward_is_alone_is_hidden_in_the_borough_table():
+    from helpers import disclosure
+    wards = pd.DataFrame({"borough": ["Richmond", "Kingston", "Kingston"], "group": ["RIC-01", "KIN-01", "KIN-02"],
+                          "allocated": [3, 30, 25], "received": [2, 20, 20]})
+    exposed = disclosure.suppressed_groups(wards, ["allocated", "received"], threshold=5, total="allocated",
+                                           group="borough")
+    assert exposed.tolist() == ["Richmond"]
+
+
+def test_the_strand_table_hides_a_small_strand_and_one_more():
+    """Transgender 2 of 2 is primary; the next smallest strand is hidden so the arm total cannot give it back."""
+    from helpers import disclosure
+    strands = pd.DataFrame({"group": ["race", "religion", "transgender"], "allocated": [80, 12, 2],
+                            "received": [60, 10, 2]})
+    strands["rate"] = strands["received"] / strands["allocated"]
+    shown = disclosure.suppress(strands, ["allocated", "received"], threshold=5, total="allocated")
+    assert shown["allocated"].tolist() == ["80", "suppressed", "<5"]
+    assert shown["rate"].tolist()[1:] == ["suppressed", "suppressed"]
+
+
+def test_balance_levels_below_the_threshold_are_hidden_with_their_complement():
+    from helpers import disclosure
+    balance = pd.DataFrame({"covariate": ["Victim sex"] * 3 + ["Days"], "level": ["female", "male", "other", "mean"],
+                            "n": [120, 128, 2, 250], "control": [0.5, 0.49, 0.01, 1.2],
+                            "treatment": [0.46, 0.53, 0.01, 1.3], "standardised_difference": [-0.08, 0.08, 0.0, 0.1]})
+    shown = disclosure.suppress_balance(balance, threshold=5)
+    assert shown["n"].tolist() == ["suppressed", 128, "<5", 250]
+    assert shown["control"].tolist()[0] is None and shown["control"].tolist()[2] is None
+    assert shown.loc[3, "standardised_difference"] == 0.1
+
+
+def test_no_published_delivery_count_gives_back_a_hidden_ward(tmp_path):
+    """Stage 3 on a simulated trial: within every borough whose row is shown, hidden ward cells come in twos."""
+    import json
+
+    from .trials import run_in_process, simulated
+    run_in_process(*simulated(seed=11), tmp_path, report=False)
+    stage = json.loads((tmp_path / "out" / "stages" / "03_compliance_analysis.json").read_text(encoding="utf-8"))
+    wards, boroughs = pd.DataFrame(stage["by_ward"]), pd.DataFrame(stage["by_borough"]).set_index("group")
+    assert (wards[["allocated", "received"]] == "<5").any().any()  # the check has something to check
+    for borough, rows in wards.groupby("in borough"):
+        if not boroughs.loc[borough, ["allocated", "received"]].str.isdigit().all():
+            continue
+        for column in ("allocated", "received"):
+            assert (~rows[column].str.isdigit()).sum() != 1, (borough, column)

@@ -12,6 +12,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.stats.proportion import proportion_confint
 
+from . import disclosure
 from .estimation import risk_difference
 from .modelfit import NotEstimable, fit_logit, independent_columns
 
@@ -31,12 +32,18 @@ def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received:
     return rates
 
 
-def delivery_by(data: pd.DataFrame, by: str, *, treatment: str = "assigned", received: str = "received") -> pd.DataFrame:
-    """Delivery within the SRC arm by one characteristic (borough, month, strand ...)."""
+def delivery_by(data: pd.DataFrame, by: str | list[str], *, treatment: str = "assigned",
+                received: str = "received") -> pd.DataFrame:
+    """Delivery within the SRC arm by one characteristic (borough, month, strand ...).
+
+    With several columns (["borough", "ward"]), the last is the ``group`` and the others are kept
+    beside it.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
     src = data[data[treatment] == 1]
-    table = src.groupby(by, observed=True)[received].agg(allocated="size", received="sum").reset_index()
+    table = src.groupby(keys, observed=True)[received].agg(allocated="size", received="sum").reset_index()
     table["rate"] = table["received"] / table["allocated"]
-    return table.rename(columns={by: "group"})
+    return table.rename(columns={keys[-1]: "group"})
 
 
 def delivery_by_strand(data: pd.DataFrame, strands: dict[str, str], *, treatment: str = "assigned",
@@ -52,27 +59,9 @@ def delivery_by_strand(data: pd.DataFrame, strands: dict[str, str], *, treatment
 
 
 def suppress_small_counts(table: pd.DataFrame, columns: list[str], *, threshold: int = 5,
-                          total: str | None = None) -> pd.DataFrame:
-    """Statistical disclosure control: counts below ``threshold`` shown as '<threshold'.
-
-    With ``total`` (a column the other counts are parts of), a part whose complement
-    (total - part) is small is suppressed too, since it would reveal that complement; so is any
-    rate computed from a suppressed count.
-    """
-    shown = table.copy()
-    small = lambda values: (values > 0) & (values < threshold)
-    suppressed = pd.Series(False, index=table.index)
-    for column in columns:
-        suppressed |= small(table[column])
-        shown[column] = [f"<{threshold}" if s else str(int(v)) for s, v in zip(small(table[column]), table[column])]
-    if total is not None:
-        for column in (c for c in columns if c != total):
-            complement = small(table[total] - table[column]) & ~small(table[column])
-            shown.loc[complement, column] = "suppressed"
-            suppressed |= complement
-    if "rate" in shown:
-        shown["rate"] = ["suppressed" if s else f"{r:.0%}" for s, r in zip(suppressed, table["rate"])]
-    return shown
+                          total: str | None = None, group: str | None = None) -> pd.DataFrame:
+    """Statistical disclosure control of a delivery table (see :mod:`helpers.disclosure`)."""
+    return disclosure.suppress(table, columns, threshold=threshold, total=total, group=group)
 
 
 def contact_timing(data: pd.DataFrame, *, received: str = "received") -> dict:

@@ -149,10 +149,13 @@ def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(balance)
     shown = pd.DataFrame({"Characteristic": frame["covariate"], "Level": frame["level"], "Reports": frame["n"]})
     is_mean = frame["level"] == "mean"
-    shown["Business as usual"] = [_num(c, 2) if m else _pct(c) for c, m in zip(frame["control"], is_mean)]
-    shown["SRC"] = [_num(t, 2) if m else _pct(t) for t, m in zip(frame["treatment"], is_mean)]
-    shown["Standardised difference"] = frame["standardised_difference"].map(
-        lambda v: NOT_ESTIMABLE if _missing(v) else f"{v:+.2f}".replace("-", "−"))
+    hidden = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
+    value = lambda v, mean, h: "suppressed" if h else (_num(v, 2) if mean else _pct(v))
+    shown["Business as usual"] = [value(c, m, h) for c, m, h in zip(frame["control"], is_mean, hidden)]
+    shown["SRC"] = [value(t, m, h) for t, m, h in zip(frame["treatment"], is_mean, hidden)]
+    shown["Standardised difference"] = [
+        "suppressed" if h else (NOT_ESTIMABLE if _missing(v) else f"{v:+.2f}".replace("-", "−"))
+        for v, h in zip(frame["standardised_difference"], hidden)]
     return shown
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import adjusted, audit, compliance, economics, estimation, extrapolation, figures, subgroups
+from . import adjusted, audit, compliance, disclosure, economics, estimation, extrapolation, figures, subgroups
 from .cleaning import clean_inputs
 from .context import StageContext
 from .estimates import tidy
@@ -69,8 +69,11 @@ def allocation_audit(ctx: StageContext) -> dict:
     rule = ctx.params["allocation_rule"]
     checks = audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
                                     seed=ctx.seed)
+    # Small levels of a characteristic are hidden before anything is written or drawn.
+    checks["balance"] = disclosure.suppress_balance(checks["balance"], threshold=ctx.params["disclosure_threshold"])
     figures.flow_diagram(flow, ctx.files.figure("flow_diagram"))
-    figures.balance_plot(checks["balance"], ctx.files.figure("balance"), large=audit.LARGE_STANDARDISED_DIFFERENCE)
+    shown = checks["balance"][~checks["balance"]["suppressed"]] if len(checks["balance"]) else checks["balance"]
+    figures.balance_plot(shown, ctx.files.figure("balance"), large=audit.LARGE_STANDARDISED_DIFFERENCE)
     return ctx.write_stage_result("02_allocation_audit", checks)
 
 
@@ -79,13 +82,19 @@ def compliance_analysis(ctx: StageContext) -> dict:
     data = ctx.read_analysis_table()
     threshold = int(ctx.params["disclosure_threshold"])
     months = data.assign(month=data["reported_on"].dt.strftime("%Y-%m"))
+    counts, protect = ["allocated", "received"], dict(threshold=threshold, total="allocated")
+    wards = compliance.delivery_by(data, ["borough", "ward"])
+    # A borough whose hidden ward cannot be hidden among its other wards is hidden in the borough table.
+    exposed = disclosure.suppressed_groups(wards, counts, group="borough", **protect)
+    boroughs = compliance.delivery_by(data, "borough")
     result = {
         "rates": compliance.delivery_rates(data, alpha=ctx.alpha),
-        "by_borough": compliance.delivery_by(data, "borough"),
-        "by_month": compliance.delivery_by(months, "month"),
-        "by_hate_strand": compliance.delivery_by_strand(data, audit.STRAND_COVARIATES),
-        "by_ward": compliance.suppress_small_counts(compliance.delivery_by(data, "ward"), ["allocated", "received"],
-                                                    threshold=threshold, total="allocated"),
+        "by_borough": disclosure.suppress(boroughs, counts, forced=boroughs["group"].isin(exposed), **protect),
+        "by_month": disclosure.suppress(compliance.delivery_by(months, "month"), counts, **protect),
+        "by_hate_strand": disclosure.suppress(compliance.delivery_by_strand(data, audit.STRAND_COVARIATES), counts,
+                                              **protect),
+        "by_ward": disclosure.suppress(wards.rename(columns={"borough": "in borough"}), counts, group="in borough",
+                                       **protect),
         "contact_modes": compliance.contact_modes(data) if recorded(data, "src_mode") else None,
         "contact_timing": compliance.contact_timing(data),
         "predictors_of_delivery": compliance.predictors_of_delivery(data, alpha=ctx.alpha),

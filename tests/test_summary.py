@@ -22,7 +22,9 @@ def test_summary_numbers_trace_to_results(reference_results):
         f"p = {attrition['itt']['p_value_exact']:.3f}", f"p = {attrition['itt']['p_value_exact_one_sided']:.3f}",
         f"about {extra['prevented']['itt']:,.0f} fewer withdrawals a year",
         f"about {extra['prevented']['full_compliance']:,.0f} fewer",
-        f"{attrition['power']['n_per_arm_for_80_percent_power']:,} reports per arm",
+        f"{attrition['power']['n_per_arm_for_target_power']:,} reports per arm",
+        f"{abs(attrition['power']['minimum_detectable_difference']) * 100:.1f} percentage points or more",
+        "Starting from a sceptical view",
         "which includes none", "does not establish", "12.0 fewer withdrawals per 100 victims",
         "−12.0 percentage points",
     ]

@@ -99,12 +99,24 @@ def test_subgroups_on_shipped_data_are_not_significant(analysis):
         assert result["interaction_p_value"] > 0.01
 
 
-def test_delivery_scenarios_reproduce_the_itt_figure_at_80_percent(reference_results):
+def test_delivery_scenarios_use_the_one_every_victim_estimand(reference_results):
+    """100% delivery is the complier relative reduction x the force's withdrawals: 6,839 x 0.259 = 1,769,
+    the same figure as the force extrapolation's full delivery; a share reached scales the withdrawals."""
     attrition = reference_results["outcomes"]["attrition"]
-    scenarios = {s["delivery_rate"]: s for s in delivery_scenarios(attrition, 6839)}
-    assert scenarios[0.8]["prevented"] == pytest.approx(reference_results["extrapolation"]["prevented"]["itt"])
-    assert scenarios[1.0]["prevented"] == pytest.approx(6839 * 0.15 / 0.552)
+    scenarios = {s["delivery_rate"]: s for s in delivery_scenarios(attrition, 6839, hate_crimes=22421)}
+    assert scenarios[1.0]["prevented"] == pytest.approx(reference_results["extrapolation"]["prevented"]["full_compliance"])
+    assert round(scenarios[1.0]["prevented"]) == 1769
+    reduction = attrition["cace"]["relative_risk_reduction"]
+    assert scenarios[0.8]["prevented"] == pytest.approx(round(6839 * 0.8) * reduction)
     assert scenarios[1.0]["prevented_ci"][0] < scenarios[1.0]["prevented"] < scenarios[1.0]["prevented_ci"][1]
+
+
+def test_absolute_transport_by_hand(reference_results):
+    """22,421 x 0.12 = 2,690: the trial's 12-point difference carried to the force's hate crimes."""
+    from helpers.extrapolation import absolute_transport
+    result = absolute_transport(reference_results["outcomes"]["attrition"], 22421)
+    assert result["prevented"] == pytest.approx(22421 * (69 - 54) / 125)
+    assert round(result["prevented"]) == 2691
 
 
 def test_logistic_marginal_standard_error_matches_statsmodels_margeff(analysis):
@@ -117,3 +129,26 @@ def test_logistic_marginal_standard_error_matches_statsmodels_margeff(analysis):
     estimate = adjusted.logistic_marginal_difference(analysis, "attrition")
     assert estimate.estimate == pytest.approx(margins.margeff[position], rel=1e-6)
     assert estimate.std_error == pytest.approx(margins.margeff_se[position], rel=1e-4)
+
+
+def test_interaction_q_by_hand():
+    """Two subgroups, risk differences 0.5 - 0.3 and 0.4 - 0.4 with 100 per arm each:
+    Q = sum w (d - d_w)^2, w = 1 / (p1 (1 - p1) / 100 + p0 (1 - p0) / 100) (Cochran 1954)."""
+    from scipy.stats import chi2
+    rows = []
+    for group, (p1, p0) in {"a": (0.5, 0.3), "b": (0.4, 0.4)}.items():
+        for arm, p in ((1, p1), (0, p0)):
+            events = int(p * 100)
+            rows += [{"g": group, "assigned": arm, "attrition": int(i < events)} for i in range(100)]
+    data = pd.DataFrame(rows)
+    d = np.array([0.2, 0.0])
+    w = 1 / np.array([0.5 * 0.5 / 100 + 0.3 * 0.7 / 100, 0.4 * 0.6 / 100 + 0.4 * 0.6 / 100])
+    q = np.sum(w * (d - np.sum(w * d) / np.sum(w)) ** 2)
+    result = subgroups.subgroup_effects(data, "attrition", "g")
+    assert result["interaction_statistic"] == pytest.approx(q, rel=1e-12)
+    assert result["interaction_p_value"] == pytest.approx(chi2.sf(q, 1), rel=1e-12)
+
+
+def test_holm_by_hand():
+    """p = 0.01, 0.04, 0.03 in a family of three: 0.03, 0.06, 0.06 (Holm 1979); None is left out."""
+    assert subgroups.holm([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06])

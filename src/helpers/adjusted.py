@@ -30,11 +30,12 @@ def _adjustment_problem(known: pd.DataFrame, outcome: str, treatment: str, param
     return None
 
 
-def _covariates(known: pd.DataFrame, outcome: str, treatment: str) -> tuple[pd.DataFrame, list[str], str | None]:
+def _covariates(known: pd.DataFrame, outcome: str, treatment: str,
+                columns: list[str] | None) -> tuple[pd.DataFrame, list[str], str | None]:
     """Usable covariates (constant and collinear ones dropped), the dropped names, and any problem."""
     if known.empty:
         return pd.DataFrame(index=known.index), [], "no report has an outcome recorded"
-    covariates, dropped = independent_columns(covariate_design(known))
+    covariates, dropped = independent_columns(covariate_design(known, columns))
     if covariates.empty:
         return covariates, dropped, "no baseline covariate varies among these reports"
     return covariates, dropped, _adjustment_problem(known, outcome, treatment, covariates.shape[1] + 1)
@@ -44,7 +45,8 @@ def _with_dropped(method: str, dropped: list[str]) -> str:
     return method if not dropped else f"{method}; dropped as constant or collinear: {', '.join(dropped)}"
 
 
-def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", alpha: float = 0.05) -> Estimate:
+def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", alpha: float = 0.05,
+                  covariates: list[str] | None = None) -> Estimate:
     """Risk difference from OLS with centred covariates interacted with treatment (Lin 2013).
 
     The coefficient on treatment is the average effect; HC2 standard errors, which Lin shows
@@ -54,7 +56,7 @@ def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigne
     known = data[data[outcome].notna()]
     method = "OLS with centred covariates interacted with treatment, HC2 (Lin 2013)"
     estimand = "risk_difference_adjusted_lin"
-    covariates, dropped, problem = _covariates(known, outcome, treatment)
+    covariates, dropped, problem = _covariates(known, outcome, treatment, covariates)
     method = _with_dropped(method, dropped)
     if problem:
         return Estimate.not_estimable(outcome, estimand, method, len(known), problem)
@@ -73,7 +75,7 @@ def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigne
 
 
 def logistic_marginal_difference(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
-                                 alpha: float = 0.05) -> Estimate:
+                                 alpha: float = 0.05, covariates: list[str] | None = None) -> Estimate:
     """Average marginal risk difference from a logistic regression on treatment and covariates.
 
     Every report's risk is predicted with and without SRC and the differences averaged. The
@@ -85,7 +87,7 @@ def logistic_marginal_difference(data: pd.DataFrame, outcome: str, *, treatment:
     known = data[data[outcome].notna()]
     method = "logistic regression, average marginal risk difference, delta method"
     estimand = "risk_difference_adjusted_logistic"
-    covariates, dropped, problem = _covariates(known, outcome, treatment)
+    covariates, dropped, problem = _covariates(known, outcome, treatment, covariates)
     method = _with_dropped(method, dropped)
     if problem:
         return Estimate.not_estimable(outcome, estimand, method, len(known), problem)

@@ -111,28 +111,30 @@ def _balance_row(label, level, values: pd.Series, z: pd.Series, *, share: bool) 
             "control": float(p0), "treatment": float(p1), "standardised_difference": float(difference)}
 
 
-def covariate_design(data: pd.DataFrame) -> pd.DataFrame:
+def covariate_design(data: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Covariates as regressors: one dummy per common level, and the numeric covariates.
 
     The most common level of each categorical covariate is the reference; levels with fewer
     than MIN_LEVEL_COUNT reports join the reference, since a handful of reports cannot be
-    balanced and only make the likelihood flat.
+    balanced and only make the likelihood flat. ``columns`` keeps only the named covariates
+    (the analysis plan's; ``hate_strand`` stands for the strand indicators); None uses all.
     """
+    wanted = (lambda name: True) if columns is None else (lambda name: name in columns)
     parts = []
-    strands = [c for c in STRAND_COVARIATES if c in data and data[c].sum() >= MIN_LEVEL_COUNT]
+    strands = [c for c in STRAND_COVARIATES if c in data and data[c].sum() >= MIN_LEVEL_COUNT and wanted("hate_strand")]
     parts.append(data[strands].astype(float))
     for column in CATEGORICAL_COVARIATES:
-        if column not in data:
+        if column not in data or not wanted(column):
             continue
         values = data[column].astype("string").fillna("not recorded")
         counts = values.value_counts()
         for level in counts.index[1:][counts.iloc[1:] >= MIN_LEVEL_COUNT]:
             parts.append((values == level).astype(float).rename(f"{column}={level}"))
     for column in BINARY_COVARIATES:
-        if column in data and data[column].notna().all():
+        if column in data and data[column].notna().all() and wanted(column):
             parts.append(data[[column]].astype(float))
     for column in CONTINUOUS_COVARIATES:
-        if column in data:
+        if column in data and wanted(column):
             parts.append(data[[column]].astype(float))
     design = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
     return design.loc[:, design.std(ddof=0) > 0]

@@ -43,15 +43,17 @@ def moderators(results: dict) -> str:
     if not tested:
         return "Not estimable at this sample size: no subgroup holds enough reports in both arms."
     name = lambda s: SUBGROUP_NAMES.get(s["by"], s["by"])
-    differing = [s for s in tested if s["interaction_p_value"] < 0.05]
-    alike = [s for s in tested if s["interaction_p_value"] >= 0.05]
+    adjusted = lambda s: s.get("interaction_p_value_holm", s["interaction_p_value"])
+    differing = [s for s in tested if adjusted(s) < 0.05]
+    alike = [s for s in tested if adjusted(s) >= 0.05]
     parts = []
     if differing:
         parts.append("the effect may differ by " + " and ".join(
-            f"{name(s)} (interaction p = {s['interaction_p_value']:.2f})" for s in differing))
+            f"{name(s)} (interaction p = {adjusted(s):.2f} after Holm's adjustment)" for s in differing))
     if alike:
         parts.append("there is no evidence that it differs by " + " or ".join(
-            f"{name(s)} (p = {s['interaction_p_value']:.2f})" for s in alike))
+            f"{name(s)} (p = {s['interaction_p_value']:.2f}; {adjusted(s):.2f} after Holm's adjustment)"
+            for s in alike))
     text = "; ".join(parts)
     return (f"Exploratory: {text[0].upper() + text[1:]}. With {len(tested)} subgroup tests, one p-value below 0.05 "
             "would not be unusual by chance alone; subgroups were not pre-specified and a trial of "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from linearmodels.iv import IV2SLS
-from scipy import stats
+from scipy import integrate, stats
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
@@ -154,35 +154,37 @@ def fisher_exact_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assign
     return float(stats.fisher_exact(counts.table, alternative=alternative).pvalue)
 
 
-def randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", draws: int = 10_000,
-                    seed: int = 0) -> dict:
-    """Randomisation-inference p-values for the risk difference, under complete randomisation.
+def randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
+                    direction: str = "decrease") -> dict:
+    """Exact randomisation-inference p-values for the risk difference, under complete randomisation.
 
     Re-randomising the reports with the observed arm sizes, under the sharp null of no effect
-    on any report, puts a hypergeometric number of the observed events in the treatment arm;
-    drawing that number is the same as permuting the allocation and costs nothing per report
-    (one vectorised draw, whatever the trial's size). The p-value counts the observed
-    allocation among the draws (Phipson & Smyth 2010), so it is never zero.
+    on any report, puts a hypergeometric number of the observed events in the SRC arm, so the
+    randomisation distribution of the risk difference is known exactly: its p-value is a finite
+    sum over at most min(events, n) + 1 tables, with no draws (Fisher 1935; Rosenbaum 2002, ch. 2).
+    The one-sided p equals Fisher's exact one-sided p; the two-sided p (|difference| at least
+    as large as observed) equals Fisher's two-sided p whenever the arms are of equal size.
 
     Returns
     -------
     dict
-        ``two_sided`` (|difference| at least as large as observed), ``one_sided`` (at
-        least as negative: the pre-registered direction), ``draws``, ``method``.
+        ``two_sided``, ``one_sided`` (in the outcome's pre-stated ``direction``: "decrease"
+        counts differences at least as negative), ``method``.
     """
     c = TwoByTwo.from_data(data, outcome, treatment)
     if c.empty_arm:
-        return {"two_sided": None, "one_sided": None, "draws": int(draws), "method": f"not estimable: {c.empty_arm}"}
-    total_events = c.treatment_events + c.control_events
-    rng = np.random.default_rng(seed)
-    treated_events = rng.hypergeometric(total_events, c.n - total_events, c.treatment_n, size=draws)
-    permuted = treated_events / c.treatment_n - (total_events - treated_events) / c.control_n
+        return {"two_sided": None, "one_sided": None, "method": f"not estimable: {c.empty_arm}"}
+    events = c.treatment_events + c.control_events
+    support = np.arange(max(0, events - c.control_n), min(events, c.treatment_n) + 1)
+    probability = stats.hypergeom.pmf(support, c.n, events, c.treatment_n)
+    difference = support / c.treatment_n - (events - support) / c.control_n
     observed = c.treatment_risk - c.control_risk
     tolerance = 1e-12  # ties count as at least as extreme
-    two_sided = (1 + np.sum(np.abs(permuted) >= abs(observed) - tolerance)) / (draws + 1)
-    one_sided = (1 + np.sum(permuted <= observed + tolerance)) / (draws + 1)
-    return {"two_sided": float(two_sided), "one_sided": float(one_sided), "draws": int(draws),
-            "method": "randomisation inference, complete randomisation with the observed arm sizes"}
+    two_sided = probability[np.abs(difference) >= abs(observed) - tolerance].sum()
+    tail = difference <= observed + tolerance if direction == "decrease" else difference >= observed - tolerance
+    return {"two_sided": float(min(1.0, two_sided)), "one_sided": float(min(1.0, probability[tail].sum())),
+            "method": "exact randomisation inference (hypergeometric), complete randomisation with the observed "
+                      "arm sizes"}
 
 
 def complier_means(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
@@ -327,43 +329,57 @@ def _bootstrap_complier_reduction(y, z, d, *, draws: int, seed: int) -> np.ndarr
     return np.where((compliance > 0) & (untreated > 0), reduction, -np.inf)
 
 
-def power_analysis(control_risk: float, treatment_risk: float, n_treatment: int, n_control: int, *,
-                   alpha: float = 0.05, target_power: float = 0.80) -> dict:
-    """Power of a two-arm comparison of proportions, by Cohen's arcsine effect size h.
+def power_analysis(control_risk: float, n_treatment: int, n_control: int, *, alpha: float = 0.05,
+                   target_power: float = 0.80, target_relative_reduction: float = 0.20,
+                   direction: str = "decrease") -> dict:
+    """The design questions: the smallest effect this trial could detect, and the size a trial needs.
 
-    Returns the power the trial's own arm sizes had to detect the observed difference
-    (two-sided, at ``alpha``) and the number per arm (equal arms) that would give
-    ``target_power``; None, with the reason, where the observed risks are equal (no finite
-    trial detects a zero difference) or an arm is too small for the normal approximation.
+    By Cohen's arcsine effect size h = 2 asin sqrt(p1) - 2 asin sqrt(p0), whose variance is
+    1/n1 + 1/n0 (Cohen 1988, unequal arms). Returns the smallest reduction in risk (percentage
+    points below ``control_risk``) detectable with ``target_power`` at the trial's own arm
+    sizes, two-sided at ``alpha``, and the reports per arm (equal arms) needed to detect the
+    plan's ``target_relative_reduction`` of ``control_risk`` (a relative increase of the same size
+    for an outcome whose ``direction`` is "increase"). Observed ("post hoc") power is
+    not given: it is a function of the p-value and adds nothing to it (Hoenig & Heisey 2001).
     """
     method = "normal approximation, Cohen's h, two-sided"
-    none = {"achieved_power": None, "n_per_arm_for_target_power": None, "effect_size_h": None, "method": method}
-    if min(n_treatment, n_control) < 2 or not (np.isfinite(control_risk) and np.isfinite(treatment_risk)):
-        return {**none, "reason": "not estimable: an arm has fewer than two reports with an outcome"}
-    h = proportion_effectsize(treatment_risk, control_risk)
-    if not np.isfinite(h) or abs(h) < 1e-12:
-        return {**none, "effect_size_h": 0.0, "reason": "not estimable: the observed risks are equal"}
-    analysis = NormalIndPower()
-    achieved = analysis.power(effect_size=abs(h), nobs1=n_treatment, alpha=alpha, ratio=n_control / n_treatment)
-    needed = analysis.solve_power(effect_size=abs(h), nobs1=None, alpha=alpha, power=target_power, ratio=1.0)
-    needed = float(np.atleast_1d(needed)[0])
-    return {"achieved_power": float(achieved), "effect_size_h": float(h), "method": method,
-            "n_per_arm_for_target_power": int(np.ceil(needed)) if np.isfinite(needed) else None}
+    none = {"minimum_detectable_difference": None, "n_per_arm_for_target_power": None, "method": method,
+            "target_power": target_power, "target_relative_reduction": target_relative_reduction}
+    if min(n_treatment, n_control) < 2 or not np.isfinite(control_risk) or not 0 < control_risk < 1:
+        return {**none, "reason": "not estimable: an arm has fewer than two reports, or the control risk is 0 or 1"}
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(target_power)
+    h = z * np.sqrt(1 / n_treatment + 1 / n_control)
+    angle = 2 * np.arcsin(np.sqrt(control_risk)) - h
+    detectable = np.sin(angle / 2) ** 2 - control_risk if angle > 0 else -control_risk
+    change = -target_relative_reduction if direction == "decrease" else target_relative_reduction
+    target = min(1.0, control_risk * (1 + change))
+    target_h = abs(2 * np.arcsin(np.sqrt(target)) - 2 * np.arcsin(np.sqrt(control_risk)))
+    needed = int(np.ceil(2 * (z / target_h) ** 2)) if target_h > 0 else None
+    return {**none, "minimum_detectable_difference": float(detectable), "n_per_arm_for_target_power": needed,
+            "effect_size_h": float(h)}
 
 
-def posterior_reduction(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", draws: int = 10_000,
-                        seed: int = 0, relative_threshold: float = 0.10) -> dict:
-    """Posterior probabilities that SRC reduces the risk, with a uniform Beta(1, 1) prior per arm."""
+def posterior_reduction(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
+                        prior: tuple[float, float] = (1.0, 1.0), relative_threshold: float = 0.10) -> dict:
+    """Posterior probabilities that SRC reduces the risk, by numerical integration.
+
+    With independent Beta(a, b) priors on each arm's risk, the posteriors are Beta(a + events,
+    b + non-events), and P(p_SRC < c p_BAU) = integral of f_BAU(x) F_SRC(c x) dx over [0, 1]
+    (adaptive quadrature; no draws, so no Monte Carlo error).
+    """
     c = TwoByTwo.from_data(data, outcome, treatment)
-    base = {"relative_threshold": relative_threshold, "prior": "Beta(1, 1) in each arm", "draws": int(draws)}
+    a, b = (float(v) for v in prior)
+    base = {"relative_threshold": relative_threshold, "prior": f"Beta({a:g}, {b:g}) in each arm",
+            "method": "Beta-binomial posteriors, numerical integration"}
     if c.empty_arm:
         return {**base, "probability_of_reduction": None, "probability_of_relative_reduction_at_least": None,
                 "reason": f"not estimable: {c.empty_arm}"}
-    rng = np.random.default_rng(seed)
-    treated = rng.beta(1 + c.treatment_events, 1 + c.treatment_n - c.treatment_events, draws)
-    control = rng.beta(1 + c.control_events, 1 + c.control_n - c.control_events, draws)
-    return {**base, "probability_of_reduction": float(np.mean(treated < control)),
-            "probability_of_relative_reduction_at_least": float(np.mean(treated <= (1 - relative_threshold) * control))}
+    src = stats.beta(a + c.treatment_events, b + c.treatment_n - c.treatment_events)
+    bau = stats.beta(a + c.control_events, b + c.control_n - c.control_events)
+    below = lambda factor: float(np.clip(integrate.quad(lambda x: bau.pdf(x) * src.cdf(factor * x), 0, 1,
+                                                        epsabs=1e-11, epsrel=1e-10, limit=200)[0], 0, 1))
+    return {**base, "probability_of_reduction": below(1.0),
+            "probability_of_relative_reduction_at_least": below(1 - relative_threshold)}
 
 
 def _risk_or_none(value: float) -> float | None:
@@ -371,21 +387,27 @@ def _risk_or_none(value: float) -> float | None:
 
 
 def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha: float = 0.05,
-                    draws: int = 10_000, seed: int = 0, target_power: float = 0.80) -> tuple[dict, list[Estimate]]:
+                    draws: int = 10_000, seed: int = 0, target_power: float = 0.80, direction: str = "decrease",
+                    plan: dict | None = None) -> tuple[dict, list[Estimate]]:
     """Every estimate for one outcome: the results.json entry and the tidy rows behind it.
 
-    ``not_estimable`` maps each figure left as None to the reason the data cannot support it.
+    ``direction`` is the outcome's pre-stated direction ("decrease" or "increase"): one-sided
+    tests look that way. ``plan`` is the analysis plan (its Bayesian priors and the target
+    effect for the sample size). ``notes`` maps each figure left as None to the reason.
     """
+    plan = plan or {}
+    bayes = plan.get("bayesian", {"prior": [1, 1], "sceptical_prior": [25, 25], "relative_threshold": 0.10})
     counts = TwoByTwo.from_data(data, outcome)
     rr = risk_ratio(data, outcome, alpha=alpha)
     rd = risk_difference(data, outcome, alpha=alpha)
     cace = complier_average_causal_effect(data, outcome, alpha=alpha)
     weak_instrument = anderson_rubin_interval(data, outcome, alpha=alpha)
     complier_rrr = complier_relative_reduction(data, outcome, alpha=alpha, draws=draws, seed=seed)
-    randomisation = randomisation_p(data, outcome, draws=draws, seed=seed)
+    randomisation = randomisation_p(data, outcome, direction=direction)
     means = complier_means(data, outcome)
-    power = power_analysis(counts.control_risk, counts.treatment_risk, counts.treatment_n, counts.control_n,
-                           alpha=alpha, target_power=target_power)
+    power = power_analysis(counts.control_risk, counts.treatment_n, counts.control_n, alpha=alpha,
+                           target_power=target_power,
+                           target_relative_reduction=plan.get("target_relative_reduction", 0.20), direction=direction)
     odds = odds_ratio(data, outcome, alpha=alpha)
     complier_control, complier_treated = _risk_or_none(means["untreated"]), _risk_or_none(means["treated"])
     entry = {
@@ -400,11 +422,17 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
             "risk_difference": rd.estimate, "risk_difference_ci": rd.interval,
             "odds_ratio": odds.as_dict(),
             "p_value_exact": fisher_exact_p(data, outcome),
-            "p_value_exact_one_sided": fisher_exact_p(data, outcome, alternative="less"),
+            "p_value_exact_one_sided": fisher_exact_p(data, outcome,
+                                                      alternative="less" if direction == "decrease" else "greater"),
+            "one_sided_direction": direction,
+            "one_sided_threshold": alpha / 2,
             "p_value_randomisation": randomisation["two_sided"],
             "p_value_randomisation_one_sided": randomisation["one_sided"],
-            "randomisation_draws": randomisation["draws"],
-            "bayesian": posterior_reduction(data, outcome, draws=draws, seed=seed),
+            "randomisation_method": randomisation["method"],
+            "bayesian": posterior_reduction(data, outcome, prior=tuple(bayes["prior"]),
+                                            relative_threshold=bayes["relative_threshold"]),
+            "bayesian_sceptical": posterior_reduction(data, outcome, prior=tuple(bayes["sceptical_prior"]),
+                                                      relative_threshold=bayes["relative_threshold"]),
             "open_investigation_bounds": open_investigation_bounds(data, outcome),
         },
         "cace": {
@@ -418,13 +446,7 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
             "weak_instrument": weak_instrument["weak_instrument"],
             "anderson_rubin": weak_instrument,
         },
-        "power": {
-            "achieved_power": power["achieved_power"],
-            "n_per_arm_for_80_percent_power": power["n_per_arm_for_target_power"],
-            "target_power": target_power,
-            "effect_size_h": power["effect_size_h"],
-            "method": power["method"],
-        },
+        "power": {key: value for key, value in power.items() if key != "reason"},
     }
     reasons = {"itt.risk_ratio": rr.reason, "itt.risk_difference": rd.reason, "itt.odds_ratio": odds.reason,
                "cace.risk_difference": cace.reason, "cace.relative_risk_reduction": complier_rrr.reason,

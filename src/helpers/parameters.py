@@ -85,6 +85,53 @@ class InputLimits(Strict):
     max_xlsx_uncompressed_mb: Annotated[int, Field(strict=True, ge=1)] = 1_000
 
 
+COVARIATES = ("victim_age_band", "victim_sex", "repeat_victim", "suspect_identified", "offence_group", "borough",
+              "hate_strand")
+SUBGROUP_COLUMNS = ("primary_strand", "offence_group", "borough")
+
+
+class Covariates(Strict):
+    """Baseline covariates named for adjustment before the data are read, with the reason."""
+
+    columns: list[Literal[COVARIATES]]  # type: ignore[valid-type]
+    reason: Text
+
+
+class Subgroups(Strict):
+    columns: list[Literal[SUBGROUP_COLUMNS]]  # type: ignore[valid-type]
+    prespecified: bool
+
+
+class Bayesian(Strict):
+    """Beta priors for each arm's risk: the default (uniform) and a sceptical one shown beside it."""
+
+    prior: Annotated[list[Annotated[float, Field(strict=True, gt=0)]], Field(min_length=2, max_length=2)]
+    sceptical_prior: Annotated[list[Annotated[float, Field(strict=True, gt=0)]], Field(min_length=2, max_length=2)]
+    relative_threshold: Probability
+
+
+class AnalysisPlan(Strict):
+    """What the analysis will be, declared before the data are read (CONSORT 2025 item 28)."""
+
+    primary_outcome: Literal[OUTCOME_NAMES]  # type: ignore[valid-type]
+    primary_analysis: Text
+    sided: Literal["two-sided"]
+    directions: dict[Literal[OUTCOME_NAMES], Literal["decrease", "increase"]]  # type: ignore[valid-type]
+    covariates: Covariates
+    subgroups: Subgroups
+    target_relative_reduction: Probability
+    bayesian: Bayesian
+    source: Text
+
+    @field_validator("directions")
+    @classmethod
+    def _every_outcome_has_a_direction(cls, value: dict) -> dict:
+        missing = [name for name in OUTCOME_NAMES if name not in value]
+        if missing:
+            raise ValueError(f"needs a direction for {', '.join(missing)}")
+        return value
+
+
 class Parameters(Strict):
     """Every analysis choice of one run (``config/parameters.yml``)."""
 
@@ -104,6 +151,7 @@ class Parameters(Strict):
     mechanism: Text
     delivery_constraints: Text
     input_limits: InputLimits = InputLimits()
+    analysis_plan: AnalysisPlan
 
 
 def load_parameters(path: Path | str | None = None, **overrides: Any) -> dict:

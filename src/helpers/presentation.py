@@ -204,13 +204,19 @@ def complier_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
 
 
 def power_table(outcomes: dict) -> pd.DataFrame:
+    """The design questions for each outcome: what this trial could detect, what a trial would need."""
     rows = []
     for name, entry in outcomes.items():
         power = entry["power"]
-        needed = power["n_per_arm_for_80_percent_power"]
+        target, change = f"{power['target_power']:.0%}", f"{power['target_relative_reduction']:.0%}"
+        direction = entry["itt"].get("one_sided_direction", "decrease")
+        needed, detectable = power["n_per_arm_for_target_power"], power["minimum_detectable_difference"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
-                     "Power of this trial": _pct(power["achieved_power"], 0),
-                     "Reports per arm for 80% power": NOT_ESTIMABLE if needed is None else f"{needed:,}"})
+                     f"Smallest change detectable with {target} power, this trial's arms (percentage points)":
+                         NOT_ESTIMABLE if detectable is None else f"{abs(detectable) * 100:.1f}",
+                     f"Reports per arm for {target} power to detect a {change} relative "
+                     f"{'reduction' if direction == 'decrease' else 'increase'}":
+                         NOT_ESTIMABLE if needed is None else f"{needed:,}"})
     return pd.DataFrame(rows)
 
 
@@ -303,7 +309,8 @@ def subgroup_table(subgroups: list[dict]) -> pd.DataFrame:
                          "SRC risk": _pct(level["treatment_risk"], 0),
                          "Risk difference (CI)": _with_interval(level["risk_difference"],
                                                                 [level["conf_low"], level["conf_high"]], _pct),
-                         "Interaction p": _num(p)})
+                         "Interaction p": _num(p),
+                         "Interaction p, Holm-adjusted": _num(result.get("interaction_p_value_holm"))})
     return pd.DataFrame(rows)
 
 
@@ -343,3 +350,54 @@ def national_table(national: dict, confidence_level: float) -> pd.DataFrame:
     """The national scenario: prevented withdrawals under the assumed withdrawal share."""
     return extrapolation_table({**national, "share_of_hate_crimes": {"itt": None, "full_compliance": None}},
                                confidence_level).drop(columns=["Share of all hate crimes"])
+
+
+def plan_table(results: dict) -> pd.DataFrame:
+    """Every analysis shown, with its role and whether the plan declared it before the data were read."""
+    return pd.DataFrame([{"Analysis": a["analysis"], "Role": a["role"],
+                          "Declared in the plan": "pre-specified" if a["prespecified"] else "exploratory"}
+                         for a in results["analyses"]])
+
+
+def plan_text(plan: dict) -> str:
+    """The analysis plan in a few sentences, from the parameters file."""
+    directions = "; ".join(f"{OUTCOME_LABELS.get(k, k).lower()}: {v}" for k, v in plan["directions"].items())
+    return (f"**Analysis plan** ({plan['source']}). Primary outcome: {OUTCOME_LABELS.get(plan['primary_outcome'])}; "
+            f"primary analysis: {plan['primary_analysis']}. Pre-stated directions ({directions}): one-sided tests look "
+            "that way and are read against half the two-sided threshold. Adjustment covariates: "
+            f"{', '.join(plan['covariates']['columns'])} ({' '.join(plan['covariates']['reason'].split())}).")
+
+
+def one_sided_note(outcomes: dict) -> str:
+    """The footnote of the one-sided columns: each outcome's own direction and the 2.5% reading."""
+    parts = [f"{OUTCOME_LABELS.get(name, name).lower()}: {'fewer' if e['itt'].get('one_sided_direction') == 'decrease' else 'more'} with SRC"
+             for name, e in outcomes.items()]
+    threshold = next(iter(outcomes.values()))["itt"].get("one_sided_threshold", 0.025)
+    return ("\\* One-sided: tested only in the direction stated before the trial (" + "; ".join(parts) + "). "
+            f"A one-sided p is read against {threshold * 100:g}%, which matches a two-sided test at "
+            f"{threshold * 200:g}%; the primary analysis is the two-sided one. A one-sided test cannot detect harm.")
+
+
+def reconciliation_table(rows: list[dict]) -> pd.DataFrame:
+    """The published figures, what each one is, and this run's figures that reproduce it."""
+    shown = {"points": lambda v: f"{v * 100:.1f} percentage points".replace("-", "−"),
+             "percent": lambda v: f"{v * 100:.1f}%".replace("-", "−"),
+             "count": lambda v: f"{v:,.0f}".replace("-", "−")}
+    return pd.DataFrame([{"Published": r["published"], "What it is": r["is"],
+                          "This report": "; ".join(NOT_ESTIMABLE if v is None else shown[r["scale"]](v)
+                                                   for v in r["this_run"])} for r in rows])
+
+
+def transport_table(extrapolation: dict, confidence_level: float) -> pd.DataFrame:
+    """Relative and absolute transport of the trial's effect to the force, side by side."""
+    level = f"{confidence_level:.0%}"
+    fmt = lambda v: NOT_ESTIMABLE if v is None else f"{v:,.0f}".replace("-", "−")
+    absolute = extrapolation.get("absolute_transport") or {"prevented": None, "prevented_ci": [None, None]}
+    return pd.DataFrame([
+        {"Carried to the force as": "a relative reduction (preferred)",
+         "Withdrawals prevented a year": fmt(extrapolation["prevented"]["itt"]),
+         f"{level} interval": _interval(extrapolation["prevented"]["itt_ci"], fmt)},
+        {"Carried to the force as": "an absolute difference in percentage points",
+         "Withdrawals prevented a year": fmt(absolute["prevented"]),
+         f"{level} interval": _interval(absolute["prevented_ci"], fmt)},
+    ])

@@ -48,6 +48,51 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+PUBLISHED_FIGURES = config.EXTERNAL_DIR / "published_figures.yml"
+
+
+def reconciliation(results: dict) -> list[dict]:
+    """Each published figure beside the figures of this run that reproduce it."""
+    import yaml
+
+    rows = []
+    for figure in yaml.safe_load(PUBLISHED_FIGURES.read_text(encoding="utf-8")):
+        values = [_lookup(results, path) for path in figure["results"]]
+        rows.append({"published": figure["published"], "is": figure["is"], "scale": figure["scale"],
+                     "this_run": values, "results": figure["results"]})
+    return rows
+
+
+def _lookup(results: dict, path: str):
+    node = results
+    for key in path.split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def analyses(plan: dict) -> list[dict]:
+    """Every analysis the report shows, marked pre-specified (declared in the plan) or exploratory."""
+    primary = plan["primary_outcome"]
+    return [
+        {"analysis": f"{primary}: {plan['primary_analysis']}", "role": "primary", "prespecified": True},
+        {"analysis": "other outcomes (charge, positive outcome): unadjusted intention to treat, two-sided",
+         "role": "secondary", "prespecified": True},
+        {"analysis": "one-sided tests in each outcome's pre-stated direction", "role": "secondary",
+         "prespecified": True},
+        {"analysis": "covariate-adjusted intention to treat (Lin; logistic) on the plan's covariates: "
+                     + ", ".join(plan["covariates"]["columns"]), "role": "secondary", "prespecified": True},
+        {"analysis": "complier average causal effect and complier relative reduction", "role": "secondary",
+         "prespecified": True},
+        {"analysis": "Bayesian probability of benefit, uniform and sceptical priors", "role": "secondary",
+         "prespecified": True},
+        {"analysis": "force-wide and national extrapolation", "role": "secondary", "prespecified": True},
+        {"analysis": "subgroups by " + ", ".join(plan["subgroups"]["columns"]), "role": "exploratory",
+         "prespecified": bool(plan["subgroups"]["prespecified"])},
+        {"analysis": "per-protocol and as-treated comparisons (biased by who was reached)", "role": "exploratory",
+         "prespecified": False},
+    ]
+
+
 def assemble_results(ctx: StageContext) -> dict:
     """Build results.json from the stage results of this run."""
     cleaning = ctx.read_stage_result("01_data_cleaning")
@@ -92,6 +137,8 @@ def assemble_results(ctx: StageContext) -> dict:
         "subgroups": effects["subgroups"],
         "economics": extrapolation["economics"],
         "national_scenario": extrapolation.get("national"),
+        "analysis_plan": ctx.params["analysis_plan"],
+        "analyses": analyses(ctx.params["analysis_plan"]),
         "warnings": cleaning["warnings"],
         "skipped": cleaning["skipped"],
         "provenance": {
@@ -103,6 +150,7 @@ def assemble_results(ctx: StageContext) -> dict:
             "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         },
     }
+    results["reconciliation"] = reconciliation(results)
     results = to_jsonable(results)
     validate_results(results)
     return results

@@ -14,8 +14,6 @@ from .estimates import tidy
 from .parameters import load_population
 
 OUTCOMES = ("attrition", "charge", "positive_outcome")
-# Exploratory subgroups of the withdrawal effect; a report's first strand is its hate strand here.
-SUBGROUPS = ("primary_strand", "offence_group", "borough")
 
 # What each optional column of the input contract makes possible: without it (absent, or with
 # no value recorded) that analysis is skipped with one line, and nothing else changes.
@@ -24,10 +22,11 @@ OPTIONAL_ANALYSES = {
     "src_completed_on": "days from report to contact (table and figure)",
     "src_mode": "how contacts were made, withdrawal by contact mode, and the cost of delivery",
     "outcome_on": "date of the last outcome recorded (end of follow-up)",
-    "victim_age_band": "baseline balance and covariate adjustment on the victim's age band",
-    "victim_sex": "baseline balance and covariate adjustment on the victim's sex",
-    "repeat_victim": "baseline balance and covariate adjustment on repeat victimisation",
-    "suspect_identified": "baseline balance and covariate adjustment on whether a suspect was identified",
+    "victim_age_band": "baseline balance on the victim's age band",
+    "victim_sex": "baseline balance on the victim's sex",
+    "repeat_victim": "baseline balance on repeat victimisation, and adjustment for it where the plan names it",
+    "suspect_identified": "baseline balance on whether a suspect was identified, and adjustment for it where the "
+                          "plan names it",
 }
 NOT_RECORDED = "not recorded"
 
@@ -111,11 +110,14 @@ def effect_estimation(ctx: StageContext) -> dict:
     data = ctx.read_analysis_table()
     outcomes, rows = {}, []
     for name in OUTCOMES:
+        plan = ctx.params["analysis_plan"]
         entry, estimates = estimation.outcome_summary(
             data, name, codes=ctx.params["outcomes"][name]["codes"], alpha=ctx.alpha, draws=ctx.draws,
-            seed=ctx.seed, target_power=float(ctx.params["target_power"]))
-        covariate_adjusted = [adjusted.lin_estimator(data, name, alpha=ctx.alpha),
-                              adjusted.logistic_marginal_difference(data, name, alpha=ctx.alpha)]
+            seed=ctx.seed, target_power=float(ctx.params["target_power"]), direction=plan["directions"][name],
+            plan=plan)
+        planned = plan["covariates"]["columns"]
+        covariate_adjusted = [adjusted.lin_estimator(data, name, alpha=ctx.alpha, covariates=planned),
+                              adjusted.logistic_marginal_difference(data, name, alpha=ctx.alpha, covariates=planned)]
         entry["itt"]["adjusted"] = {e.estimand: e.as_dict() for e in covariate_adjusted}
         outcomes[name] = entry
         rows += estimates + covariate_adjusted + compliance.biased_comparisons(data[data[name].notna()], name,
@@ -123,8 +125,8 @@ def effect_estimation(ctx: StageContext) -> dict:
     table = tidy(rows)
     figures.forest_plot(forest_rows(table), ctx.files.figure("forest_plot"),
                         confidence_level=float(ctx.params["confidence_level"]))
-    subgroup_results = [subgroups.subgroup_effects(data, "attrition", by, alpha=ctx.alpha)
-                        for by in SUBGROUPS if by in data]
+    subgroup_results = subgroups.adjust_families([subgroups.subgroup_effects(data, "attrition", by, alpha=ctx.alpha)
+                                                  for by in plan["subgroups"]["columns"] if by in data])
     result = {"outcomes": outcomes, "estimates": table, "subgroups": subgroup_results,
               "contact_mode": compliance.outcome_by_contact_mode(data, "attrition") if recorded(data, "src_mode")
               else None}
@@ -149,6 +151,7 @@ def extrapolate(ctx: StageContext) -> dict:
     population_figures = load_population(ctx.params)
     key = ctx.params["population"]
     force = extrapolation.force_extrapolation(attrition, population_figures[key], key)
+    force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"])
     result = {"extrapolation": force,
               "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"],
                                                                          hate_crimes=force["hate_crimes"])}

@@ -5,12 +5,16 @@ them exploratory and leads with the interaction test, not the subgroup intervals
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from .estimation import risk_difference
-from .modelfit import NotEstimable, fit_logit
+
+# A report with several hate strands counts under the first in this order (the order in which
+# cleaning lists a report's strands).
+STRAND_RULE = ("a report with several hate strands counts under the first of race, religion, disability, sexual "
+               "orientation, transgender")
 
 MIN_SUBGROUP_PER_ARM = 10  # below this, a subgroup's interval says nothing
 
@@ -33,23 +37,52 @@ def subgroup_effects(data: pd.DataFrame, outcome: str, by: str, *, treatment: st
         rows.append({"subgroup": level, "n": int(len(part)), "control_risk": float(part.loc[part[treatment] == 0, outcome].mean()),
                      "treatment_risk": float(part.loc[part[treatment] == 1, outcome].mean()),
                      "risk_difference": estimate.estimate, "conf_low": estimate.conf_low, "conf_high": estimate.conf_high})
-    return {"by": by, "levels": rows, **interaction_test(known, outcome, treatment)}
+    result = {"by": by, "levels": rows, **interaction_test(known, outcome, treatment)}
+    return {**result, "rule": STRAND_RULE} if by == "primary_strand" else result
 
 
 def interaction_test(known: pd.DataFrame, outcome: str, treatment: str) -> dict:
-    """Likelihood-ratio test that the effect is the same in every subgroup (logistic models)."""
-    if known["subgroup"].nunique() < 2:
-        return {"interaction_p_value": None, "interaction_method": "not estimable: a single subgroup"}
-    z = known[treatment].astype(float).rename("z")
-    levels = pd.get_dummies(known["subgroup"], prefix="g", drop_first=True, dtype=float)
-    main_design = sm.add_constant(pd.concat([z, levels], axis=1))
-    full_design = pd.concat([main_design, levels.mul(z, axis=0).add_prefix("z_x_")], axis=1)
-    y = known[outcome].astype(float)
-    try:
-        main, full = fit_logit(sm.Logit(y, main_design)), fit_logit(sm.Logit(y, full_design))
-    except NotEstimable as exc:
-        return {"interaction_p_value": None, "interaction_method": f"not estimable ({exc})"}
-    statistic = 2 * (full.llf - main.llf)
-    df = int(full.df_model - main.df_model)
+    """Test that the risk difference is the same in every subgroup, on the scale it is shown.
+
+    Cochran's Q on the subgroups' risk differences: Q = sum w_i (d_i - d_w)^2 with
+    w_i = 1 / var(d_i) (the Wald variance of each difference) and d_w their weighted mean,
+    chi-squared with k - 1 degrees of freedom under homogeneity (Cochran 1954; Altman &
+    Bland 2003 for the two-group case). A subgroup whose variance is zero (every report alike
+    in both arms) cannot enter the test.
+    """
+    differences, variances = [], []
+    for _, part in known.groupby("subgroup"):
+        y, z = part[outcome].astype(float), part[treatment]
+        if z.nunique() < 2:
+            continue
+        p1, p0 = y[z == 1].mean(), y[z == 0].mean()
+        variance = p1 * (1 - p1) / (z == 1).sum() + p0 * (1 - p0) / (z == 0).sum()
+        if variance > 0:
+            differences.append(p1 - p0)
+            variances.append(variance)
+    if len(differences) < 2:
+        return {"interaction_p_value": None,
+                "interaction_method": "not estimable: fewer than two subgroups with a variable outcome in both arms"}
+    d, w = np.array(differences), 1 / np.array(variances)
+    statistic = float(np.sum(w * (d - np.sum(w * d) / np.sum(w)) ** 2))
+    df = len(d) - 1
     return {"interaction_p_value": float(stats.chi2.sf(statistic, df)), "interaction_df": df,
-            "interaction_method": "likelihood-ratio test of treatment x subgroup terms, logistic regression"}
+            "interaction_statistic": statistic,
+            "interaction_method": "Cochran's Q on the subgroups' risk differences (heterogeneity test)"}
+
+
+def holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of a family of p-values (Holm 1979); None stays None."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (len(present) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def adjust_families(results: list[dict]) -> list[dict]:
+    """Add each family's Holm-adjusted interaction p-value, across the subgroup families tested."""
+    adjusted = holm([r.get("interaction_p_value") for r in results])
+    return [{**r, "interaction_p_value_holm": a} for r, a in zip(results, adjusted)]

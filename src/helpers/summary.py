@@ -86,7 +86,8 @@ def _how_sure(itt: dict) -> str:
     text += f"Fisher's exact test gives {p_value_phrase(itt['p_value_exact'])}. "
     one_sided = itt["p_value_exact_one_sided"]
     text += (f"Tested only in the direction stated before the trial (fewer withdrawals with SRC), p = {one_sided:.3f}; "
-             "that test matches a two-sided 5% test at a threshold of 2.5%, and it cannot detect harm. ")
+             f"a one-sided p is read against {itt.get('one_sided_threshold', 0.025) * 100:g}% to match the two-sided "
+             "test, and it cannot detect harm; the primary analysis is the two-sided one. ")
     bayes = itt.get("bayesian") or {}
     probability = bayes.get("probability_of_reduction")
     if probability is not None:
@@ -96,6 +97,10 @@ def _how_sure(itt: dict) -> str:
         text += (f"With no prior view of the effect ({bayes['prior']}), the probability that SRC reduces withdrawal "
                  f"is {pct(probability)}, and that it reduces it by at least {pct(bayes['relative_threshold'])} is "
                  f"{pct(bayes['probability_of_relative_reduction_at_least'])}: {judgement}.")
+        sceptical = itt.get("bayesian_sceptical") or {}
+        if sceptical.get("probability_of_reduction") is not None:
+            text += (f" Starting from a sceptical view ({sceptical['prior']}, which pulls the arms together), it is "
+                     f"{pct(sceptical['probability_of_reduction'])}.")
     return text
 
 
@@ -146,12 +151,15 @@ def _includes_none(interval) -> str:
 
 def _settle(attrition: dict, results: dict) -> str:
     power = attrition["power"]
-    target = f"{power.get('target_power', 0.8):.0%}"
-    if power["achieved_power"] is None:
-        text = "**What would settle it.** The trial's data give no difference to plan a larger trial around. "
+    target = f"{power['target_power']:.0%}"
+    head = "**What would settle it.** "
+    if power["minimum_detectable_difference"] is None:
+        text = head + "The trial's data give no control risk to plan a larger trial around. "
     else:
-        text = (f"**What would settle it.** A trial with {_n(power['n_per_arm_for_80_percent_power'])} reports per "
-                f"arm would have {target} power to detect a difference as large as the one observed. ")
+        text = (head + f"With its arm sizes, this trial had {target} power to detect a fall in withdrawal of "
+                f"{abs(power['minimum_detectable_difference']) * 100:.1f} percentage points or more. To detect a "
+                f"{power['target_relative_reduction']:.0%} relative reduction with {target} power, a trial needs "
+                f"{_n(power['n_per_arm_for_target_power'])} reports per arm. ")
     return text + _rare_outcomes(results)
 
 
@@ -216,6 +224,7 @@ def _rare_outcomes(results: dict) -> str:
     for name, label in (("charge", "charge"), ("positive_outcome", "positive outcome")):
         outcome = results["outcomes"][name]
         phrases.append(f"{label} {outcome['treatment']['events']} vs {outcome['control']['events']} "
-                       f"(a trial would need {_n(outcome['power']['n_per_arm_for_80_percent_power'])} per arm)")
+                       f"(a trial would need {_n(outcome['power']['n_per_arm_for_target_power'])} per arm to detect a "
+                       f"{outcome['power']['target_relative_reduction']:.0%} relative increase)")
     return "Charges and positive outcomes are too rare in a trial of this size to show a difference: " \
            + "; ".join(phrases) + "."

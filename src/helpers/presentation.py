@@ -401,3 +401,14 @@ def transport_table(extrapolation: dict, confidence_level: float) -> pd.DataFram
          "Withdrawals prevented a year": fmt(absolute["prevented"]),
          f"{level} interval": _interval(absolute["prevented_ci"], fmt)},
     ])
+
+
+COMPLIER_ASSUMPTIONS = (
+    "The complier effect is the effect among victims who take the contact when it is offered. It rests on three "
+    "assumptions. **Exclusion**: being allocated to SRC changes withdrawal only through the contact; the threat "
+    "here is that a referral email or crime-system flag changed how the investigating officer treated the case. "
+    "**Monotonicity**: no victim was contacted because of being allocated to business as usual; the threat is an "
+    "officer who contacted a control victim (the contamination rate shows how often). **No interference**: one "
+    "victim's allocation does not change another's withdrawal; the threat is repeat victims, or victims in the "
+    "same household, reported more than once. Beyond the compliers, carrying the effect to every victim assumes "
+    "that those not reached in the trial would respond as the compliers did.")

@@ -72,12 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
     diff.add_argument("--tolerance", type=float, default=0.0, help="ignore numeric changes up to this size")
+
+    pool = commands.add_parser("pool", help="pool the effects of several runs (meta-analysis of their results.json)")
+    pool.add_argument("results", type=path_argument, nargs="+", metavar="RESULTS_JSON",
+                      help="two or more results.json files written by srceval run")
+    pool.add_argument("--out", type=path_argument, required=True,
+                      help="folder for pooled.json, pooled.html, pooled.pdf and the forest plots")
+    pool.add_argument("--labels", default=None,
+                      help="comma-separated run labels, one per file (default: each file's folder name)")
+    pool.add_argument("--confidence-level", type=float, default=0.95, help="level of every interval (default: 0.95)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"run": _run, "simulate": _simulate, "diff": _diff}
+    handlers = {"run": _run, "simulate": _simulate, "diff": _diff, "pool": _pool}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:  # Ctrl-C outside a run's own handling (while importing, say): no traceback
@@ -132,6 +141,27 @@ def _diff(args) -> int:
             print(f"srceval diff: {path} does not exist", file=sys.stderr)
             return 2
     print(format_changes(diff_files(args.old, args.new, tolerance=args.tolerance)))
+    return 0
+
+
+def _pool(args) -> int:
+    from .pooling import PoolInputError, check_output_folder, pool_runs, read_runs, write_outputs
+
+    try:
+        if not 0 < args.confidence_level < 1:
+            raise PoolInputError(f"--confidence-level must lie between 0 and 1, not {args.confidence_level}")
+        labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
+        check_output_folder(args.out, args.results)
+        runs = read_runs(args.results, labels)
+    except PoolInputError as error:
+        print(f"srceval pool: {error}", file=sys.stderr)
+        return error.exit_code
+    try:
+        written = write_outputs(pool_runs(runs, level=args.confidence_level), args.out)
+    except OSError as error:  # a folder that cannot be written, a full disk, Pango missing for the PDF
+        print(f"srceval pool: cannot write the pooled results to {args.out}: {error}", file=sys.stderr)
+        return 2
+    print(f"Pooled {len(runs)} runs: {written['json']}, {written['html']}, {written['pdf']}")
     return 0
 
 

@@ -52,3 +52,18 @@ def test_untidy_as_promised():
     assert codes.str.startswith("OC").any() and codes.str.startswith("Outcome ").any()
     assert trial.extract["Reported On"].str.contains("/").any()
     assert (trial.extract["Record Type"].str.strip().str.lower() == "incident").sum() == 6
+
+
+def test_a_generated_extract_says_it_is_synthetic_and_an_edited_one_does_not(tmp_path):
+    from helpers.provenance import data_origin
+    allocation, extract = simulate_trial().write(tmp_path)
+    origin = data_origin(allocation, extract)
+    assert origin["synthetic"] is True and "withdrawal counts reproduce the published trial" in origin["published"]
+    extract.write_text(extract.read_text(encoding="utf-8").replace("Merton", "MERTON", 1), encoding="utf-8")
+    assert data_origin(allocation, extract)["synthetic"] is False
+
+
+def test_the_shipped_data_are_marked_synthetic():
+    from helpers import config
+    from helpers.provenance import data_origin
+    assert data_origin(config.DEFAULT_ALLOCATION, config.DEFAULT_EXTRACT)["synthetic"] is True

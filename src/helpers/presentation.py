@@ -412,3 +412,21 @@ COMPLIER_ASSUMPTIONS = (
     "victim's allocation does not change another's withdrawal; the threat is repeat victims, or victims in the "
     "same household, reported more than once. Beyond the compliers, carrying the effect to every victim assumes "
     "that those not reached in the trial would respond as the compliers did.")
+
+
+def provenance_lines(results: dict) -> list[str]:
+    """Page 1: whether the data are synthetic, what is invented, the run's date and input files."""
+    origin = results["inputs"].get("origin") or {}
+    lines = []
+    if origin.get("synthetic"):
+        lines.append(f"SYNTHETIC DATA: these files were made by {origin['generator']} (seed {origin['seed']}); "
+                     f"{origin['published']}; {origin['invented']}. No row describes a real person or crime.")
+    else:
+        lines.append("Data: the extract named below, not made by the project's generator (no synthetic manifest "
+                     "matches it).")
+    for role in ("allocation", "extract"):
+        info = results["inputs"][role]
+        lines.append(f"{role.title()} file: {info['file']}, SHA-256 {info['sha256']}")
+    lines.append(f"Run on {results['provenance']['generated_at']} by srceval {results['provenance']['package_version']}"
+                 f" (commit {results['provenance']['git_commit'] or 'unknown'}).")
+    return lines

@@ -108,6 +108,7 @@ def assemble_results(ctx: StageContext) -> dict:
             "extract_sha256": cleaning["inputs"]["extract"]["sha256"],
             "allocation": cleaning["inputs"]["allocation"],
             "extract": cleaning["inputs"]["extract"],
+            "origin": cleaning["inputs"]["origin"],
         },
         "trial": cleaning["trial"],
         "flow": flow,

@@ -9,11 +9,13 @@ Everything is vectorised, so a million-report extract takes seconds.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .provenance import write_manifest
 
 DEFAULT_SEED = 20221001
 TRIAL_START = pd.Timestamp("2022-10-01")
@@ -85,6 +87,8 @@ class SimulatedTrial:
         else:
             self.allocation.to_csv(allocation_path, index=False)
         self.extract.to_csv(extract_path, index=False, encoding="utf-8")
+        write_manifest(folder, [allocation_path, extract_path], seed=self.seed, design=asdict(self.design),
+                       calibrated=self.design == TrialDesign())
         return allocation_path, extract_path
 
 

@@ -12,6 +12,7 @@ from .cleaning import clean_inputs
 from .context import StageContext
 from .estimates import tidy
 from .parameters import load_population
+from .provenance import data_origin
 
 OUTCOMES = ("attrition", "charge", "positive_outcome")
 
@@ -56,7 +57,8 @@ def data_cleaning(ctx: StageContext) -> dict:
     trial = {"reported_from": analysis["reported_on"].min(), "reported_to": analysis["reported_on"].max(),
              "boroughs": sorted(analysis["borough"].unique()),
              "last_outcome_on": analysis["outcome_on"].max() if recorded(analysis, "outcome_on") else None}
-    result = {"inputs": cleaned.inputs, "flow": cleaned.flow, "warnings": cleaned.warnings, "trial": trial,
+    result = {"inputs": {**cleaned.inputs, "origin": data_origin(ctx.allocation_path, ctx.extract_path)},
+              "flow": cleaned.flow, "warnings": cleaned.warnings, "trial": trial,
               "exclusions": exclusions, "analysis_rows": int(len(analysis)), "skipped": skipped_analyses(analysis)}
     return ctx.write_stage_result("01_data_cleaning", result)
 

@@ -131,10 +131,10 @@ def _force(extra: dict, level: str) -> str:
     if prevented["itt"] is None:
         return head + "The trial gives no relative change in withdrawal to carry to the force."
     text = (f"SRC as delivered in the trial would mean {_yearly(prevented['itt'])} ({level} interval "
-            f"{_count_range(prevented['itt_ci'])} fewer a year{_includes_none(prevented['itt_ci'])})")
+            f"{_fewer_range(prevented['itt_ci'])}{_includes_none(prevented['itt_ci'])})")
     if prevented["full_compliance"] is not None:
         text += (f"; delivered to every victim, {_yearly(prevented['full_compliance'])} ({level} interval "
-                 f"{_count_range(prevented['full_compliance_ci'])} fewer a year)")
+                 f"{_fewer_range(prevented['full_compliance_ci'])})")
     return head + text + "."
 
 
@@ -142,6 +142,15 @@ def _yearly(prevented: float) -> str:
     if round(prevented) == 0:
         return "no change in withdrawals a year"
     return f"about {abs(prevented):,.0f} {'fewer' if prevented > 0 else 'more'} withdrawals a year"
+
+
+def _fewer_range(interval) -> str:
+    """An interval of prevented withdrawals in words: 'from 171 more to 3,139 fewer'."""
+    low, high = interval
+    if low is None or high is None:
+        return "not estimable"
+    word = lambda v: f"{abs(v):,.0f} {'fewer' if v >= 0 else 'more'}"
+    return f"from {word(low)} to {word(high)}"
 
 
 def _includes_none(interval) -> str:
@@ -228,3 +237,37 @@ def _rare_outcomes(results: dict) -> str:
                        f"{outcome['power']['target_relative_reduction']:.0%} relative increase)")
     return "Charges and positive outcomes are too rare in a trial of this size to show a difference: " \
            + "; ".join(phrases) + "."
+
+
+def bottom_line(results: dict) -> str:
+    """Four sentences for leadership: the decision, how sure, what it costs, what would settle it."""
+    attrition = results["outcomes"]["attrition"]
+    itt, extra, econ = attrition["itt"], results["extrapolation"], results.get("economics")
+    level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
+    judgement = {
+        "benefit": "the trial is evidence that SRC reduces withdrawal",
+        "harm": "the trial is evidence that SRC increases withdrawal",
+        "unclear": "the trial alone does not establish whether SRC reduces withdrawal",
+        "not estimable": "the trial's data cannot estimate the effect on withdrawal",
+    }[verdict(itt)]
+    probability = (itt.get("bayesian") or {}).get("probability_of_reduction")
+    sure = f"**How sure.** {judgement[0].upper() + judgement[1:]}"
+    if itt["risk_difference"] is not None:
+        sure += (f": {_change(itt['risk_difference'])} ({level} interval {_points(itt['risk_difference_ci'])})")
+    if probability is not None:
+        sure += f"; the probability that it reduces withdrawal at all is {pct(probability)}"
+    parts = ["**The decision.** Whether to offer the secondary reassurance contact to every hate crime victim.",
+             sure + "."]
+    full = extra["prevented"]["full_compliance"]
+    if full is not None:
+        impact = (f"**What it would mean.** Delivered to every victim, {_yearly(full)} across the "
+                  f"{extra['population']} ({level} interval {_fewer_range(extra['prevented']['full_compliance_ci'])})")
+        if econ is not None and econ.get("cost_per_year") is not None:
+            impact += f", for about £{count(econ['cost_per_year'])} of officer time a year at the assumed rates"
+        parts.append(impact + ".")
+    needed = attrition["power"]["n_per_arm_for_target_power"]
+    if needed is not None:
+        parts.append(f"**What would settle it.** A trial of {needed:,} reports per arm (about "
+                     f"{2 * needed:,} in all) would detect a {attrition['power']['target_relative_reduction']:.0%} "
+                     f"relative reduction with {attrition['power']['target_power']:.0%} power.")
+    return "\n\n".join(parts)

@@ -430,3 +430,57 @@ def provenance_lines(results: dict) -> list[str]:
     lines.append(f"Run on {results['provenance']['generated_at']} by srceval {results['provenance']['package_version']}"
                  f" (commit {results['provenance']['git_commit'] or 'unknown'}).")
     return lines
+
+
+def _template_yaml(name: str):
+    import yaml
+
+    from . import config
+    return yaml.safe_load((config.TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+
+
+def consort_table() -> pd.DataFrame:
+    """The CONSORT 2025 checklist: each item, where the report answers it, or why it cannot."""
+    rows = []
+    for item in _template_yaml("consort.yml"):
+        where = item.get("status") or f"section '{item['where']}'" + (f" ({item['note']})" if item.get("note") else "")
+        rows.append({"Item": item["item"], "Topic": item["topic"], "Where in this report": where})
+    return pd.DataFrame(rows)
+
+
+def references() -> list[str]:
+    """The full references the methods notes cite."""
+    return [entry["text"] for entry in _template_yaml("references.yml")]
+
+
+def limitations(results: dict) -> list[str]:
+    """The limitations a reader must weigh, written from this run's results."""
+    flow, attrition = results["flow"], results["outcomes"]["attrition"]
+    origin = results["inputs"].get("origin") or {}
+    boroughs = results.get("trial", {}).get("boroughs") or []
+    rate = results["compliance"]["treatment_received_rate"]
+    lines = []
+    if origin.get("synthetic"):
+        lines.append("The data are synthetic: the withdrawal counts reproduce the published trial, but the charge "
+                     "and positive-outcome counts and every baseline characteristic are invented, so any finding "
+                     "that rests on them (balance, adjustment, subgroups, delivery by area) illustrates the method, "
+                     "not the trial.")
+    lines.append(f"One trial of {flow['randomised']} reports: the interval of the effect on withdrawal is wide, and "
+                 "charges and positive outcomes are too rare to compare.")
+    if rate is not None and rate < 1:
+        lines.append(f"Delivery was incomplete ({_pct(rate, 0)} of the SRC arm): the complier effect assumes "
+                     "exclusion, monotonicity and no interference, and carrying it to every victim assumes that "
+                     "those not reached would respond as those reached did.")
+    lines.append(f"Generalisability: the trial ran in {len(boroughs)} borough(s) ({', '.join(boroughs)}); the "
+                 "force-wide and national figures assume the effect carries to other areas, years and baseline "
+                 "rates of withdrawal, which the trial cannot test.")
+    lines.append("No registration, protocol or pre-trial analysis plan was published: the plan in this report was "
+                 "declared for this re-analysis before the run reads the data, not before the trial.")
+    open_cases = sum(flow["outcome_open"].values()) if isinstance(flow.get("outcome_open"), dict) else 0
+    if open_cases:
+        lines.append(f"{open_cases} investigation(s) were still open and are left out of the outcome analysis; "
+                     "the bounds show how far they could move it.")
+    if attrition["cace"]["weak_instrument"]:
+        lines.append("The instrument is weak (first-stage F below 10): read the Anderson-Rubin set, not the Wald "
+                     "interval, for the complier effect.")
+    return lines

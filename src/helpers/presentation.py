@@ -4,11 +4,12 @@ Numbers come from the stage results; these functions only choose labels and roun
 """
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, Image, Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from .figures import DESCRIPTIONS
 
@@ -26,13 +27,25 @@ def note(text: str) -> None:
     display(HTML(f'<p class="methods">{html.escape(text)}</p>'))
 
 
-def figure(path) -> None:
-    """Show a saved figure with its alternative text; a figure the data did not allow is not drawn.
+_FIGURES_SHOWN: list[str] = []
 
-    Why it is missing is listed once, among the skipped analyses or the not-estimable notes.
+
+def figure(path) -> None:
+    """Show a saved figure, numbered, with its caption and alternative text.
+
+    A figure the data did not allow is not drawn; why is listed once, among the skipped
+    analyses or the not-estimable notes.
     """
-    if Path(path).is_file():
-        display(Image(filename=str(path), alt=DESCRIPTIONS.get(Path(path).stem, Path(path).stem)))
+    path = Path(path)
+    if not path.is_file():
+        return
+    if path.stem not in _FIGURES_SHOWN:
+        _FIGURES_SHOWN.append(path.stem)
+    number = _FIGURES_SHOWN.index(path.stem) + 1
+    description = DESCRIPTIONS.get(path.stem, path.stem.replace("_", " "))
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    display(HTML(f'<figure><img alt="{html.escape(description)}" src="data:image/png;base64,{encoded}">'
+                 f"<figcaption>Figure {number}. {html.escape(description)}.</figcaption></figure>"))
 
 
 def bullets(items: list[str]) -> None:

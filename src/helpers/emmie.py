@@ -55,6 +55,9 @@ def moderators(results: dict) -> str:
             f"{name(s)} (p = {s['interaction_p_value']:.2f}; {adjusted(s):.2f} after Holm's adjustment)"
             for s in alike))
     text = "; ".join(parts)
+    synthetic = (results.get("inputs", {}).get("origin") or {}).get("synthetic")
+    if synthetic:
+        text += " (the data are synthetic and their subgroups invented, so these tests illustrate the method only)"
     return (f"Exploratory: {text[0].upper() + text[1:]}. With {len(tested)} subgroup tests, one p-value below 0.05 "
             "would not be unusual by chance alone; subgroups were not pre-specified and a trial of "
             f"{results['flow']['randomised']} reports has little power to tell subgroups apart.")
@@ -90,7 +93,8 @@ def economic_cost(results: dict) -> str:
     return (f"Offering SRC to all {econ['victims_per_year']:,} hate crime victims a year would take about "
             f"{count(econ['hours_per_year'])} officer hours, £{count(econ['cost_per_year'])} a year at the assumed "
             f"rates. Each withdrawal prevented would cost {per}. All cost inputs are assumptions "
-            "(listed in the appendix); change them in the parameters file.")
+            "about officer time and pay, not measured in the trial; an analyst can replace them with the force's own "
+            "costing.")
 
 
 def emmie_sections(results: dict, params: dict) -> list[tuple[str, str]]:

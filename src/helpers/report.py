@@ -45,7 +45,8 @@ def html_to_pdf(page: str, pdf_path: Path) -> Path:
     """Lay the report's HTML out on A4 pages (WeasyPrint; needs the Pango system library)."""
     from weasyprint import HTML  # imported here: only the PDF step needs Pango
 
-    HTML(string=page, base_url=str(config.PROJ_ROOT)).write_pdf(pdf_path)
+    # Tagged PDF: a structure tree, so screen readers get headings, tables and the figures' alt text.
+    HTML(string=page, base_url=str(config.PROJ_ROOT)).write_pdf(pdf_path, pdf_tags=True)
     return pdf_path
 
 

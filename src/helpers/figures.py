@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: the pipeline runs without a screen
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt  # the backend is the caller's: inline in JupyterLab, Agg when headless
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
 # Okabe & Ito (2008): distinguishable with every common form of colour blindness.
 PALETTE = {"src": "#0072B2", "bau": "#E69F00", "neutral": "#999999", "accent": "#009E73", "warn": "#D55E00"}
-DPI = 110
+DPI = 200  # sharp in print: the PDF shows figures at about 16 cm wide
 # Alternative text of each figure, for screen readers and the report's accessibility.
 DESCRIPTIONS = {
     "flow_diagram": "CONSORT flow diagram: records assessed, excluded, randomised, allocated, analysed",
@@ -33,6 +31,10 @@ plt.rcParams.update({
     "figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 10, "axes.titlesize": 11,
     "axes.spines.top": False, "axes.spines.right": False,
 })
+
+
+# Axis numbers as the text writes them: thousands separators and a true minus sign.
+COUNT_FORMAT = FuncFormatter(lambda value, _: f"{value:,.0f}".replace("-", "\u2212"))
 
 
 def _save(fig, path: Path):
@@ -85,9 +87,15 @@ def balance_plot(balance: pd.DataFrame, path: Path, *, large: float = 0.25):
     labels = [f"{c}: {l}" for c, l in zip(table["covariate"], table["level"])]
     fig, ax = plt.subplots(figsize=(7, 0.22 * len(table) + 1.2))
     ax.axvline(0, color="#333333", linewidth=0.8)
-    for edge in (-large, large):
-        ax.axvline(edge, color=PALETTE["neutral"], linestyle="--", linewidth=0.8)
+    # Austin's (2009) rule of thumb, 0.1, and the wider line the audit lists, since with about 125
+    # reports an arm chance alone often passes 0.1.
+    for edge, style, label in ((0.1, ":", "±0.1 (Austin 2009)"), (large, "--", f"±{large:g} (listed by the audit)")):
+        for sign in (-1, 1):
+            ax.axvline(sign * edge, color=PALETTE["neutral"], linestyle=style, linewidth=0.8,
+                       label=label if sign == 1 else None)
     ax.scatter(table["standardised_difference"], range(len(table)), color=PALETTE["src"], s=18, zorder=3)
+    ax.legend(frameon=False, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.04 - 1.2 / max(len(table), 4)),
+              ncol=2)
     ax.set_yticks(range(len(table)), labels, fontsize=8)
     ax.set_xlabel("Standardised difference (SRC minus business as usual, in standard deviations)")
     ax.set_title("Baseline balance between the arms", loc="left")
@@ -103,11 +111,13 @@ def delivery_over_time(data: pd.DataFrame, path: Path):
     ax.bar(weekly.index, weekly["mean"] * 100, width=5, color=PALETTE["src"], label="share contacted")
     overall = src["received"].mean() * 100
     ax.axhline(overall, color=PALETTE["warn"], linestyle="--", label=f"whole trial: {overall:.0f}%")
-    ax.set_ylim(0, 105)
     ax.set_ylabel("Received the contact (%)")
     ax.set_xlabel("Week the crime was reported (bars: share of that week's SRC reports)")
     ax.set_title("Delivery of the contact in the SRC arm, week by week", loc="left")
-    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    # In a band above 100%, which no bar reaches, so that the legend never covers one.
+    ax.set_ylim(0, 122)
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(frameon=False, loc="upper right", ncol=2, fontsize=8)
     fig.autofmt_xdate()
     return _save(fig, path)
 
@@ -173,6 +183,7 @@ def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, co
                 va="center", fontsize=8.5)
     ax.set_yticks([0, 1], [r[0] for r in rows], fontsize=8.5)
     ax.set_xlabel(f"Withdrawals prevented a year ({confidence_level:.0%} interval)")
+    ax.xaxis.set_major_formatter(COUNT_FORMAT)
     ax.set_title(f"What SRC would mean across the {population_label}", loc="left")
     ax.margins(x=0.25)
     return _save(fig, path)
@@ -189,6 +200,7 @@ def sensitivity_plot(curve: pd.DataFrame, path: Path, *, label: str, assumed_sha
     ax.axvline(assumed_share * 100, color=PALETTE["neutral"], linestyle=":", label="assumed share")
     ax.set_xlabel("Share of hate crimes ending in victim withdrawal (%), an assumption")
     ax.set_ylabel("Withdrawals prevented a year")
+    ax.yaxis.set_major_formatter(COUNT_FORMAT)
     ax.set_title(f"{label}: how the answer moves with the assumption", loc="left")
     ax.legend(frameon=False, fontsize=8)
     return _save(fig, path)
@@ -201,6 +213,7 @@ def cost_plot(curve: pd.DataFrame, path: Path, *, population_label: str):
     ax.plot(shown["delivery_rate"] * 100, shown["cost_per_prevented"], color=PALETTE["src"], marker="o")
     ax.set_xlabel("Share of victims who receive the contact (%)")
     ax.set_ylabel("Cost per withdrawal prevented (GBP)")
+    ax.yaxis.set_major_formatter(COUNT_FORMAT)
     ax.set_ylim(bottom=0)
     ax.set_title(f"Cost per withdrawal prevented, {population_label} (assumed costs)", loc="left")
     return _save(fig, path)

@@ -497,3 +497,23 @@ def limitations(results: dict) -> list[str]:
         lines.append("The instrument is weak (first-stage F below 10): read the Anderson-Rubin set, not the Wald "
                      "interval, for the complier effect.")
     return lines
+
+
+def predictors_table(predictors: dict) -> pd.DataFrame:
+    """Odds ratios of delivery by baseline characteristic (within the SRC arm)."""
+    terms = pd.DataFrame(predictors["terms"])
+    return pd.DataFrame({"Characteristic": terms["term"], "Odds ratio": terms["odds_ratio"].map(lambda v: _num(v, 2)),
+                         "Interval": [_interval([lo, hi], lambda v: _num(v, 2))
+                                      for lo, hi in zip(terms["conf_low"], terms["conf_high"])],
+                         "p": terms["p_value"].map(_num)})
+
+
+def biased_table(estimates: list[dict], confidence_level: float) -> pd.DataFrame:
+    """Per-protocol and as-treated risk differences, with their intervals, for every outcome."""
+    frame = pd.DataFrame(estimates)
+    rows = frame[frame["estimand"].isin(["risk_difference_per_protocol", "risk_difference_as_treated"])]
+    level = f"{confidence_level:.0%}"
+    return pd.DataFrame({"Outcome": rows["outcome"].map(lambda o: OUTCOME_LABELS.get(o, o)),
+                         "Comparison": rows["method"],
+                         f"Risk difference ({level} CI)": [_with_interval(e, [lo, hi], _pct) for e, lo, hi in
+                                                         zip(rows["estimate"], rows["conf_low"], rows["conf_high"])]})

@@ -30,8 +30,30 @@ def note(text: str) -> None:
 _FIGURES_SHOWN: list[str] = []
 
 
-def figure(path) -> None:
-    """Show a saved figure, numbered, with its caption and alternative text.
+def finding(name: str, results: dict) -> str | None:
+    """What a figure shows, in one sentence from results.json, for its alt text and caption."""
+    attrition, flow = results["outcomes"]["attrition"], results["flow"]
+    itt, force = attrition["itt"], results["extrapolation"]
+    rate = results["compliance"]["treatment_received_rate"]
+    level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
+    texts = {
+        "flow_diagram": f"{flow['randomised']:,} reports randomised, {flow['allocated']['treatment']:,} to SRC and "
+                        f"{flow['allocated']['control']:,} to business as usual",
+        "balance": None if results["allocation_audit"]["max_abs_standardised_difference"] is None else
+        f"the largest standardised difference among common levels is "
+        f"{_num(results['allocation_audit']['max_abs_standardised_difference'], 2)}",
+        "delivery_by_week": None if rate is None else f"{_pct(rate, 0)} of the SRC arm received the contact overall",
+        "forest_plot": None if itt["risk_difference"] is None else
+        f"withdrawal changed by {_pct(itt['risk_difference'])} as randomised ({level} interval "
+        f"{_interval(itt['risk_difference_ci'], _pct)})",
+        "extrapolation": None if force["prevented"]["itt"] is None else
+        f"about {force['prevented']['itt']:,.0f} withdrawals prevented a year as delivered in the trial".replace("-", "−"),
+    }
+    return texts.get(name)
+
+
+def figure(path, finding_text: str | None = None) -> None:
+    """Show a saved figure, numbered, with its caption and alternative text (stating its finding).
 
     A figure the data did not allow is not drawn; why is listed once, among the skipped
     analyses or the not-estimable notes.
@@ -43,6 +65,8 @@ def figure(path) -> None:
         _FIGURES_SHOWN.append(path.stem)
     number = _FIGURES_SHOWN.index(path.stem) + 1
     description = DESCRIPTIONS.get(path.stem, path.stem.replace("_", " "))
+    if finding_text:
+        description = f"{description}: {finding_text}"
     encoded = base64.b64encode(path.read_bytes()).decode("ascii")
     display(HTML(f'<figure><img alt="{html.escape(description)}" src="data:image/png;base64,{encoded}">'
                  f"<figcaption>Figure {number}. {html.escape(description)}.</figcaption></figure>"))

@@ -17,6 +17,14 @@ OUTCOME_LABELS = {"attrition": "Victim withdrew support (codes 14, 16)", "charge
                   "positive_outcome": "Positive outcome"}
 
 
+def use_parameters(params: dict) -> None:
+    """Take the outcome labels and codes from the run's parameters, so tables say what was analysed."""
+    for name, definition in params["outcomes"].items():
+        label = " ".join(str(definition["label"]).split())
+        codes = ", ".join(definition["codes"])
+        OUTCOME_LABELS[name] = f"{label[0].upper() + label[1:]} (code{'s' if len(definition['codes']) > 1 else ''} {codes})"
+
+
 def heading(text: str, anchor: str, level: int = 2) -> None:
     """A section heading the report's table of contents picks up."""
     display(HTML(f'<h{level} id="{anchor}">{text}</h{level}>'))

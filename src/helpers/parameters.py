@@ -151,6 +151,9 @@ class Parameters(Strict):
     mechanism: Text
     delivery_constraints: Text
     input_limits: InputLimits = InputLimits()
+    # Shares of victims reached for the "if delivery improved" table; the trial's own share is added.
+    delivery_scenarios: Annotated[list[Annotated[float, Field(strict=True, gt=0, le=1)]],
+                                  Field(min_length=1)] = [0.8, 0.9, 1.0]
     analysis_plan: AnalysisPlan
 
 

@@ -147,6 +147,13 @@ def forest_rows(table: pd.DataFrame) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+def _scenario_rates(ctx: StageContext) -> list[float]:
+    """The parameters' delivery shares, with the trial's own (rounded to a percent) among them."""
+    rate = ctx.read_stage_result("03_compliance_analysis")["rates"]["treatment"]["rate"]
+    rates = set(ctx.params["delivery_scenarios"]) | ({round(rate, 2)} if rate else set())
+    return sorted(rates)
+
+
 def extrapolate(ctx: StageContext) -> dict:
     """Stage 5: force-wide and national figures, with intervals carried from the trial."""
     attrition = ctx.read_stage_result("04_effect_estimation")["outcomes"]["attrition"]
@@ -156,6 +163,7 @@ def extrapolate(ctx: StageContext) -> dict:
     force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"])
     result = {"extrapolation": force,
               "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"],
+                                                                         rates=_scenario_rates(ctx),
                                                                          hate_crimes=force["hate_crimes"])}
     figures.extrapolation_plot(force["prevented"], ctx.files.figure("extrapolation"),
                                population_label=force["population"],

@@ -34,7 +34,8 @@ RUN_ARGS := $(if $(ALLOCATION),--allocation "$(ALLOCATION)") $(if $(EXTRACT),--e
 report: $(STAMP) check-pdf-libs ## run the evaluation (shipped data unless ALLOCATION=, EXTRACT=, OUT=, PARAMS= are given)
 	$(BIN)/srceval run $(RUN_ARGS)
 
-test: $(STAMP) check-pdf-libs ## run every test: unit, end to end, and nbval over the notebooks
+test: $(STAMP) check-pdf-libs ## lint, then run every test: unit, end to end, browser, and nbval over the notebooks
+	$(BIN)/ruff check src tests benchmarks conftest.py
 	$(BIN)/python -m pytest
 
 notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs are the reference run's

@@ -19,7 +19,7 @@ def test_shipped_flow_accounts_for_every_row(shipped):
 
 
 def test_shipped_counts_match_the_calibration(analysis):
-    """domain.md calibration: 69/125 BAU, 43/100 and 11/25 SRC withdrawals."""
+    """The shipped calibration (data/raw/README.md): 69/125 BAU, 43/100 and 11/25 SRC withdrawals."""
     cells = analysis.groupby(["allocation", "received"])["attrition"].agg(["sum", "size"])
     assert cells.loc[("BAU", 0)].tolist() == [69, 125]
     assert cells.loc[("SRC", 1)].tolist() == [43, 100]

@@ -235,7 +235,7 @@ def test_allocation_long_after_the_report_is_a_warning(tmp_path, params, small_t
     assert ALLOCATION_DELAY_WARNING_DAYS == 28
     allocation, extract, row = _dates(small_trial, 0, "2022-10-01", "2022-10-30")  # 29 days
     result = _clean(tmp_path, params, allocation, extract)
-    assert any(f"1 randomised report(s) were allocated more than 28 days after they were reported" in w
+    assert any("1 randomised report(s) were allocated more than 28 days after they were reported" in w
                and f"row {row} of allocation.csv" in w for w in result.warnings)
 
 
@@ -318,7 +318,7 @@ FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
 
 def test_formula_like_text_is_neutralised_and_numbers_stay_numbers(tmp_path):
     frame = pd.DataFrame({"text": [f"{c}SUM(A1)" for c in FORMULA_STARTS] + ["plain"],
-                          "number": [-1, -2.5, 3, 0, -7, 8, -9], f"=header": ["a"] * 7})
+                          "number": [-1, -2.5, 3, 0, -7, 8, -9], "=header": ["a"] * 7})
     path = tmp_path / "out.csv"
     write_csv_safely(frame, path)
     back = pd.read_csv(path, dtype={"text": str}, keep_default_na=False)

@@ -2,7 +2,8 @@
 
 The reference is independent of the code under test: each expected value is computed here
 from the formula in the cited paper with plain arithmetic (math, no statsmodels), on the
-calibrated counts of domain.md (BAU 69/125, SRC 54/125; SRC delivered 43/100, not 11/25).
+calibrated counts of the shipped data (data/raw/README.md: BAU 69/125, SRC 54/125; SRC delivered 43/100,
+not 11/25), which reproduce the published evaluation (The Police Journal 2025, doi 10.1177/0032258X251318212).
 """
 import math
 
@@ -55,7 +56,7 @@ def test_risk_ratio_katz(data):
     assert rr.estimate == pytest.approx(0.7826, abs=5e-5)
     assert (rr.conf_low, rr.conf_high) == pytest.approx(
         (math.exp(math.log(54 / 69) - Z95 * se), math.exp(math.log(54 / 69) + Z95 * se)), abs=EXACT)
-    assert (rr.conf_low, rr.conf_high) == pytest.approx((0.61, 1.01), abs=0.005)  # domain.md
+    assert (rr.conf_low, rr.conf_high) == pytest.approx((0.61, 1.01), abs=0.005)  # as the published counts give
 
 
 def test_risk_difference_newcombe(data):
@@ -81,7 +82,7 @@ def test_fisher_exact_by_enumeration(data):
     one_sided = sum(hypergeometric_pmf(x, 125, 125, 123) for x in range(0, 55))
     assert estimation.fisher_exact_p(data, "attrition") == pytest.approx(two_sided, rel=1e-9)
     assert estimation.fisher_exact_p(data, "attrition", alternative="less") == pytest.approx(one_sided, rel=1e-9)
-    assert two_sided == pytest.approx(0.076, abs=0.0005)  # domain.md
+    assert two_sided == pytest.approx(0.076, abs=0.0005)  # Fisher's p of the published counts
     assert one_sided == pytest.approx(0.038, abs=0.0005)
 
 
@@ -138,7 +139,7 @@ def test_power_uses_both_arm_sizes():
 
 
 def test_extrapolation_published_figures(data):
-    """domain.md: 6,839 x 0.217 = 1,487 and 6,839 x 0.259 = 1,769; shares of 22,421."""
+    """The practice note's method: 6,839 MPS withdrawals x 0.217 = 1,487 and x 0.259 = 1,769 ("1,500 to 1,800")."""
     entry, _ = estimation.outcome_summary(data, "attrition", codes=["14", "16"], draws=2000, seed=1)
     force = force_extrapolation(entry, {"label": "MPS", "hate_crimes": 22421, "withdrawals": 6839, "source": "x"},
                                 "mps")

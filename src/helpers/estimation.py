@@ -12,11 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, stats
 from statsmodels.stats.contingency_tables import Table2x2
-from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     proportion_confint,
-    proportion_effectsize,
     test_proportions_2indep,
 )
 

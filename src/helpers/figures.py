@@ -84,7 +84,7 @@ def flow_diagram(flow: dict, path: Path):
 def balance_plot(balance: pd.DataFrame, path: Path, *, large: float = 0.25):
     """Standardised difference of every baseline characteristic between the arms."""
     table = balance.iloc[::-1]
-    labels = [f"{c}: {l}" for c, l in zip(table["covariate"], table["level"])]
+    labels = [f"{name}: {level}" for name, level in zip(table["covariate"], table["level"])]
     fig, ax = plt.subplots(figsize=(7, 0.22 * len(table) + 1.2))
     ax.axvline(0, color="#333333", linewidth=0.8)
     # Austin's (2009) rule of thumb, 0.1, and the wider line the audit lists, since with about 125

@@ -9,7 +9,7 @@ import html
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, display
 
 from .figures import DESCRIPTIONS
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+import yaml
 
 from helpers import config, stages
 from helpers.context import open_stage
@@ -30,6 +31,13 @@ def simulated(seed: int = 3, **design) -> tuple[pd.DataFrame, pd.DataFrame]:
     return trial.allocation.copy(), trial.extract.copy()
 
 
+def designed(assignment, seed: int = 3, **design) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A simulated blocked or cluster trial (:class:`helpers.simulate.Assignment`), as (allocation, extract)."""
+    settings = dict(incidents_not_randomised=0, crimes_not_randomised=0, duplicate_records=0)
+    trial = simulate_trial(TrialDesign(**{**settings, **design}), seed=seed, assignment=assignment)
+    return trial.allocation.copy(), trial.extract.copy()
+
+
 def required_columns_only(allocation: pd.DataFrame, extract: pd.DataFrame):
     """The same trial with every optional column of the input contract removed."""
     key = lambda header: header.lower().replace(" ", "_")
@@ -37,14 +45,29 @@ def required_columns_only(allocation: pd.DataFrame, extract: pd.DataFrame):
             extract[[c for c in extract.columns if key(c) not in OPTIONAL_EXTRACT_HEADERS]])
 
 
-def run_in_process(allocation: pd.DataFrame, extract: pd.DataFrame, folder: Path, *, report: bool = True) -> dict:
-    """Write the two files, run every stage in this process, and return results.json."""
+def write_parameters(folder: Path, overrides: dict) -> Path:
+    """A parameters file in ``folder``: the project's, with top-level keys replaced (e.g. ``design``)."""
+    params = yaml.safe_load(config.PARAMETERS_FILE.read_text(encoding="utf-8"))
+    path = folder / "parameters.yml"
+    path.write_text(yaml.safe_dump({**params, **overrides}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_in_process(allocation: pd.DataFrame, extract: pd.DataFrame, folder: Path, *, report: bool = True,
+                   params: dict | None = None) -> dict:
+    """Write the two files, run every stage in this process, and return results.json.
+
+    ``params`` replaces top-level keys of the project's parameters (written to the folder as
+    ``parameters.yml`` and passed as ``params_file``), e.g. ``{"design": {...}}``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     allocation_path, extract_path = folder / "allocation.csv", folder / "extract.csv"
     allocation.to_csv(allocation_path, index=False)
     extract.to_csv(extract_path, index=False)
     paths = dict(allocation_path=allocation_path, extract_path=extract_path, output_dir=folder / "out",
                  processed_dir=folder / "processed")
+    if params:
+        paths["params_file"] = write_parameters(folder, params)
     if report:
         for stage in config.STAGES:
             run_notebook_code(stage, paths)

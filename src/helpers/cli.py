@@ -8,12 +8,15 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import __version__, config
-from .simulate import TrialDesign
+from .simulate import BLOCK_COLUMNS, CLUSTER_COLUMNS, Assignment, TrialDesign, block_names
 
 EXAMPLES = """examples:
   srceval run                                   # the shipped synthetic trial, report in reports/
   srceval run --allocation log.xlsx --extract extract.csv --out reports/bcu-2024
   srceval simulate --out data/raw               # regenerate the shipped synthetic extract
+  srceval simulate --out trials/blocked --blocks borough --block-shares 0.3,0.5,0.7,0.5
+  srceval simulate --out trials/cluster --clusters ward --n-control 300 --n-treatment 300
+  srceval simulate --out trials/replications --replications 5 --effect-spread 0.05
   srceval diff reports/old/results.json reports/new/results.json
 """
 
@@ -67,6 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
         simulate.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
                               help=f"{DESIGN_HELP.get(name, name.replace('_', ' '))} (default: {default:.4g})")
     simulate.add_argument("--allocation-format", choices=("xlsx", "csv"), default="xlsx")
+    other = simulate.add_argument_group(
+        "other designs", "a blocked or cluster trial (not calibrated to the published one; its folder gets a "
+        "parameters.yml declaring the design, for srceval run --params), and replications")
+    unit = other.add_mutually_exclusive_group()
+    unit.add_argument("--blocks", choices=BLOCK_COLUMNS, help="randomise within each value of this column")
+    unit.add_argument("--clusters", choices=CLUSTER_COLUMNS, help="randomise whole units of this column")
+    other.add_argument("--block-shares", type=shares_argument, default=None, metavar="S1,S2,...",
+                       help="SRC share in each block, in the blocks' alphabetical order (boroughs: "
+                            f"{', '.join(block_names('borough'))}), or one share for all (default: n-treatment / n)")
+    other.add_argument("--block-risk-spread", type=float, default=0.0, metavar="D",
+                       help="withdrawal risks move by -D in the first block to +D in the last (default: 0)")
+    other.add_argument("--cluster-share", type=float, default=None, metavar="S",
+                       help="share of clusters allocated to SRC (default: n-treatment / n)")
+    other.add_argument("--cluster-risk-sd", type=float, default=0.0, metavar="SD",
+                       help="SD of each cluster's shift in withdrawal risk, which makes reports of a cluster alike "
+                            "(default: 0)")
+    other.add_argument("--replications", type=int, default=1, metavar="N",
+                       help="write N trials to OUT/run1 ... OUT/runN, with seeds SEED, SEED + 1, ... (default: 1, "
+                            "written to OUT itself)")
+    other.add_argument("--effect-spread", type=float, default=0.0, metavar="SD",
+                       help="with replications, SD of the run-to-run change in the SRC arm's withdrawal rates, so "
+                            "the true effect differs between runs (default: 0)")
 
     diff = commands.add_parser("diff", help="list what changed between two results.json files")
     diff.add_argument("old", type=Path)
@@ -119,17 +144,56 @@ def default_processed(out: Path) -> Path:
     return config.PROCESSED_DIR if out.resolve() == config.REPORTS_DIR.resolve() else out / "processed"
 
 
+def shares_argument(text: str) -> tuple[float, ...]:
+    """Comma-separated SRC shares, each between 0 and 1."""
+    try:
+        shares = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of shares, e.g. 0.3,0.5,0.7") from None
+    if not all(0 <= share <= 1 for share in shares):
+        raise argparse.ArgumentTypeError(f"every share must lie between 0 and 1: {text}")
+    return shares
+
+
+def _assignment(args) -> Assignment:
+    """The design the simulate options ask for; ValueError names an option used without its design."""
+    if args.blocks is None and (args.block_shares is not None or args.block_risk_spread):
+        raise ValueError("--block-shares and --block-risk-spread need --blocks")
+    if args.clusters is None and (args.cluster_share is not None or args.cluster_risk_sd):
+        raise ValueError("--cluster-share and --cluster-risk-sd need --clusters")
+    if args.replications == 1 and args.effect_spread:
+        raise ValueError("--effect-spread needs --replications of 2 or more")
+    if args.cluster_share is not None and not 0 < args.cluster_share < 1:
+        raise ValueError(f"--cluster-share must lie strictly between 0 and 1, not {args.cluster_share:g}")
+    if args.blocks:
+        return Assignment("blocked", args.blocks, args.block_shares or (), risk_spread=args.block_risk_spread)
+    if args.clusters:
+        return Assignment("cluster", args.clusters, () if args.cluster_share is None else (args.cluster_share,),
+                          cluster_sd=args.cluster_risk_sd)
+    return Assignment()
+
+
 def _simulate(args) -> int:
-    from .simulate import DEFAULT_SEED, simulate_trial
+    from .simulate import DEFAULT_SEED, replications, simulate_trial
 
     design = TrialDesign(**{name: getattr(args, name) for name in DESIGN_DEFAULTS})
+    seed = DEFAULT_SEED if args.seed is None else args.seed
     try:
-        trial = simulate_trial(design, seed=DEFAULT_SEED if args.seed is None else args.seed)
+        assignment = _assignment(args)
+        if args.replications == 1:
+            trials = [(Path(args.out), simulate_trial(design, seed=seed, assignment=assignment))]
+        else:
+            made = replications(design, runs=args.replications, seed=seed, assignment=assignment,
+                                effect_spread=args.effect_spread)
+            trials = [(Path(args.out) / f"run{number}", trial) for number, trial in enumerate(made, start=1)]
     except ValueError as error:
         print(f"srceval simulate: {error}", file=sys.stderr)
         return 2
-    allocation, extract = trial.write(args.out, allocation_name=f"allocation_log.{args.allocation_format}")
-    print(f"Wrote {allocation} ({len(trial.allocation)} rows) and {extract} ({len(trial.extract)} rows)")
+    for folder, trial in trials:
+        allocation, extract = trial.write(folder, allocation_name=f"allocation_log.{args.allocation_format}")
+        print(f"Wrote {allocation} ({len(trial.allocation)} rows) and {extract} ({len(trial.extract)} rows)"
+              + ("" if trial.assignment.kind == "complete" else
+                 f", with {folder / 'parameters.yml'} declaring the {trial.assignment.kind} design"))
     return 0
 
 

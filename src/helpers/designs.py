@@ -361,17 +361,29 @@ TIE_TOLERANCE = 1e-12  # a permuted statistic this close to the observed one cou
 RI_REASON = "randomisation inference tests the sharp null of no effect on any report: a p-value, no interval"
 
 
+ALTERNATIVES = ("two-sided", "less", "greater")
+
+
 def _ri_estimate(outcome: str, observed: float, permuted: np.ndarray, method: str, n: int, draws: int,
-                 seed: int) -> Estimate:
-    """The observed statistic with its two-sided randomisation p-value (Phipson & Smyth 2010).
+                 seed: int, alternative: str = "two-sided") -> Estimate:
+    """The observed statistic with its randomisation p-value (Phipson & Smyth 2010).
 
     p = (1 + #{|T*| >= |T|}) / (1 + draws): the observed assignment counts among the draws, so
-    p is never 0.
+    p is never 0. ``alternative`` "less" counts T* <= T (a one-sided test that SRC lowers the
+    outcome), "greater" T* >= T.
     """
-    extreme = np.sum(np.abs(permuted) >= abs(observed) - TIE_TOLERANCE)
+    if alternative == "less":
+        extreme = np.sum(permuted <= observed + TIE_TOLERANCE)
+    elif alternative == "greater":
+        extreme = np.sum(permuted >= observed - TIE_TOLERANCE)
+    elif alternative == "two-sided":
+        extreme = np.sum(np.abs(permuted) >= abs(observed) - TIE_TOLERANCE)
+    else:
+        raise ValueError(f"alternative must be one of {', '.join(ALTERNATIVES)}, not {alternative!r}")
+    sides = "" if alternative == "two-sided" else f"; one-sided ({alternative})"
     p_value = (1 + extreme) / (1 + len(permuted))
     return Estimate(outcome, DIFFERENCE, float(observed), None, None,
-                    f"{method}; {len(permuted)} draws of {draws}, seed {seed}", n, p_value=float(p_value),
+                    f"{method}; {len(permuted)} draws of {draws}, seed {seed}{sides}", n, p_value=float(p_value),
                     reason=RI_REASON)
 
 
@@ -380,7 +392,8 @@ def _is_binary(y: np.ndarray) -> bool:
 
 
 def bernoulli_randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
-                              probability: float = 0.5, draws: int = 10_000, seed: int = 0) -> Estimate:
+                              probability: float = 0.5, draws: int = 10_000, seed: int = 0,
+                              alternative: str = "two-sided") -> Estimate:
     """Randomisation p-value of the difference in means when each report was allocated by a coin.
 
     Under simple (Bernoulli) randomisation every report went to SRC with ``probability``,
@@ -410,7 +423,7 @@ def bernoulli_randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: st
         permuted = np.concatenate([_bernoulli_chunk(y, probability, rows, rng)
                                    for rows in _chunks(draws, len(y))])
     observed = y[z == 1].mean() - y[z == 0].mean()
-    return _ri_estimate(outcome, observed, permuted, method, len(y), draws, seed)
+    return _ri_estimate(outcome, observed, permuted, method, len(y), draws, seed, alternative)
 
 
 def _chunks(draws: int, n: int):
@@ -440,7 +453,8 @@ def _complete_sums(y: np.ndarray, treated: int, draws: int, rng) -> np.ndarray:
 
 
 def blocked_randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
-                            block: str = "block", draws: int = 10_000, seed: int = 0) -> Estimate:
+                            block: str = "block", draws: int = 10_000, seed: int = 0,
+                            alternative: str = "two-sided") -> Estimate:
     """Randomisation p-value of the blocked difference in means, permuting within blocks.
 
     Each draw re-randomises every block completely with its observed number of SRC reports
@@ -465,11 +479,12 @@ def blocked_randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str 
         sums = _complete_sums(y, treated, draws, rng)
         observed += weight * (y[z == 1].mean() - y[z == 0].mean())
         permuted += weight * (sums / treated - (y.sum() - sums) / (len(y) - treated))
-    return _ri_estimate(outcome, observed, permuted, method, n, draws, seed)
+    return _ri_estimate(outcome, observed, permuted, method, n, draws, seed, alternative)
 
 
 def cluster_randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
-                            cluster: str = "ward", draws: int = 10_000, seed: int = 0) -> Estimate:
+                            cluster: str = "ward", draws: int = 10_000, seed: int = 0,
+                            alternative: str = "two-sided") -> Estimate:
     """Randomisation p-value of the difference in means, permuting whole clusters.
 
     Each draw allocates the observed number of SRC clusters completely at random among the
@@ -494,4 +509,4 @@ def cluster_randomisation_p(data: pd.DataFrame, outcome: str, *, treatment: str 
         parts.append(sum_t / size_t - (totals.sum() - sum_t) / (sizes.sum() - size_t))
     y, z = known[outcome].to_numpy(dtype=float), known[treatment].to_numpy(dtype=int)
     observed = y[z == 1].mean() - y[z == 0].mean()
-    return _ri_estimate(outcome, observed, np.concatenate(parts), method, len(known), draws, seed)
+    return _ri_estimate(outcome, observed, np.concatenate(parts), method, len(known), draws, seed, alternative)

@@ -132,6 +132,47 @@ class AnalysisPlan(Strict):
         return value
 
 
+# Columns a design may block or cluster on: required by the input contract, so every analysis table
+# has them, with a value in every row, once the contract check (before any kernel) has passed.
+DESIGN_COLUMNS = ("borough", "ward", "offence_group", "primary_strand")
+ASSIGNMENTS = ("complete", "simple", "blocked", "cluster")
+
+
+class Design(Strict):
+    """How reports were allocated: the estimators, tests and audit checks follow it.
+
+    complete: a fixed number of reports to SRC, completely at random (the published trial);
+    simple: each report to SRC with ``probability``, independently (Bernoulli);
+    blocked: complete randomisation within each value of ``blocks`` (shares may differ by block);
+    cluster: whole units (``clusters``, e.g. wards) randomised, every report following its unit.
+    """
+
+    assignment: Literal[ASSIGNMENTS] = "complete"  # type: ignore[valid-type]
+    blocks: Literal[DESIGN_COLUMNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
+    clusters: Literal[DESIGN_COLUMNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
+    probability: Probability = 0.5
+
+    @field_validator("blocks", "clusters")
+    @classmethod
+    def _column_fits_the_assignment(cls, value: str | None, info) -> str | None:
+        own = {"blocks": "blocked", "clusters": "cluster"}[info.field_name]
+        assignment = info.data.get("assignment")
+        if assignment is None:  # the assignment itself is wrong, and said so
+            return value
+        if assignment == own and value is None:
+            what = "the column randomised within" if own == "blocked" else "the column whose units were randomised"
+            raise ValueError(f"a {own} design needs '{info.field_name}': {what}, one of {', '.join(DESIGN_COLUMNS)}")
+        if assignment != own and value is not None:
+            raise ValueError(f"'{info.field_name}' belongs to a {own} design, and the assignment is '{assignment}' "
+                             f"(set assignment: {own}, or {info.field_name}: null)")
+        return value
+
+    @property
+    def column(self) -> str | None:
+        """The column of the design's units (blocks or clusters), or None."""
+        return self.blocks or self.clusters
+
+
 class Parameters(Strict):
     """Every analysis choice of one run (``config/parameters.yml``)."""
 
@@ -154,6 +195,7 @@ class Parameters(Strict):
     # Shares of victims reached for the "if delivery improved" table; the trial's own share is added.
     delivery_scenarios: Annotated[list[Annotated[float, Field(strict=True, gt=0, le=1)]],
                                   Field(min_length=1)] = [0.8, 0.9, 1.0]
+    design: Design = Design()
     analysis_plan: AnalysisPlan
 
 

@@ -140,6 +140,9 @@ def assemble_results(ctx: StageContext) -> dict:
         "national_scenario": extrapolation.get("national"),
         "analysis_plan": ctx.params["analysis_plan"],
         "analyses": analyses(ctx.params["analysis_plan"]),
+        # The declared design: how reports were allocated, in a sentence, and its audit checks.
+        "design": {**(effects.get("design") or {"assignment": ctx.params["design"]["assignment"]}),
+                   "audit": audit.get("design")},
         "warnings": cleaning["warnings"],
         "skipped": cleaning["skipped"],
         "provenance": {

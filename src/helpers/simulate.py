@@ -6,15 +6,23 @@ its aggregate counts reproduce the published figures exactly: event counts are f
 independently of the allocation, as randomisation guarantees; the files are made as untidy as
 real ones (day-first dates, "OC14", stray spaces and capitals, unrandomised reports).
 Everything is vectorised, so a million-report extract takes seconds.
+
+Other designs (:class:`Assignment`) randomise within blocks (borough, offence group or ward, with
+an SRC share per block) or whole clusters (wards or boroughs), with withdrawal risks that differ
+by block or cluster so that the design matters; :func:`replications` makes several trials with
+their own seeds and, optionally, true effects that differ between them. These are not
+calibrated to the published trial, and their manifests say so.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import config
 from .provenance import write_manifest
 
 DEFAULT_SEED = 20221001
@@ -67,6 +75,56 @@ class TrialDesign:
         return self.n_control + self.n_treatment
 
 
+BLOCK_COLUMNS = ("borough", "offence_group", "ward")
+CLUSTER_COLUMNS = ("ward", "borough")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """How a simulated trial allocates its reports.
+
+    complete: ``n_treatment`` of the ``n`` reports to SRC completely at random (the published
+    trial). blocked: within each value of ``column`` (borough, offence_group or ward), a share
+    ``shares`` of its reports to SRC completely at random: one share per block in the blocks'
+    alphabetical order (:func:`block_names`), or one for all; by default n_treatment / n. The
+    withdrawal risks of every arm move by up to +/- ``risk_spread`` across the blocks (the first
+    block lowest, the last highest), so that blocks with more SRC reports also differ at baseline,
+    as boroughs do. cluster: a share ``shares`` (one value) of the clusters (wards or boroughs)
+    to SRC, every report following its cluster; each cluster's withdrawal risks move by a normal
+    draw of SD ``cluster_sd`` (the cause of an intra-cluster correlation). The arm sizes of a
+    blocked or cluster trial follow from the shares; ``n_control + n_treatment`` is the total.
+    """
+
+    kind: str = "complete"
+    column: str | None = None
+    shares: tuple[float, ...] = ()
+    risk_spread: float = 0.0
+    cluster_sd: float = 0.0
+
+    def __post_init__(self):
+        allowed = {"complete": (None,), "blocked": BLOCK_COLUMNS, "cluster": CLUSTER_COLUMNS}
+        if self.kind not in allowed:
+            raise ValueError(f"the assignment must be complete, blocked or cluster, not {self.kind!r}")
+        if self.column not in allowed[self.kind]:
+            raise ValueError(f"a {self.kind} trial's column must be one of {', '.join(map(str, allowed[self.kind]))}, "
+                             f"not {self.column!r}")
+        if any(not 0 <= share <= 1 for share in self.shares):
+            raise ValueError(f"every SRC share must lie between 0 and 1: {', '.join(f'{v:g}' for v in self.shares)}")
+        if self.kind == "cluster" and len(self.shares) > 1:
+            raise ValueError("a cluster trial takes one share: the share of clusters allocated to SRC")
+        if self.risk_spread < 0 or self.cluster_sd < 0:
+            raise ValueError("the risk spread and the cluster SD cannot be negative")
+
+
+def block_names(column: str) -> list[str]:
+    """Every value the generator can give a block or cluster column, in alphabetical order."""
+    if column == "borough":
+        return sorted(BOROUGHS)
+    if column == "offence_group":
+        return sorted(OFFENCE_GROUPS)
+    return sorted(f"{b[:3].upper()}-{k:02d}" for b, (_, wards) in BOROUGHS.items() for k in range(1, wards + 1))
+
+
 @dataclass
 class SimulatedTrial:
     """The two input files of a simulated trial, as DataFrames ready to be written."""
@@ -75,10 +133,20 @@ class SimulatedTrial:
     extract: pd.DataFrame
     design: TrialDesign
     seed: int
+    assignment: Assignment = field(default_factory=Assignment)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the trial is the published one's design (the shipped data's)."""
+        return self.design == TrialDesign() and self.assignment == Assignment()
 
     def write(self, folder: Path | str, *, allocation_name="allocation_log.xlsx",
               extract_name="crime_extract.csv") -> tuple[Path, Path]:
-        """Write the allocation log (.xlsx or .csv) and the crime extract (.csv)."""
+        """Write the allocation log (.xlsx or .csv) and the crime extract (.csv).
+
+        A blocked or cluster trial also gets ``parameters.yml``: the project's parameters with
+        the design declared, for ``srceval run --params``.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         allocation_path, extract_path = folder / allocation_name, folder / extract_name
@@ -87,12 +155,32 @@ class SimulatedTrial:
         else:
             self.allocation.to_csv(allocation_path, index=False)
         self.extract.to_csv(extract_path, index=False, encoding="utf-8")
-        write_manifest(folder, [allocation_path, extract_path], seed=self.seed, design=asdict(self.design),
-                       calibrated=self.design == TrialDesign())
+        design = asdict(self.design)
+        if self.assignment != Assignment():
+            design["assignment"] = asdict(self.assignment)
+        write_manifest(folder, [allocation_path, extract_path], seed=self.seed, design=design,
+                       calibrated=self.calibrated)
+        if self.assignment.kind != "complete":
+            (folder / "parameters.yml").write_text(design_parameters(self.assignment), encoding="utf-8")
         return allocation_path, extract_path
 
 
-def simulate_trial(design: TrialDesign | None = None, *, seed: int = DEFAULT_SEED) -> SimulatedTrial:
+def design_parameters(assignment: Assignment, base: Path | None = None) -> str:
+    """The parameters file ``base`` (default: the project's) with its design declared as ``assignment``."""
+    text = (base or config.PARAMETERS_FILE).read_text(encoding="utf-8")
+    kind = assignment.kind
+    block = (f"design:\n  assignment: {kind}\n"
+             f"  blocks: {assignment.column if kind == 'blocked' else 'null'}\n"
+             f"  clusters: {assignment.column if kind == 'cluster' else 'null'}\n"
+             "  probability: 0.5\n")
+    pattern = re.compile(r"^design:[ \t]*\n(?:[ \t]+.*(?:\n|$))*", re.MULTILINE)
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text, count=1)
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def simulate_trial(design: TrialDesign | None = None, *, seed: int = DEFAULT_SEED,
+                   assignment: Assignment | None = None) -> SimulatedTrial:
     """Simulate the allocation log and crime extract of a two-arm trial.
 
     Parameters
@@ -101,14 +189,25 @@ def simulate_trial(design: TrialDesign | None = None, *, seed: int = DEFAULT_SEE
         Arm sizes, delivery and outcome rates; None uses the published trial's.
     seed
         Seed of every random choice: the same seed gives the same files.
+    assignment
+        How reports are allocated (:class:`Assignment`); None is complete randomisation.
     """
     design = design or TrialDesign()
+    assignment = assignment or Assignment()
     rng = np.random.default_rng(seed)
     n = design.n
-    cases = pd.DataFrame({"assigned": _complete_randomisation(design, rng)})
-    cases["received"] = _delivery(cases["assigned"].to_numpy(), design, rng)
-    cases = pd.concat([cases, _covariates(n, rng)], axis=1)
-    cases["category"] = _outcome_categories(cases, design, rng)
+    if assignment.kind == "complete":
+        cases = pd.DataFrame({"assigned": _complete_randomisation(design, rng)})
+        cases["received"] = _delivery(cases["assigned"].to_numpy(), design, rng)
+        cases = pd.concat([cases, _covariates(n, rng)], axis=1)
+        cases["category"] = _outcome_categories(cases, design, rng)
+    else:  # the blocks or clusters first: the allocation depends on them
+        covariates = _covariates(n, rng)
+        cases = pd.DataFrame({"assigned": _designed_assignment(covariates, design, assignment, rng)})
+        cases["received"] = _delivery(cases["assigned"].to_numpy(), design, rng)
+        cases = pd.concat([cases, covariates], axis=1)
+        cases["category"] = _outcome_categories(cases, design, rng,
+                                                withdrew=_designed_withdrawals(cases, design, assignment, rng))
     cases["outcome_code"] = _outcome_codes(cases, rng)
     cases = pd.concat([cases, _dates(cases, rng)], axis=1)
     if design.open_investigations:
@@ -118,7 +217,84 @@ def simulate_trial(design: TrialDesign | None = None, *, seed: int = DEFAULT_SEE
     extra = _unrandomised_reports(design, rng, start=3_000_000 + n)
     allocation = _allocation_log(cases, rng)
     extract = _extract(cases, extra, design, rng)
-    return SimulatedTrial(allocation, extract, design, seed)
+    return SimulatedTrial(allocation, extract, design, seed, assignment)
+
+
+def replications(design: TrialDesign | None = None, *, runs: int, seed: int = DEFAULT_SEED,
+                 assignment: Assignment | None = None, effect_spread: float = 0.0) -> list[SimulatedTrial]:
+    """``runs`` trials of the same design with seeds ``seed``, ``seed + 1``, ...
+
+    ``effect_spread`` > 0 makes the true effect differ between the trials, as it would between
+    forces or years: each trial's SRC-arm withdrawal rates (delivered and not) move together by a
+    normal draw with that SD (drawn from ``seed``, kept within [0, 1]), so pooled estimates show
+    heterogeneity. Each trial records its own rates in its manifest.
+    """
+    if runs < 1:
+        raise ValueError(f"the number of replications must be at least 1, not {runs}")
+    if effect_spread < 0:
+        raise ValueError(f"the effect spread cannot be negative, not {effect_spread:g}")
+    design = design or TrialDesign()
+    shifts = np.random.default_rng([seed, 1]).normal(0.0, effect_spread, runs) if effect_spread else np.zeros(runs)
+    trials = []
+    for run, shift in enumerate(shifts):
+        varied = design if not shift else replace(
+            design, complier_withdrawal=float(np.clip(design.complier_withdrawal + shift, 0, 1)),
+            noncomplier_withdrawal=float(np.clip(design.noncomplier_withdrawal + shift, 0, 1)))
+        trials.append(simulate_trial(varied, seed=seed + run, assignment=assignment))
+    return trials
+
+
+def _designed_assignment(covariates: pd.DataFrame, design: TrialDesign, assignment: Assignment, rng) -> np.ndarray:
+    """Allocation within blocks (a share per block) or of whole clusters."""
+    groups = covariates[assignment.column].to_numpy()
+    names = block_names(assignment.column)
+    default = design.n_treatment / design.n if design.n else 0.5
+    assigned = np.zeros(len(groups), dtype=np.int8)
+    if assignment.kind == "blocked":
+        shares = assignment.shares or (default,)
+        if len(shares) not in (1, len(names)):
+            raise ValueError(f"give one SRC share per block ({len(names)}: {', '.join(names)}, in that order), or "
+                             f"one share for every block; {len(shares)} given")
+        shares = shares * len(names) if len(shares) == 1 else shares
+        for name, share in zip(names, shares):
+            rows = np.flatnonzero(groups == name)
+            assigned[rows[_exact_ones(len(rows), share, rng)]] = 1
+        return assigned
+    present = sorted(set(groups))
+    share = assignment.shares[0] if assignment.shares else default
+    chosen = rng.choice(len(present), int(round(share * len(present))), replace=False)
+    return np.isin(groups, np.array(present, dtype=object)[chosen]).astype(np.int8)
+
+
+def _designed_withdrawals(cases: pd.DataFrame, design: TrialDesign, assignment: Assignment, rng) -> np.ndarray:
+    """Which reports end in withdrawal, with risks that differ by block or cluster.
+
+    blocked: exact counts, round(rate x reports) in every block and cell (BAU, SRC delivered, SRC
+    not delivered), the rates moved by the block's offset; cluster: a draw per report from its
+    cell's rate moved by its cluster's normal shift.
+    """
+    groups = cases[assignment.column].to_numpy()
+    cells = (((cases["assigned"] == 0), design.control_withdrawal),
+             ((cases["assigned"] == 1) & (cases["received"] == 1), design.complier_withdrawal),
+             ((cases["assigned"] == 1) & (cases["received"] == 0), design.noncomplier_withdrawal))
+    withdrew = np.zeros(len(cases), dtype=bool)
+    if assignment.kind == "blocked":
+        names = block_names(assignment.column)
+        offsets = np.linspace(-assignment.risk_spread, assignment.risk_spread, len(names)) if len(names) > 1 else [0.0]
+        for name, offset in zip(names, offsets):
+            in_block = groups == name
+            for mask, rate in cells:
+                rows = np.flatnonzero(mask.to_numpy() & in_block)
+                withdrew[rows[_exact_ones(len(rows), float(np.clip(rate + offset, 0, 1)), rng)]] = True
+        return withdrew
+    present = sorted(set(groups))
+    shift = pd.Series(rng.normal(0.0, assignment.cluster_sd, len(present)), index=present)
+    moved = shift.reindex(groups).to_numpy()
+    draws = rng.random(len(cases))
+    for mask, rate in cells:
+        rows = mask.to_numpy()
+        withdrew[rows] = draws[rows] < np.clip(rate + moved[rows], 0, 1)
+    return withdrew
 
 
 def _complete_randomisation(design: TrialDesign, rng) -> np.ndarray:
@@ -162,14 +338,21 @@ def _covariates(n: int, rng) -> pd.DataFrame:
     })
 
 
-def _outcome_categories(cases: pd.DataFrame, design: TrialDesign, rng) -> np.ndarray:
-    """Withdrawal per cell, then charges and other positive outcomes per arm, all exact."""
+def _outcome_categories(cases: pd.DataFrame, design: TrialDesign, rng, *,
+                        withdrew: np.ndarray | None = None) -> np.ndarray:
+    """Withdrawal per cell, then charges and other positive outcomes per arm, all exact.
+
+    ``withdrew`` (a blocked or cluster trial's) says which reports withdrew instead.
+    """
     category = np.full(len(cases), OTHER, dtype=np.int8)
     cells = (
         ((cases["assigned"] == 0), design.control_withdrawal),
         ((cases["assigned"] == 1) & (cases["received"] == 1), design.complier_withdrawal),
         ((cases["assigned"] == 1) & (cases["received"] == 0), design.noncomplier_withdrawal),
     )
+    if withdrew is not None:
+        category[withdrew] = WITHDREW
+        cells = ()
     for mask, rate in cells:
         rows = np.flatnonzero(mask.to_numpy())
         category[rows[_exact_ones(len(rows), rate, rng)]] = WITHDREW

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import adjusted, audit, compliance, disclosure, economics, estimation, extrapolation, figures, subgroups
+from . import audit, compliance, declared_design, disclosure, economics, extrapolation, figures, subgroups
 from .cleaning import clean_inputs
 from .context import StageContext
 from .estimates import tidy
@@ -68,10 +68,15 @@ def allocation_audit(ctx: StageContext) -> dict:
     data = ctx.read_analysis_table()
     flow = ctx.read_stage_result("01_data_cleaning")["flow"]
     rule = ctx.params["allocation_rule"]
+    design = ctx.params["design"]
     checks = audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
-                                    seed=ctx.seed)
+                                    seed=ctx.seed, design=design, units=declared_design.units(data, design))
     # Small levels of a characteristic are hidden before anything is written or drawn.
     checks["balance"] = disclosure.suppress_balance(checks["balance"], threshold=ctx.params["disclosure_threshold"])
+    blocks = checks.get("design", {}).get("blocks")
+    if blocks is not None and design["blocks"] != "borough":  # below borough level: small counts hidden
+        checks["design"]["blocks"] = disclosure.suppress(blocks, ["reports", "src", "bau"], total="reports",
+                                                         rate="share", threshold=ctx.params["disclosure_threshold"])
     figures.flow_diagram(flow, ctx.files.figure("flow_diagram"))
     shown = checks["balance"][~checks["balance"]["suppressed"]] if len(checks["balance"]) else checks["balance"]
     figures.balance_plot(shown, ctx.files.figure("balance"), large=audit.LARGE_STANDARDISED_DIFFERENCE)
@@ -110,28 +115,26 @@ def compliance_analysis(ctx: StageContext) -> dict:
 def effect_estimation(ctx: StageContext) -> dict:
     """Stage 4: intention-to-treat and complier effects for every outcome."""
     data = ctx.read_analysis_table()
+    design, plan = ctx.params["design"], ctx.params["analysis_plan"]
     outcomes, rows = {}, []
     for name in OUTCOMES:
-        plan = ctx.params["analysis_plan"]
-        entry, estimates = estimation.outcome_summary(
-            data, name, codes=ctx.params["outcomes"][name]["codes"], alpha=ctx.alpha, draws=ctx.draws,
-            seed=ctx.seed, target_power=float(ctx.params["target_power"]), direction=plan["directions"][name],
-            plan=plan)
-        planned = plan["covariates"]["columns"]
-        covariate_adjusted = [adjusted.lin_estimator(data, name, alpha=ctx.alpha, covariates=planned),
-                              adjusted.logistic_marginal_difference(data, name, alpha=ctx.alpha, covariates=planned)]
-        entry["itt"]["adjusted"] = {e.estimand: e.as_dict() for e in covariate_adjusted}
+        # The declared design chooses each figure's estimator (complete randomisation: estimation's own).
+        entry, estimates = declared_design.outcome_estimates(
+            data, name, design=design, codes=ctx.params["outcomes"][name]["codes"], alpha=ctx.alpha,
+            draws=ctx.draws, seed=ctx.seed, target_power=float(ctx.params["target_power"]),
+            direction=plan["directions"][name], plan=plan)
         outcomes[name] = entry
-        rows += estimates + covariate_adjusted + compliance.biased_comparisons(data[data[name].notna()], name,
-                                                                               alpha=ctx.alpha)
+        rows += estimates
     table = tidy(rows)
     figures.forest_plot(forest_rows(table), ctx.files.figure("forest_plot"),
                         confidence_level=float(ctx.params["confidence_level"]))
+    by_columns, not_valid = declared_design.valid_subgroups(plan["subgroups"]["columns"], design)
     subgroup_results = subgroups.adjust_families([subgroups.subgroup_effects(data, "attrition", by, alpha=ctx.alpha)
-                                                  for by in plan["subgroups"]["columns"] if by in data])
+                                                  for by in by_columns if by in data])
     result = {"outcomes": outcomes, "estimates": table, "subgroups": subgroup_results,
               "contact_mode": compliance.outcome_by_contact_mode(data, "attrition") if recorded(data, "src_mode")
-              else None}
+              else None,
+              "design": declared_design.design_result(design, data, outcomes, plan["primary_outcome"], not_valid)}
     return ctx.write_stage_result("04_effect_estimation", result)
 
 

@@ -1,0 +1,378 @@
+"""A declared design other than complete randomisation runs through the pipeline with the design's estimators.
+
+Generated blocked and cluster trials are run in process with ``design`` set in their parameters:
+results.json reports exactly what :mod:`helpers.designs` (tested against estimatr) gives on the same
+analysis table, not the complete-randomisation numbers; figures the design does not support are
+null with the reason; the audit flags what breaks the design. One run goes through the command line.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import audit, config, declared_design, designs, estimation
+from helpers.errors import InputError
+from helpers.parameters import load_parameters
+from helpers.results import validate_results
+from helpers.simulate import Assignment
+
+from .trials import FAST, check_parameter_space, designed, run_in_process, simulated, write_parameters
+
+SRCEVAL = Path(sys.executable).with_name("srceval")
+SEED = load_parameters()["seed"]
+DRAWS = FAST["randomisation_draws"]
+BLOCKED = {"assignment": "blocked", "blocks": "borough", "clusters": None, "probability": 0.5}
+CLUSTER = {"assignment": "cluster", "blocks": None, "clusters": "ward", "probability": 0.5}
+# Shares per borough (Kingston, Merton, Richmond, Wandsworth) and withdrawal risks that rise across them:
+# SRC is concentrated where withdrawal is common, so the pooled comparison is biased.
+BLOCK_SHARES = Assignment("blocked", "borough", (0.3, 0.5, 0.7, 0.5), risk_spread=0.15)
+WARDS = Assignment("cluster", "ward", cluster_sd=0.1)
+
+
+def analysis_table(folder: Path) -> pd.DataFrame:
+    return pd.read_parquet(folder / "processed" / "analysis_table.parquet")
+
+
+@pytest.fixture(scope="module")
+def blocked_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("blocked")
+    results = run_in_process(*designed(BLOCK_SHARES), folder, report=False, params={"design": BLOCKED})
+    return results, analysis_table(folder)
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster")
+    results = run_in_process(*designed(WARDS, n_control=300, n_treatment=300), folder, report=True,
+                             params={"design": CLUSTER})
+    return results, analysis_table(folder)
+
+
+# ---- the parameters ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("design, message", [
+    ({"assignment": "blocked"}, "parameter 'design.blocks' is None: a blocked design needs 'blocks'"),
+    ({"assignment": "cluster"}, "parameter 'design.clusters' is None: a cluster design needs 'clusters'"),
+    ({"assignment": "complete", "blocks": "borough"}, "'blocks' belongs to a blocked design"),
+    ({"assignment": "blocked", "blocks": "victim_sex"}, "Input should be 'borough', 'ward', 'offence_group'"),
+    ({"assignment": "stratified"}, "parameter 'design.assignment' is 'stratified'"),
+    ({"assignment": "simple", "probability": 1.5}, "parameter 'design.probability' is 1.5"),
+])
+def test_a_design_that_cannot_be_analysed_is_refused(tmp_path, design, message):
+    with pytest.raises(InputError) as refused:
+        load_parameters(write_parameters(tmp_path, {"design": design}))
+    assert message in str(refused.value)
+
+
+def test_the_shipped_design_is_complete_randomisation():
+    assert load_parameters()["design"] == {"assignment": "complete", "blocks": None, "clusters": None,
+                                           "probability": 0.5}
+
+
+def test_a_blocked_design_without_blocks_is_refused_before_any_kernel(tmp_path):
+    params = write_parameters(tmp_path, {"design": {"assignment": "blocked"}})
+    completed = subprocess.run([str(SRCEVAL), "run", "--params", str(params), "--out", str(tmp_path / "out")],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2, completed.stderr
+    assert "a blocked design needs 'blocks'" in completed.stderr
+    assert not (tmp_path / "out").exists() and "[1/6]" not in completed.stdout
+
+
+# ---- blocked ---------------------------------------------------------------------------------------
+
+def test_blocked_trial_reports_the_block_weighted_estimators(blocked_run):
+    results, table = blocked_run
+    itt = results["outcomes"]["attrition"]["itt"]
+    dim = designs.blocked_difference_in_means(table, "attrition", block="borough")
+    assert itt["risk_difference"] == pytest.approx(dim.estimate, rel=1e-12)
+    assert itt["risk_difference_ci"] == pytest.approx([dim.conf_low, dim.conf_high], rel=1e-12)
+    mh = designs.mantel_haenszel_risk_ratio(table, "attrition", block="borough")
+    assert itt["risk_ratio"] == pytest.approx(mh.estimate, rel=1e-12)
+    assert itt["risk_ratio_ci"] == pytest.approx([mh.conf_low, mh.conf_high], rel=1e-12)
+    assert itt["relative_risk_reduction"] == pytest.approx(1 - mh.estimate, rel=1e-12)
+    ri = designs.blocked_randomisation_p(table, "attrition", block="borough", draws=DRAWS, seed=SEED)
+    assert itt["p_value_randomisation"] == ri.p_value
+    assert itt["method"] == dim.method and "within blocks" in itt["randomisation_method"]
+
+
+def test_blocked_trial_does_not_report_the_complete_randomisation_numbers(blocked_run):
+    results, table = blocked_run
+    attrition = results["outcomes"]["attrition"]
+    naive_rd = estimation.risk_difference(table, "attrition")
+    naive_rr = estimation.risk_ratio(table, "attrition")
+    assert attrition["itt"]["risk_difference"] != pytest.approx(naive_rd.estimate, abs=0.01)
+    assert attrition["itt"]["risk_difference_ci"] != pytest.approx(naive_rd.interval, abs=0.005)
+    assert attrition["itt"]["risk_ratio"] != pytest.approx(naive_rr.estimate, abs=0.01)
+    complete_p = estimation.randomisation_p(table, "attrition")["two_sided"]
+    assert attrition["itt"]["p_value_randomisation"] != pytest.approx(complete_p, abs=1e-3)
+    # Figures with no blocked version are absent, with the reason, never the complete-randomisation number.
+    assert attrition["itt"]["p_value_exact"] is None and attrition["itt"]["p_value_exact_one_sided"] is None
+    assert "not valid under a blocked design" in attrition["notes"]["itt.p_value_exact"]
+    assert attrition["itt"]["bayesian"]["probability_of_reduction"] is None
+    logistic = attrition["itt"]["adjusted"]["risk_difference_adjusted_logistic"]
+    assert logistic["estimate"] is None and "not valid under a blocked design" in logistic["reason"]
+    rows = pd.DataFrame(results["outcomes"]["attrition"]["itt"]["adjusted"].values())
+    assert rows["estimate"].notna().sum() == 1  # Lin's, with the blocks
+
+
+def test_blocked_complier_and_adjusted_estimates_are_block_weighted(blocked_run):
+    results, table = blocked_run
+    attrition = results["outcomes"]["attrition"]
+    frame = table.assign(**{declared_design.UNIT: table["borough"]})
+    weighted = lambda values: declared_design._weighted_difference(values, frame)
+    d, y = table["received"].astype(float), table["attrition"].astype(float)
+    assert attrition["cace"]["risk_difference"] == pytest.approx(weighted(y) / weighted(d), rel=1e-12)
+    assert attrition["cace"]["risk_difference"] != pytest.approx(
+        estimation.complier_average_causal_effect(table, "attrition").estimate, abs=0.005)
+    assert attrition["cace"]["complier_control_risk"] == pytest.approx(-weighted(y * (1 - d)) / weighted(d))
+    lin = attrition["itt"]["adjusted"]["risk_difference_adjusted_lin"]
+    assert "block indicators" in lin["method"] and lin["estimate"] is not None
+    assert results["subgroups"] and {s["by"] for s in results["subgroups"]} == {"borough"}
+    assert {n["analysis"] for n in results["design"]["not_valid"]} == {"subgroups by primary_strand",
+                                                                      "subgroups by offence_group"}
+
+
+def test_blocked_audit_reports_each_block_share_and_no_false_alarm(blocked_run):
+    results, _ = blocked_run
+    design = results["design"]
+    assert design["assignment"] == "blocked" and design["column"] == "borough" and design["units"] == 4
+    assert "allocation shares differed by block" in design["description"]
+    assert "block-weighted" in design["description"]
+    shares = {b["block"]: b["share"] for b in design["audit"]["blocks"]}
+    assert shares == pytest.approx({"Kingston": 0.3, "Merton": 0.5, "Richmond": 0.7, "Wandsworth": 0.5}, abs=0.02)
+    audit = results["allocation_audit"]
+    assert audit["flags"] == []  # shares that differ by design are not a finding
+    assert audit["allocation_ratio_p_value"] is None and audit["runs_test_p_value"] is None
+    assert audit["balance_randomisation_p_value"] is not None
+
+
+def test_a_block_with_one_arm_is_flagged(tmp_path):
+    allocation, extract = designed(Assignment("blocked", "borough", (0.0, 0.5, 0.5, 0.5)))
+    results = run_in_process(allocation, extract, tmp_path, report=False, params={"design": BLOCKED})
+    assert any(flag.startswith("Blocked design breached: borough Kingston has reports in the business-as-usual arm only") for flag in
+               results["allocation_audit"]["flags"])
+    attrition = results["outcomes"]["attrition"]
+    assert attrition["itt"]["risk_difference"] is None and "Kingston" in attrition["notes"]["itt.risk_difference"]
+    check_parameter_space(results)
+
+
+def test_blocked_trial_inside_the_parameter_space(blocked_run):
+    check_parameter_space(blocked_run[0])
+
+
+# ---- cluster ---------------------------------------------------------------------------------------
+
+def test_cluster_trial_reports_the_cr2_estimators(cluster_run):
+    results, table = cluster_run
+    attrition = results["outcomes"]["attrition"]
+    itt = attrition["itt"]
+    cr2 = designs.cluster_difference_in_means(table, "attrition", cluster="ward")
+    assert itt["risk_difference"] == pytest.approx(cr2.estimate, rel=1e-12)
+    assert itt["risk_difference_ci"] == pytest.approx([cr2.conf_low, cr2.conf_high], rel=1e-12)
+    cace = designs.cluster_complier_effect(table, "attrition", cluster="ward")
+    assert attrition["cace"]["risk_difference"] == pytest.approx(cace.estimate, rel=1e-12)
+    assert attrition["cace"]["risk_difference_ci"] == pytest.approx([cace.conf_low, cace.conf_high], rel=1e-12)
+    ri = designs.cluster_randomisation_p(table, "attrition", cluster="ward", draws=DRAWS, seed=SEED)
+    assert itt["p_value_randomisation"] == ri.p_value
+    icc = designs.intracluster_correlation(table, "attrition", cluster="ward")
+    effect = designs.design_effect(table, "attrition", cluster="ward")
+    assert attrition["design"]["intracluster_correlation"] == pytest.approx(icc.estimate, rel=1e-12)
+    assert results["design"]["intracluster_correlation"] == pytest.approx(icc.estimate, rel=1e-12)
+    assert results["design"]["design_effect"] == pytest.approx(effect.estimate, rel=1e-12)
+    assert "CR2" in itt["method"] and "Bell-McCaffrey" in itt["method"]
+
+
+def test_cluster_trial_does_not_report_the_complete_randomisation_numbers(cluster_run):
+    results, table = cluster_run
+    attrition = results["outcomes"]["attrition"]
+    naive = estimation.risk_difference(table, "attrition")
+    # The point is the same difference in means; its interval is not the one that ignores the wards.
+    assert attrition["itt"]["risk_difference"] == pytest.approx(naive.estimate, rel=1e-12)
+    assert attrition["itt"]["risk_difference_ci"] != pytest.approx(naive.interval, abs=0.002)
+    assert attrition["itt"]["risk_ratio_ci"] != pytest.approx(estimation.risk_ratio(table, "attrition").interval,
+                                                             abs=0.002)
+    for key in ("p_value_exact", "odds_ratio"):
+        assert f"itt.{key}" in attrition["notes"] and "not valid under a cluster design" in attrition["notes"][
+            f"itt.{key}"]
+    assert "bootstrap of whole clusters" in attrition["itt"]["methods"]["complier_relative_risk_reduction"]
+    assert results["subgroups"] == []
+
+
+def test_cluster_power_applies_the_design_effect(cluster_run):
+    results, table = cluster_run
+    power = results["outcomes"]["attrition"]["power"]
+    factor = results["outcomes"]["attrition"]["design"]["design_effect"]
+    counts = estimation.TwoByTwo.from_data(table, "attrition")
+    plain = estimation.power_analysis(counts.control_risk, counts.treatment_n, counts.control_n,
+                                      target_relative_reduction=0.20)
+    assert power["design_effect"] == factor and factor > 1
+    assert power["n_per_arm_for_target_power"] == int(np.ceil(plain["n_per_arm_for_target_power"] * factor))
+    assert power["minimum_detectable_difference"] < plain["minimum_detectable_difference"]
+    assert "design effect" in power["method"]
+
+
+def test_cluster_trial_describes_the_design_and_its_balance(cluster_run):
+    results, _ = cluster_run
+    design = results["design"]
+    assert design["description"].startswith("Cluster-randomised by ward: whole wards were allocated")
+    assert "intra-cluster correlation" in design["description"]
+    clusters = design["audit"]["clusters"]
+    assert clusters["treatment"]["clusters"] + clusters["control"]["clusters"] == design["units"]
+    assert design["audit"]["breaches"] == [] and results["allocation_audit"]["flags"] == []
+    assert len(design["audit"]["cluster_balance"]) > 10
+    check_parameter_space(results)
+    validate_results(results)
+
+
+def test_a_treated_wards_report_in_the_control_arm_is_a_flagged_breach(tmp_path):
+    allocation, extract = designed(WARDS, n_control=300, n_treatment=300)
+    wards = extract.drop_duplicates("Crime Ref").set_index("Crime Ref")["ward"]
+    arm = allocation["Allocation"].str.strip().str.upper()
+    src_wards = allocation.assign(ward=allocation["Crime Ref"].map(wards))[arm == "SRC"].groupby("ward").size()
+    ward = src_wards[src_wards >= 3].index[0]
+    moved = allocation.index[(allocation["Crime Ref"].map(wards) == ward) & (arm == "SRC")][0]
+    allocation.loc[moved, ["Allocation", "Random Number"]] = ["BAU", 0.75]  # the random number follows the arm
+    results = run_in_process(allocation, extract, tmp_path, report=False, params={"design": CLUSTER})
+    borough = analysis_table(tmp_path).drop_duplicates("ward").set_index("ward").loc[ward, "borough"]
+    flags = results["allocation_audit"]["flags"]
+    assert len(flags) == 1, flags
+    assert flags[0].startswith(f"Cluster design breached: ward {borough} / {ward}, an SRC ward: 1 of its "
+                               f"{src_wards[ward]} reports is in the business-as-usual arm")
+    assert allocation.loc[moved, "Crime Ref"] not in flags[0]  # no report is identified
+    assert results["design"]["audit"]["breaches"] == [
+        {"cluster": f"{borough} / {ward}", "arm": "SRC", "reports": int(src_wards[ward]), "in_other_arm": 1}]
+    attrition = results["outcomes"]["attrition"]
+    assert attrition["itt"]["risk_difference"] is None and "both arms" in attrition["notes"]["itt.risk_difference"]
+    assert "1 ward had reports in both arms" in results["design"]["description"]
+
+
+def test_re_randomisation_keeps_what_the_design_fixed():
+    units = pd.Series(np.repeat(["a", "b", "c", "d"], [3, 5, 4, 6]))
+    z = np.array([1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1])
+    blocked = np.concatenate(list(audit.design_allocations(z, "blocked", units, 500, seed=1)))
+    totals = pd.DataFrame(blocked.T).groupby(units.to_numpy()).sum()
+    assert (totals.to_numpy() == pd.Series(z).groupby(units.to_numpy()).sum().to_numpy()[:, None]).all()
+    assert len({tuple(row) for row in blocked}) > 50  # the order within blocks does change
+    clusters = pd.Series(np.repeat(["a", "b", "c", "d"], [3, 5, 4, 6]))
+    z = np.repeat([1, 0, 1, 0], [3, 5, 4, 6])
+    drawn = np.concatenate(list(audit.design_allocations(z, "cluster", clusters, 200, seed=2)))
+    assert (pd.DataFrame(drawn.T).groupby(clusters.to_numpy()).nunique() == 1).all().all()
+    assert set(map(tuple, drawn[:, [0, 3, 8, 12]])) == {(1, 1, 0, 0), (1, 0, 1, 0), (1, 0, 0, 1), (0, 1, 1, 0),
+                                                         (0, 1, 0, 1), (0, 0, 1, 1)}
+
+
+def test_block_weighted_balance_shows_no_imbalance_in_the_blocks_themselves():
+    data = pd.DataFrame({"assigned": [1, 0, 0, 0, 1, 1, 1, 0], "borough": list("AAAABBBB"),
+                         "offence_group": list("xyxyxxyy")})
+    units = data["borough"]
+    naive = audit.balance_table(data)
+    weighted = audit.balance_table(data, weights=audit.block_weights(data["assigned"], units))
+    borough = lambda table: table[table["covariate"] == "Borough"]["standardised_difference"].abs().max()
+    assert borough(naive) > 0.5 and borough(weighted) == pytest.approx(0.0)
+
+
+# ---- simple ----------------------------------------------------------------------------------------
+
+def test_simple_design_uses_bernoulli_randomisation_inference(tmp_path):
+    design = {"assignment": "simple", "blocks": None, "clusters": None, "probability": 0.5}
+    results = run_in_process(*simulated(seed=4), tmp_path, report=False, params={"design": design})
+    table = analysis_table(tmp_path)
+    itt = results["outcomes"]["attrition"]["itt"]
+    two = designs.bernoulli_randomisation_p(table, "attrition", probability=0.5, draws=DRAWS, seed=SEED)
+    one = designs.bernoulli_randomisation_p(table, "attrition", probability=0.5, draws=DRAWS, seed=SEED,
+                                            alternative="less")
+    assert (itt["p_value_randomisation"], itt["p_value_randomisation_one_sided"]) == (two.p_value, one.p_value)
+    assert "Bernoulli(0.5)" in itt["randomisation_method"]
+    # Comparisons conditional on the arm sizes stay valid under a coin per report.
+    assert itt["p_value_exact"] == estimation.fisher_exact_p(table, "attrition")
+    assert itt["risk_difference"] == estimation.risk_difference(table, "attrition").estimate
+    assert results["design"]["description"].startswith("Simple randomisation")
+    assert results["allocation_audit"]["allocation_ratio_p_value"] is not None
+
+
+def test_one_sided_bernoulli_randomisation_p_near_exact_enumeration():
+    """The one-sided version added to helpers.designs, against every one of the 4,096 allocations."""
+    data = pd.read_csv(Path(__file__).parent / "reference" / "bernoulli_trial.csv")
+    y, observed_z, p = data["y01"].to_numpy(float), data["z"].to_numpy(), 0.4
+    observed = y[observed_z == 1].mean() - y[observed_z == 0].mean()
+    weight, extreme = 0.0, 0.0
+    for z in itertools.product((0, 1), repeat=len(y)):
+        z = np.array(z)
+        if z.sum() in (0, len(z)):
+            continue
+        probability = p ** z.sum() * (1 - p) ** (len(z) - z.sum())
+        weight += probability
+        extreme += probability * (y[z == 1].mean() - y[z == 0].mean() <= observed + 1e-12)
+    exact = extreme / weight
+    estimate = designs.bernoulli_randomisation_p(data, "y01", treatment="z", probability=p, draws=40_000, seed=7,
+                                                 alternative="less")
+    assert estimate.p_value == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / 40_000) + 1 / 40_000)
+    assert "one-sided (less)" in estimate.method
+
+
+# ---- estimators added for the designs, against R ---------------------------------------------------
+
+REFERENCE = Path(__file__).parent / "reference"
+# tests/reference/declared_design.R (output beside it), R 4.2.2, estimatr 1.0.0, sandwich 3.0.2
+R = {"cluster.log_rr.estimate": -0.83125021870728877, "cluster.log_rr.std.error": 0.31031369218327692,
+     "blocked.lin.estimate": -0.046984126984126823, "blocked.lin.std.error": 0.076680414152888163,
+     "cluster.lin.estimate": -0.2657967228843226, "cluster.lin.std.error": 0.099146968835446714,
+     "cluster.lin.conf.low": -0.47854158092792698, "cluster.lin.conf.high": -0.053051864840718221}
+
+
+def test_cluster_risk_ratio_matches_a_clustered_sandwich():
+    data = pd.read_csv(REFERENCE / "cluster_trial.csv").rename(columns={"z": "assigned"})
+    estimate = declared_design.cluster_risk_ratio(data.assign(_unit=data["ward"]), "y")
+    assert np.log(estimate.estimate) == pytest.approx(R["cluster.log_rr.estimate"], rel=1e-9)
+    assert estimate.std_error == pytest.approx(R["cluster.log_rr.std.error"], rel=1e-9)
+
+
+def test_lin_with_block_indicators_matches_lm_lin_and_is_the_blocked_difference():
+    data = pd.read_csv(REFERENCE / "blocked_trial.csv").rename(columns={"z": "assigned"})
+    estimate = declared_design.lin_by_design(data.assign(_unit=data["block"]), "y", BLOCKED, covariates=[])
+    assert estimate.estimate == pytest.approx(R["blocked.lin.estimate"], rel=1e-9)
+    assert estimate.std_error == pytest.approx(R["blocked.lin.std.error"], rel=1e-9)
+    blocked = designs.blocked_difference_in_means(data, "y", treatment="assigned", block="block")
+    assert estimate.estimate == pytest.approx(blocked.estimate, rel=1e-9)
+
+
+def test_lin_with_cr2_errors_matches_lm_lin_with_clusters():
+    data = pd.read_csv(REFERENCE / "cluster_trial.csv").rename(columns={"z": "assigned"})
+    # The R script's covariate, ward number mod 3, in a column the covariate design knows as numeric.
+    data = data.assign(_unit=data["ward"], days_report_to_allocation=data["ward"].str[1:].astype(int) % 3)
+    estimate = declared_design.lin_by_design(data, "y", CLUSTER, covariates=["days_report_to_allocation"])
+    for mine, theirs in (("estimate", "estimate"), ("std_error", "std.error"), ("conf_low", "conf.low"),
+                         ("conf_high", "conf.high")):
+        assert getattr(estimate, mine) == pytest.approx(R[f"cluster.lin.{theirs}"], rel=1e-9), mine
+
+
+# ---- through the command line: generate, run, read ---------------------------------------------
+
+def test_a_generated_blocked_trial_runs_through_srceval(tmp_path):
+    trial = tmp_path / "blocked"
+    made = subprocess.run([str(SRCEVAL), "simulate", "--out", str(trial), "--blocks", "borough", "--block-shares",
+                           "0.3,0.5,0.7,0.5", "--block-risk-spread", "0.15"], capture_output=True, text=True,
+                          timeout=120)
+    assert made.returncode == 0, made.stderr
+    completed = subprocess.run([str(SRCEVAL), "run", "--allocation", str(trial / "allocation_log.xlsx"),
+                                "--extract", str(trial / "crime_extract.csv"), "--params",
+                                str(trial / "parameters.yml"), "--out", str(tmp_path / "out")],
+                               capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    validate_results(results)
+    assert results["design"]["assignment"] == "blocked"
+    assert results["design"]["description"].startswith("Blocked by borough")
+    assert results["outcomes"]["attrition"]["itt"]["p_value_exact"] is None
+    assert results["inputs"]["origin"]["synthetic"] is True
+    assert results["inputs"]["origin"]["published"].startswith("none")  # not calibrated to the published trial
+    assert (tmp_path / "out" / "report.pdf").is_file()
+    assert results["provenance"]["parameters"]["design"] == BLOCKED
+    assert config.PARAMETERS_FILE.read_text(encoding="utf-8") != (trial / "parameters.yml").read_text()

@@ -167,14 +167,27 @@ def exclusion_summary(exclusions: list[dict]) -> pd.DataFrame:
     return grouped.reset_index().rename(columns={"file": "File", "reason": "Reason", "source_row": "Rows"})
 
 
+def _applies(check: dict) -> str:
+    """A check's p-value, or why it does not apply under the declared design."""
+    if check.get("p_value") is None and check.get("reason"):
+        return "does not apply: " + check["reason"].removeprefix("not estimable: ")
+    return _num(check.get("p_value"))
+
+
+def design_line(results: dict) -> str | None:
+    """The declared design, in a sentence, for page 1."""
+    design = results.get("design") or {}
+    return f"Design: {design['description']}" if design.get("description") else None
+
+
 def audit_checks(audit: dict) -> pd.DataFrame:
     ratio, runs, omnibus = audit["ratio"], audit["runs"], audit["omnibus"]
     breaches = audit["threshold_rule_breaches"]
     rows = [
         ("1:1 allocation ratio (exact binomial test)", f"{ratio['treatment']} SRC, {ratio['control']} BAU",
-         _num(ratio["p_value"])),
+         _applies(ratio)),
         ("Runs in the allocation sequence (Wald-Wolfowitz)", f"{runs['runs']} runs, longest {runs['longest_run']}",
-         _num(runs["p_value"])),
+         _applies(runs)),
         ("Baseline balance, all covariates (likelihood-ratio test)",
          f"chi-squared {_num(omnibus['statistic'], 1)} on {omnibus['df']} df", _num(omnibus["p_value"])),
         ("Baseline balance, randomisation inference (R-squared)",
@@ -345,6 +358,8 @@ SUBGROUP_LABELS = {"primary_strand": "Hate strand", "offence_group": "Offence gr
 
 
 def subgroup_table(subgroups: list[dict]) -> pd.DataFrame:
+    if not subgroups:
+        return pd.DataFrame({"Subgroup": ["no subgroup analysis under this design or on these data"]})
     rows = []
     for result in subgroups:
         p = result.get("interaction_p_value")
@@ -472,6 +487,8 @@ def provenance_lines(results: dict) -> list[str]:
     for role in ("allocation", "extract"):
         info = results["inputs"][role]
         lines.append(f"{role.title()} file: {info['file']}, SHA-256 {info['sha256']}")
+    if design_line(results):
+        lines.append(design_line(results))
     lines.append(f"Run on {results['provenance']['generated_at']} by srceval {results['provenance']['package_version']}"
                  f" (commit {results['provenance']['git_commit'] or 'unknown'}).")
     return lines

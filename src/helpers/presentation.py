@@ -302,6 +302,15 @@ def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.Data
     ])
 
 
+def _parameter_text(value) -> str:
+    """A parameter as it would be written in the YAML file: null, lists and mappings as JSON."""
+    import json
+
+    if value is None or isinstance(value, (list, dict, bool)):
+        return json.dumps(value, ensure_ascii=False)
+    return " ".join(str(value).split())
+
+
 def provenance_table(results: dict) -> pd.DataFrame:
     rows = []
     for role in ("allocation", "extract"):
@@ -318,9 +327,9 @@ def provenance_table(results: dict) -> pd.DataFrame:
         if key == "outcomes":
             continue
         if isinstance(value, dict):
-            rows += [(f"Parameter: {key}.{sub}", str(v)) for sub, v in value.items()]
+            rows += [(f"Parameter: {key}.{sub}", _parameter_text(v)) for sub, v in value.items()]
         else:
-            rows.append((f"Parameter: {key}", " ".join(str(value).split())))
+            rows.append((f"Parameter: {key}", _parameter_text(value)))
     rows += [(f"Outcome codes: {k}", ", ".join(v["codes"])) for k, v in provenance["parameters"]["outcomes"].items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])
 

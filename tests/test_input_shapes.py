@@ -508,3 +508,36 @@ def test_ordinary_ward_names_are_accepted(tmp_path, params, small_trial, ward):
 ])
 def test_age_band_variants(typed, band):
     assert cleaning._age_band(typed.lower()) == band
+
+
+def test_a_place_name_longer_than_a_name_is_refused_without_echoing_it(write_inputs, params, small_trial):
+    """A 5,000-character ward once hung the PDF step; it is refused, naming the column and row."""
+    from helpers.cleaning import clean_inputs
+    from helpers.errors import InputError
+    allocation, extract = small_trial
+    extract.loc[0, "ward"] = "W" * 5000
+    with pytest.raises(InputError) as refused:
+        clean_inputs(*write_inputs(allocation, extract), params["outcomes"])
+    message = str(refused.value)
+    assert "column 'ward', row 2: a value is longer than 100 characters" in message and "WWWW" not in message
+
+
+def test_bidirectional_controls_are_removed_and_spellings_merged(write_inputs, params, small_trial):
+    """A right-to-left override before a borough reversed its display and split it into a new group."""
+    from helpers.cleaning import clean_inputs
+    allocation, extract = small_trial
+    boroughs = extract["borough"].str.strip().str.title()
+    extract["borough"] = ["\u202e " + b if i % 2 else "\u202e" + b for i, b in enumerate(boroughs)]
+    analysis = clean_inputs(*write_inputs(allocation, extract), params["outcomes"]).analysis
+    assert set(analysis["borough"]) == set(boroughs[boroughs.index.isin(range(len(analysis)))]) | set()
+    assert not analysis["borough"].str.contains("\u202e").any()
+    assert analysis["borough"].nunique() == boroughs.nunique()
+
+
+def test_zero_padded_codes_and_doubled_spaces_in_strands_are_read(write_inputs, params, small_trial):
+    from helpers.cleaning import clean_inputs
+    allocation, extract = small_trial
+    extract["Outcome Code"] = extract["Outcome Code"].astype(str).str.replace(r"^\s*(14|16)\s*$", r"0\1", regex=True)
+    extract["Hate Strand"] = extract["Hate Strand"].str.replace("sexual orientation", "sexual  orientation", case=False)
+    cleaned = clean_inputs(*write_inputs(allocation, extract), params["outcomes"])
+    assert cleaned.analysis["attrition"].sum() > 0

@@ -46,3 +46,12 @@ def test_codes_given_as_numbers_are_read_as_codes(tmp_path):
 def test_the_shipped_file_is_valid_and_limits_take_their_defaults():
     params = load_parameters()
     assert params["disclosure_threshold"] == 5 and params["input_limits"]["max_rows"] == 2_000_000
+
+
+def test_a_key_given_twice_is_refused(tmp_path):
+    """A second `seed:` at the end of the file would silently win over the one a reader sees."""
+    path = tmp_path / "run.yml"
+    path.write_text(SHIPPED + "\nseed: 1\n", encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        load_parameters(path)
+    assert "the key 'seed' is given twice" in str(refused.value)

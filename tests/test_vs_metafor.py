@@ -461,6 +461,14 @@ def test_refuses_unreadable_and_foreign_files(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_refuses_the_same_run_given_twice(tmp_path, capsys):
+    """Pooling one trial with itself doubles its weight and narrows the interval."""
+    paths = write_runs(tmp_path, three_runs())
+    message = refused(["pool", str(paths[0]), str(paths[0]), str(paths[1]), "--labels", "a,b,c", "--out",
+                       str(tmp_path / "o")], capsys)
+    assert "are the same results.json" in message
+
+
 def test_refuses_different_outcome_definitions(tmp_path, capsys):
     runs = three_runs()
     runs[2]["provenance"]["parameters"]["outcomes"]["attrition"]["codes"] = ["14"]

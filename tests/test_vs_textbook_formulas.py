@@ -152,3 +152,22 @@ def test_interaction_q_by_hand():
 def test_holm_by_hand():
     """p = 0.01, 0.04, 0.03 in a family of three: 0.03, 0.06, 0.06 (Holm 1979); None is left out."""
     assert subgroups.holm([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06])
+
+
+def test_absolute_transport_never_prevents_more_than_the_force_withdrawals():
+    """One report an arm, BAU withdrew and SRC did not: 22,421 x 1 once exceeded the 6,839 withdrawals."""
+    from helpers.extrapolation import absolute_transport
+    attrition = {"itt": {"risk_difference": -1.0, "risk_difference_ci": [-1.0, 0.12]}}
+    result = absolute_transport(attrition, 22421, 6839)
+    assert result["prevented"] == 6839 and result["prevented_ci"][1] == 6839
+    assert "truncated" in result["method"]
+
+
+def test_anderson_rubin_is_not_estimable_when_delivery_runs_the_wrong_way():
+    """Every BAU report contacted, 80% of SRC: the set once reached 139%."""
+    from helpers import estimation
+    n = 125
+    data = pd.DataFrame({"assigned": [1] * n + [0] * n, "received": [1] * 100 + [0] * 25 + [1] * n,
+                         "attrition": ([1] * 43 + [0] * 57 + [1] * 11 + [0] * 14 + [1] * 69 + [0] * 56)})
+    result = estimation.anderson_rubin_interval(data, "attrition")
+    assert result["interval"] == [None, None] and "no more often delivered" in result["reason"]

@@ -389,10 +389,17 @@ def _note_special_characters(special: pd.Series, data, column, file, warnings) -
                         f"ones), which were removed or replaced by plain ones ({format_rows(rows)})")
 
 
+MAX_PLACE_NAME_CHARACTERS = 100
+
+
 def _place_names(data, column, file, problems, warnings) -> pd.Series:
     """A borough or ward: free text, one spelling per place, and never personal data."""
     values = _text(data[column])
     _report_invalid(values == "", data, column, file, "a value is required", problems)
+    too_long = values.str.len() > MAX_PLACE_NAME_CHARACTERS
+    if too_long.any():  # a place name is short; a long one is pasted text, and would swamp every table
+        problems.add(file, f"a value is longer than {MAX_PLACE_NAME_CHARACTERS} characters, too long for a "
+                           "borough or ward name (the value is not shown)", column, data.loc[too_long, "source_row"])
     _refuse_personal_data(values, data, column, file, problems)
     special = ~data[column].astype(str).str.isascii()
     if special.any():
@@ -582,7 +589,7 @@ def _map_distinct(values: pd.Series, function) -> pd.Series:
 
 def _hate_strands(data, file, problems) -> pd.Series:
     def parse(cell: str) -> tuple[str, list[str]]:
-        parts = [STRAND_ALIASES.get(p, p) for p in (s.strip().lower() for s in str(cell).split(";")) if p]
+        parts = [STRAND_ALIASES.get(p, p) for p in (" ".join(s.split()).lower() for s in str(cell).split(";")) if p]
         unknown = [p for p in parts if p not in HATE_STRANDS]
         return ";".join(s for s in HATE_STRANDS if s in parts), unknown
 

@@ -198,13 +198,18 @@ def _simulate(args) -> int:
 
 
 def _diff(args) -> int:
-    from .compare import diff_files, format_changes
+    from .compare import NotResults, diff_files, format_changes
 
     for path in (args.old, args.new):
         if not path.is_file():
             print(f"srceval diff: {path} does not exist", file=sys.stderr)
             return 2
-    print(format_changes(diff_files(args.old, args.new, tolerance=args.tolerance)))
+    try:
+        changes = diff_files(args.old, args.new, tolerance=args.tolerance)
+    except NotResults as error:
+        print(f"srceval diff: {error}", file=sys.stderr)
+        return 2
+    print(format_changes(changes))
     return 0
 
 

@@ -39,9 +39,23 @@ def diff_results(old: dict, new: dict, *, tolerance: float = 0.0) -> list[tuple[
     return changes
 
 
+class NotResults(ValueError):
+    """A file given to compare is not a readable srceval results.json."""
+
+
+def read_results(path: Path) -> dict:
+    """A results.json, or :class:`NotResults` saying why the file is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotResults(f"{path} is not readable JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not {"schema_version", "outcomes", "provenance"} <= set(data):
+        raise NotResults(f"{path} is not an srceval results.json (it lacks schema_version, outcomes or provenance)")
+    return data
+
+
 def diff_files(old_path: Path, new_path: Path, *, tolerance: float = 0.0) -> list[tuple[str, object, object]]:
-    old = json.loads(Path(old_path).read_text(encoding="utf-8"))
-    new = json.loads(Path(new_path).read_text(encoding="utf-8"))
+    old, new = read_results(old_path), read_results(new_path)
     return diff_results(old, new, tolerance=tolerance)
 
 

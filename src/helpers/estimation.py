@@ -503,6 +503,11 @@ def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str 
     v_yy, v_dd, v_yd = covariance(y, y), covariance(d, d), covariance(y, d)
     critical = stats.norm.ppf(1 - alpha / 2) ** 2
     first_stage_f, weak, reason = _first_stage(itt_d, v_dd)
+    if itt_d <= 0:  # the allocation does not raise delivery: no complier effect to bound
+        return {"interval": [None, None], "shape": "not estimable", "first_stage_f": first_stage_f,
+                "weak_instrument": True, "method": method,
+                "reason": "not estimable: the contact was no more often delivered in the SRC arm than in the "
+                          "business-as-usual arm"}
     # (itt_d^2 - q v_dd) b^2 - 2 (itt_y itt_d - q v_yd) b + (itt_y^2 - q v_yy) <= 0
     a = itt_d ** 2 - critical * v_dd
     b = -2 * (itt_y * itt_d - critical * v_yd)
@@ -516,6 +521,11 @@ def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str 
         shape, interval = "two rays: below the first and above the second value", [float(roots[0]), float(roots[1])]
     else:
         shape, interval = "every value: the data cannot bound the effect", [None, None]
+    if interval[0] is not None:  # the effect on a risk lies in [-1, 1]
+        clipped = [max(-1.0, interval[0]), min(1.0, interval[1])]
+        if clipped != interval and shape == "interval":
+            shape = "interval, truncated to the parameter space [-1, 1]"
+        interval = clipped
     result = {"interval": interval, "shape": shape, "first_stage_f": first_stage_f, "weak_instrument": weak,
               "method": method}
     return {**result, "reason": reason} if reason else result

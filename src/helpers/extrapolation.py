@@ -57,7 +57,7 @@ def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
         "withdrawals": withdrawals,
         "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci},
         "share_of_hate_crimes": {"itt": share(itt), "full_compliance": share(full)},
-        "interval_includes_zero": bool(itt_ci[0] is not None and itt_ci[0] <= 0 <= itt_ci[1]),
+        "interval_includes_zero": (None if itt is None or None in itt_ci else bool(itt_ci[0] <= 0 <= itt_ci[1])),
         "notes": notes,
         "method": "annual withdrawals x relative risk reduction; interval of the reduction carried through",
     }
@@ -128,7 +128,7 @@ def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.
     return scenarios
 
 
-def absolute_transport(attrition: dict, hate_crimes: int) -> dict:
+def absolute_transport(attrition: dict, hate_crimes: int, withdrawals: int | None = None) -> dict:
     """Prevented withdrawals if the trial's absolute difference (points) carried to the force.
 
     The alternative to carrying the relative reduction: hate crimes x (control risk - SRC risk),
@@ -141,9 +141,21 @@ def absolute_transport(attrition: dict, hate_crimes: int) -> dict:
     if itt["risk_difference"] is None:
         return {"prevented": None, "prevented_ci": [None, None], "method": "not estimable: no risk difference"}
     low, high = itt["risk_difference_ci"]
-    return {"prevented": -hate_crimes * itt["risk_difference"],
-            "prevented_ci": sorted([-hate_crimes * high, -hate_crimes * low]),
-            "method": "hate crimes x intention-to-treat risk difference (absolute transport)"}
+    method = "hate crimes x intention-to-treat risk difference (absolute transport)"
+    if withdrawals is None:
+        return {"prevented": -hate_crimes * itt["risk_difference"],
+                "prevented_ci": sorted([-hate_crimes * high, -hate_crimes * low]), "method": method}
+    # At most every withdrawal prevented; at worst every other report turned into one.
+    bound = lambda v: min(max(v, -(hate_crimes - withdrawals)), withdrawals)
+    point, interval = bound(-hate_crimes * itt["risk_difference"]), sorted([bound(-hate_crimes * high),
+                                                                              bound(-hate_crimes * low)])
+    if interval[1] - interval[0] <= 1e-9:
+        return {"prevented": None, "prevented_ci": [None, None],
+                "method": f"{method}; not estimable: the whole interval lies beyond the force's withdrawals"}
+    cut = (point, interval) != (-hate_crimes * itt["risk_difference"],
+                                sorted([-hate_crimes * high, -hate_crimes * low]))
+    return {"prevented": point, "prevented_ci": interval,
+            "method": method + ("; truncated to the force's withdrawals and other reports" if cut else "")}
 
 
 def _scenario(rate: float, prevented: float | None, interval: list) -> dict:

@@ -10,8 +10,8 @@ import re
 import pandas as pd
 
 FIRST_CODE, LAST_CODE = 1, 22
-# "14", "OC14", "OC 14", "Outcome 14", "outcome14", "1A", "14.0" (a number cell from Excel).
-_CODE = re.compile(r"^(?:oc|outcome|outcome\s*code)?\s*(\d{1,2})(?:\.0)?\s*(a?)$")
+# "14", "014", "OC14", "OC 14", "Outcome 14", "outcome14", "1A", "14.0" (a number cell from Excel).
+_CODE = re.compile(r"^(?:oc|outcome|outcome\s*code)?\s*0*(\d{1,2})(?:\.0)?\s*(a?)$")  # "014" is 14
 
 
 def normalise_outcome_code(value: object) -> tuple[str | None, str | None]:

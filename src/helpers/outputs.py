@@ -46,6 +46,11 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+# Top-level folders of the system: a run writing its report and manifest there could later remove files in them.
+SYSTEM_FOLDERS = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "proc", "root", "run", "sbin", "sys", "usr",
+                  "var", "home", "tmp", "opt", "srv", "mnt", "media", "snap"}
+
+
 def check_folder(path: Path, role: str) -> list[Path]:
     """Refuse an output folder the run must not or cannot write to; create it if missing.
 
@@ -72,6 +77,9 @@ def check_folder(path: Path, role: str) -> list[Path]:
     for folder, name in protected:
         if _inside(path, folder.resolve()):
             raise RefusedPath(f"The {role} {path} is or lies inside {name} ({folder}); choose another folder.")
+    if path == Path(path.anchor) or path.parent == Path(path.anchor) and path.name in SYSTEM_FOLDERS:
+        raise RefusedPath(f"The {role} {path} is the filesystem's root or a system folder; choose a folder of "
+                          "your own.")
     if path.exists() and not path.is_dir():
         raise RefusedPath(f"The {role} {path} is a file, not a folder.")
     created = [folder for folder in (*reversed(path.parents), path) if not folder.exists()]

@@ -537,8 +537,22 @@ def read_runs(paths: list[Path], labels: list[str] | None = None) -> list[Run]:
             errors.append(str(error))
     if errors:
         raise PoolInputError("\n".join(errors))
+    _check_distinct(runs)
     _check_definitions(runs)
     return runs
+
+
+def _check_distinct(runs: list[Run]) -> None:
+    """Refuse one trial given twice: pooling it with itself would double its weight and narrow the interval.
+
+    The same results.json given twice (the same bytes, whatever the path) is refused.
+    """
+    seen: dict[str, str] = {}
+    for run in runs:
+        key = run.sha256
+        if key in seen:
+            raise PoolInputError(f"{run.path} and {seen[key]} are the same results.json; give each replication once")
+        seen[key] = str(run.path)
 
 
 def _check_definitions(runs: list[Run]) -> None:

@@ -61,7 +61,10 @@ CSV_CHUNK_ROWS = 200_000
 # The delimiters a CSV export uses, with the name a person knows them by.
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 # Characters that show as nothing (zero-width spaces and joiners, byte-order marks, soft hyphens).
-INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e]")
+# Zero-width and soft characters, and the bidirectional controls (U+200E/F, U+061C, U+202A-E,
+# U+2066-9), which reverse how text displays and split one place into several.
+INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u061c\u202a-\u202e"
+                       "\u2066-\u2069]")
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ def extrapolate(ctx: StageContext) -> dict:
     population_figures = load_population(ctx.params)
     key = ctx.params["population"]
     force = extrapolation.force_extrapolation(attrition, population_figures[key], key)
-    force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"])
+    force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"], force["withdrawals"])
     result = {"extrapolation": force,
               "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"],
                                                                          rates=_scenario_rates(ctx),

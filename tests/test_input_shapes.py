@@ -541,3 +541,16 @@ def test_zero_padded_codes_and_doubled_spaces_in_strands_are_read(write_inputs, 
     extract["Hate Strand"] = extract["Hate Strand"].str.replace("sexual orientation", "sexual  orientation", case=False)
     cleaned = clean_inputs(*write_inputs(allocation, extract), params["outcomes"])
     assert cleaned.analysis["attrition"].sum() > 0
+
+
+def test_an_empty_first_sheet_names_the_sheets_and_the_option(tmp_path, small_trial):
+    from helpers.reading import read_input
+    from helpers.errors import InputError
+    allocation, _ = small_trial
+    path = tmp_path / "allocation_log.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame().to_excel(writer, sheet_name="Cover", index=False)
+        allocation.to_excel(writer, sheet_name="Log", index=False)
+    with pytest.raises(InputError) as refused:
+        read_input(path, ["crime_ref", "allocated_on", "allocation"], required=["crime_ref"])
+    assert "the first sheet ('Cover') is empty" in str(refused.value) and "--allocation-sheet" in str(refused.value)

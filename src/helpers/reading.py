@@ -405,8 +405,24 @@ def _read_excel(path: Path, raw: bytes, sheet: str | None, limits: InputLimits) 
         raise InputError([Problem(path.name, f"this is not a readable Excel workbook ({type(exc).__name__})")])
     _check_size(path.name, "columns", frame.shape[1], limits.max_columns, "max_columns")
     frame = frame.dropna(how="all")
+    if frame.empty and sheet is None:
+        _refuse_empty_first_sheet(path)
     # Keep Excel date cells as dates, everything else as text; blanks become "".
     return frame.map(_excel_cell)
+
+
+def _refuse_empty_first_sheet(path: Path) -> None:
+    """An empty first sheet (a cover page) with the data on another: name them and how to choose one."""
+    from openpyxl import load_workbook
+
+    try:
+        names = load_workbook(path, read_only=True).sheetnames
+    except Exception:  # noqa: BLE001 - the workbook read above; a second read that fails adds nothing
+        return
+    if len(names) > 1:
+        raise InputError([Problem(path.name, f"the first sheet ('{names[0]}') is empty; the workbook's sheets are "
+                                             f"{', '.join(repr(n) for n in names)}: name the one with the data with "
+                                             "--allocation-sheet or --extract-sheet")])
 
 
 def _check_workbook_size(path: Path, limits: InputLimits) -> None:

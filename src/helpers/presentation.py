@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,8 @@ def use_parameters(params: dict) -> None:
 
 
 def heading(text: str, anchor: str, level: int = 2) -> None:
-    """A section heading the report's table of contents picks up."""
+    """A section heading the report's table of contents picks up; it captions the tables below it."""
+    _SECTION[0] = re.sub(r"<[^>]+>", "", text)
     display(HTML(f'<h{level} id="{anchor}">{text}</h{level}>'))
 
 
@@ -107,8 +109,18 @@ def delivery_sentence(rates: dict) -> str:
     return f"{first}; {second}."
 
 
-def table(frame: pd.DataFrame) -> None:
-    display(HTML(frame.to_html(index=False, border=0, na_rep="–", escape=True)))
+_TABLES_SHOWN = [0]
+_SECTION = [""]
+
+
+def table(frame: pd.DataFrame, caption: str | None = None) -> None:
+    """Show a table, numbered, with a caption (by default the section it belongs to); cells escaped."""
+    _TABLES_SHOWN[0] += 1
+    text = caption or _SECTION[0]
+    rendered = frame.to_html(index=False, border=0, na_rep="–", escape=True)
+    if text:
+        rendered = rendered.replace(">", f"><caption>Table {_TABLES_SHOWN[0]}. {html.escape(text)}</caption>", 1)
+    display(HTML(rendered))
 
 
 NOT_ESTIMABLE = "not estimable"

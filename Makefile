@@ -41,8 +41,9 @@ test: $(STAMP) check-pdf-libs ## lint, then run every test: unit, end to end, br
 notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs are the reference run's
 	$(BIN)/python -m helpers.refresh_notebooks
 
-bench: $(STAMP) check-pdf-libs ## time the pipeline against the cost of starting the kernels
-	$(BIN)/python benchmarks/run_benchmarks.py
+# make bench BENCH_ARGS=--tests also times the test suite; BENCH_ARGS="--sizes 25000" skips the million
+bench: $(STAMP) check-pdf-libs ## time the pipeline and a refusal against the cost of importing the stages' libraries
+	$(BIN)/python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 data: $(STAMP) ## regenerate the shipped synthetic extract in data/raw/
 	$(BIN)/srceval simulate --out data/raw

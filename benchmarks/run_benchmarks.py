@@ -1,102 +1,215 @@
-"""Time the pipeline against its floor, the cost of starting the stage kernels.
+"""Time the pipeline against its floor, the cost of importing the libraries the stages use.
 
-Measures, in one run:
-  (a) floor: papermill executing one notebook per stage that only imports the libraries;
-  (b) the full pipeline on the shipped data;
-  (c) the pipeline on generated extracts of 25,000 and 1,000,000 randomised reports;
-and prints the ratios (b)/(a) and (c)/(b) with the peak memory of any process, as a table, and
-writes them to benchmarks/results/benchmarks.json. Run with `make bench`.
+Measures, in one run (`make bench`):
+  floor      one Python process importing the third-party libraries the stages use (numpy, pandas,
+             scipy.stats, statsmodels.api, linearmodels, pyarrow, weasyprint, matplotlib.pyplot,
+             seaborn); not the project's own modules;
+  shipped    `srceval run` on the shipped data (250 reports), end to end;
+  generated  `srceval run` on generated extracts of 25,000 and 1,000,000 randomised reports;
+  refusal    `srceval run` on the shipped extract with a required column removed (exit code 2);
+  tests      `python -m pytest` (only with --tests: it takes minutes);
+and prints the ratios shipped / floor and 25,000 / shipped, with the peak memory of each run, and
+writes them to benchmarks/results/benchmarks.json.
+
+Peak memory is the largest sum, over the run's whole process tree (srceval and its kernels), of
+each process's proportional set size (PSS: shared library pages split between the processes that
+map them), sampled every 0.1 s. Short runs are repeated (--repeat, default 3) and the median is
+kept; the seconds of each stage are read from srceval's progress lines. A run still going after
+--limit seconds (default 600) is stopped and recorded as unfinished, with the stages it finished.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
+import psutil
 
 from helpers import config
-from helpers.simulate import TrialDesign, simulate_trial
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SIZES = (25_000, 1_000_000)
-# What every stage notebook imports before it does any work: the floor of the pipeline's cost.
-FLOOR_IMPORTS = ("import numpy, pandas, scipy.stats, statsmodels.api, linearmodels, matplotlib.pyplot, pyarrow\n"
-                 "import helpers.stages, helpers.results, helpers.presentation")
+SRCEVAL = str(Path(sys.executable).with_name("srceval"))
+FLOOR_LIBRARIES = ("numpy", "pandas", "scipy.stats", "statsmodels.api", "linearmodels", "pyarrow", "weasyprint",
+                   "matplotlib.pyplot", "seaborn")
+GOALS = {"shipped_over_floor": 2.0, "n25000_over_shipped": 1.3, "n1000000_seconds": 60.0,
+         "n1000000_peak_memory_mb": 2048.0, "refusal_seconds": 2.0, "tests_seconds": 150.0}
 
 
-def timed(command: list[str]) -> dict:
-    """Run a command in a fresh process tree; wall time and the peak resident memory of any process."""
-    wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-               "code = subprocess.run(sys.argv[1:]).returncode; "
-               "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)")
-    out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True, check=True)
-    seconds, peak_kib, code = out.stdout.split()[-3:]
-    if int(code) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{out.stderr[-2000:]}")
-    return {"seconds": round(float(seconds), 2), "peak_memory_mb": round(int(peak_kib) / 1024, 1)}
+def _pss_mb(process: psutil.Process) -> float:
+    """Proportional set size of one process, MB (0 once it has gone)."""
+    try:
+        with open(f"/proc/{process.pid}/smaps_rollup", encoding="ascii") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
-def floor(folder: Path) -> dict:
-    script = folder / "floor.py"
-    notebooks = []
-    for stage in config.STAGES:
-        notebook = new_notebook(cells=[new_code_cell(FLOOR_IMPORTS)],
-                                metadata={"kernelspec": {"name": "srceval", "display_name": "srceval",
-                                                         "language": "python"}})
-        path = folder / f"floor_{stage}.ipynb"
-        nbformat.write(notebook, path)
-        notebooks.append(str(path))
-    script.write_text(
-        "import sys, papermill\nfrom helpers.runner import kernel_name\n"
-        "for path in sys.argv[1:]:\n"
-        "    papermill.execute_notebook(path, path, kernel_name=kernel_name(), progress_bar=False)\n")
-    return timed([sys.executable, str(script), *notebooks])
+def timed(command: list[str], *, expect: int | None = 0, cwd: Path | None = None, interval: float = 0.1,
+          limit: float | None = None) -> dict:
+    """Run a command; wall time, peak PSS of its process tree and peak RSS of its largest process.
+
+    A command still running after ``limit`` seconds is stopped with SIGTERM (srceval then removes
+    its staging folder) and recorded as unfinished.
+    """
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    root, peak, done = psutil.Process(child.pid), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                break
+            peak[0] = max(peak[0], sum(_pss_mb(p) for p in tree))
+            if limit is not None and time.perf_counter() - started > limit and child.poll() is None:
+                child.terminate()
+            done.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = child.communicate()  # reads both pipes to the end, so that a chatty child never blocks
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    row = {"seconds": round(seconds, 2), "peak_memory_mb": round(peak[0]), "stdout": stdout,
+           "stages": stage_seconds(stdout), "exit_code": child.returncode}
+    if limit is not None and seconds >= limit:
+        row["unfinished"] = f"stopped after {limit:.0f} s; {stdout.strip().splitlines()[-1] if stdout.strip() else ''}"
+        return row
+    if expect is not None and child.returncode != expect:
+        raise RuntimeError(f"{' '.join(command)} exited {child.returncode}, expected {expect}:\n{stderr[-3000:]}")
+    return row
 
 
-def pipeline(folder: Path, allocation: Path, extract: Path) -> dict:
-    srceval = str(Path(sys.executable).with_name("srceval"))
-    return timed([srceval, "run", "--allocation", str(allocation), "--extract", str(extract),
-                  "--out", str(folder / "reports"), "--processed", str(folder / "processed")])
+def stage_seconds(stdout: str) -> dict:
+    """Seconds of each stage from srceval's progress lines, and of what followed them (the report)."""
+    seconds, stage = {}, None
+    for line in stdout.splitlines():
+        if match := re.match(r"\[\d+/\d+\] (\S+) \.\.\.", line):
+            stage = match.group(1)
+        elif (match := re.match(r"\s+done in ([\d.]+) s", line)) and stage:
+            seconds[stage] = float(match.group(1))
+        elif match := re.match(r"Finished in ([\d.]+) s", line):
+            seconds["report"] = round(float(match.group(1)) - sum(seconds.values()), 1)
+    return seconds
 
 
-def generated(folder: Path, size: int) -> tuple[Path, Path]:
-    design = TrialDesign(n_control=size // 2, n_treatment=size - size // 2, incidents_not_randomised=size // 40,
-                         crimes_not_randomised=size // 50, duplicate_records=size // 100)
-    return simulate_trial(design, seed=1).write(folder, allocation_name="allocation_log.csv")
+def median_of(runs: list[dict]) -> dict:
+    middle = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    row = {k: v for k, v in middle.items() if k != "stdout"}
+    row["all_seconds"] = [r["seconds"] for r in runs]
+    return row
 
 
-def main() -> int:
+def floor(repeat: int) -> dict:
+    code = "import " + ", ".join(FLOOR_LIBRARIES)
+    return median_of([timed([sys.executable, "-c", code], cwd=config.NOTEBOOKS_DIR) for _ in range(repeat)])
+
+
+def pipeline(folder: Path, allocation: Path, extract: Path, *, expect: int = 0, limit: float | None = None) -> dict:
+    return timed([SRCEVAL, "run", "--allocation", str(allocation), "--extract", str(extract),
+                  "--out", str(folder / "reports"), "--processed", str(folder / "processed")], expect=expect,
+                 limit=limit)
+
+
+def generated(folder: Path, size: int) -> tuple[Path, Path, float]:
+    """Write a generated trial of ``size`` randomised reports (in a child process, so that its memory is freed)."""
+    code = ("import sys; from helpers.simulate import TrialDesign, simulate_trial; size = int(sys.argv[1]); "
+            "design = TrialDesign(n_control=size // 2, n_treatment=size - size // 2, "
+            "incidents_not_randomised=size // 40, crimes_not_randomised=size // 50, duplicate_records=size // 100); "
+            "simulate_trial(design, seed=1).write(sys.argv[2], allocation_name='allocation_log.csv')")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, str(size), str(folder)], check=True)
+    return folder / "allocation_log.csv", folder / "crime_extract.csv", round(time.perf_counter() - started, 1)
+
+
+def broken_extract(folder: Path) -> Path:
+    """The shipped extract without its required hate-strand column: refused before any kernel starts."""
+    import pandas as pd
+
+    path = folder / "crime_extract.csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.read_csv(config.DEFAULT_EXTRACT, dtype=str, keep_default_na=False).drop(columns=["Hate Strand"]).to_csv(
+        path, index=False)
+    return path
+
+
+def tests() -> dict:
+    row = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=config.PROJ_ROOT, expect=None)
+    row["summary"] = row.pop("stdout").strip().splitlines()[-1]
+    row.pop("stages")
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each short measurement (median kept)")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[25_000, 1_000_000],
+                        help="generated extracts to run, in randomised reports")
+    parser.add_argument("--limit", type=float, default=600, help="seconds after which a generated extract's run "
+                        "is stopped and recorded as unfinished")
+    parser.add_argument("--tests", action="store_true", help="also time the test suite (python -m pytest)")
+    args = parser.parse_args(argv)
     RESULTS_DIR.mkdir(exist_ok=True)
-    rows = {}
+    rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="srceval-bench-") as scratch:
         scratch = Path(scratch)
-        print("(a) floor: one import-only notebook per stage ...", flush=True)
-        rows["floor"] = floor(scratch)
-        print("(b) pipeline on the shipped data (250 reports) ...", flush=True)
-        rows["shipped_250"] = pipeline(scratch / "shipped", config.DEFAULT_ALLOCATION, config.DEFAULT_EXTRACT)
-        for size in SIZES:
-            print(f"(c) pipeline on {size:,} generated reports ...", flush=True)
-            started = time.perf_counter()
-            allocation, extract = generated(scratch / f"n{size}", size)
-            generation = time.perf_counter() - started
-            rows[f"generated_{size}"] = {**pipeline(scratch / f"n{size}", allocation, extract),
-                                         "generation_seconds": round(generation, 1)}
-    base, shipped = rows["floor"]["seconds"], rows["shipped_250"]["seconds"]
-    ratios = {"shipped_over_floor": round(shipped / base, 2),
-              **{f"n{size}_over_shipped": round(rows[f"generated_{size}"]["seconds"] / shipped, 2) for size in SIZES}}
+        print("floor: one process importing the stages' libraries ...", flush=True)
+        rows["floor"] = floor(args.repeat)
+        print("contract breach refused ...", flush=True)
+        broken = broken_extract(scratch / "broken")
+        rows["refusal"] = median_of([pipeline(scratch / f"refused{i}", config.DEFAULT_ALLOCATION, broken, expect=2)
+                                     for i in range(args.repeat)])
+        print("shipped data, 250 reports ...", flush=True)
+        rows["shipped_250"] = median_of([pipeline(scratch / f"shipped{i}", config.DEFAULT_ALLOCATION,
+                                                  config.DEFAULT_EXTRACT) for i in range(args.repeat)])
+        for size in args.sizes:
+            print(f"{size:,} generated reports ...", flush=True)
+            allocation, extract, generation = generated(scratch / f"n{size}" / "raw", size)
+            runs = [pipeline(scratch / f"n{size}" / f"run{i}", allocation, extract, limit=args.limit)
+                    for i in range(args.repeat if size <= 25_000 else 1)]
+            rows[f"generated_{size}"] = {**median_of(runs), "generation_seconds": generation}
+            for path in (allocation, extract):
+                path.unlink()
+    if args.tests:
+        print("test suite ...", flush=True)
+        rows["tests"] = tests()
+    ratios = {"shipped_over_floor": round(rows["shipped_250"]["seconds"] / rows["floor"]["seconds"], 2)}
+    for size in args.sizes:
+        ratios[f"n{size}_over_shipped"] = round(rows[f"generated_{size}"]["seconds"] / rows["shipped_250"]["seconds"], 2)
+    measured = {**ratios, "refusal_seconds": rows["refusal"]["seconds"]}
+    if "generated_1000000" in rows:
+        measured.update(n1000000_seconds=rows["generated_1000000"]["seconds"],
+                        n1000000_peak_memory_mb=rows["generated_1000000"]["peak_memory_mb"])
+    if "tests" in rows:
+        measured["tests_seconds"] = rows["tests"]["seconds"]
+    goals = {name: {"goal": GOALS[name], "measured": value, "met": value <= GOALS[name]}
+             for name, value in measured.items() if name in GOALS}
+    if "unfinished" in rows.get("generated_1000000", {}):
+        goals["n1000000_seconds"].update(met=False, unfinished=rows["generated_1000000"]["unfinished"])
     report = {"machine": {"python": platform.python_version(), "processor": platform.machine(),
-                          "cpus": __import__("os").cpu_count()}, "runs": rows, "ratios": ratios}
+                          "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
+              "runs": rows, "ratios": ratios, "goals": goals}
     (RESULTS_DIR / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{'run':<22}{'seconds':>10}{'peak MB':>10}")
+    print(f"\n{'run':<22}{'seconds':>10}{'peak MB':>10}  stages (s)")
     for name, row in rows.items():
-        print(f"{name:<22}{row['seconds']:>10.1f}{row['peak_memory_mb']:>10.0f}")
-    print("\n" + "\n".join(f"{k}: {v}" for k, v in ratios.items()))
+        stages = " ".join(f"{stage[:2]}:{seconds:g}" for stage, seconds in row.get("stages", {}).items())
+        print(f"{name:<22}{row['seconds']:>10.2f}{row['peak_memory_mb']:>10.0f}  {stages}  {row.get('unfinished', '')}")
+    print()
+    for name, goal in goals.items():
+        print(f"{name:<26}{goal['measured']:>10}  goal <= {goal['goal']:<8}{'met' if goal['met'] else 'NOT met'}")
     print(f"\nwritten {RESULTS_DIR / 'benchmarks.json'}")
     return 0
 

@@ -1,4 +1,10 @@
-"""The whole pipeline through its command line, as an evaluator runs it."""
+"""The whole pipeline through its command line, as an evaluator runs it.
+
+The module's full runs (the shipped data, the same again from another folder, a messy extract,
+the leadership variant) are started together, as soon as the first test needs one of them, so
+that they share the machine's cores; each test then waits for the run it reads, and every test
+of a run reads the same outputs.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +25,8 @@ from helpers.simulate import TrialDesign, simulate_trial
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 A4_POINTS = (595, 842)
+MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
+           "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
 
 
 def srceval(*args: str) -> subprocess.CompletedProcess:
@@ -29,14 +37,99 @@ def file_hashes(folder: Path) -> dict:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+class Started:
+    """A ``srceval`` command running in the background; :meth:`result` waits for it."""
+
+    def __init__(self, folder: Path, *args: str, cwd: Path | None = None):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stdout, self.stderr = folder / "stdout.txt", folder / "stderr.txt"
+        with open(self.stdout, "w") as stdout, open(self.stderr, "w") as stderr:
+            self.process = subprocess.Popen([str(SRCEVAL), *args], cwd=cwd, stdout=stdout, stderr=stderr)
+
+    def result(self) -> subprocess.CompletedProcess:
+        self.process.wait(timeout=900)
+        return subprocess.CompletedProcess(self.process.args, self.process.returncode, self.stdout.read_text(),
+                                           self.stderr.read_text())
+
+
+def messy_inputs(folder: Path) -> tuple[Path, Path]:
+    """An extract with identifying columns (marker values), open investigations and a randomised
+    non-crime incident."""
+    trial = simulate_trial(TrialDesign(open_investigations=3))
+    extract = trial.extract.assign(**MARKERS)
+    randomised = extract["Crime Ref"].isin(trial.allocation["Crime Ref"])
+    extract.loc[extract.index[randomised][0], "Record Type"] = "incident"
+    trial.extract = extract
+    return trial.write(folder / "raw")
+
+
+RUNS = ("run", "relative_run", "messy_run", "leadership_run")
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("e2e")
-    raw_before = file_hashes(config.RAW_DIR)
-    completed = srceval("run", "--out", str(folder / "reports"), "--processed", str(folder / "processed"))
+def started(request, tmp_path_factory):
+    """Start every full run that the selected tests of this module need, all at once."""
+    needed = {name for item in request.session.items if item.module is request.module
+              for name in item.fixturenames if name in RUNS}
+    runs = {"raw_before": file_hashes(config.RAW_DIR)}
+    if "run" in needed:
+        folder = tmp_path_factory.mktemp("e2e")
+        runs["run"] = (folder, Started(folder, "run", "--out", str(folder / "reports"), "--processed",
+                                       str(folder / "processed")))
+    if "relative_run" in needed:  # the shipped data again, from another folder, into one holding a file of the user's
+        caller = tmp_path_factory.mktemp("elsewhere")
+        (caller / "rel" / "out" / "figures").mkdir(parents=True)
+        (caller / "rel" / "out" / "figures" / "my_own_chart.png").write_text("mine")
+        runs["relative_run"] = (caller, Started(caller / "log", "run", "--out", "rel/out", cwd=caller))
+    if "messy_run" in needed:
+        folder = tmp_path_factory.mktemp("messy")
+        allocation, extract = messy_inputs(folder)
+        runs["messy_run"] = (folder, Started(folder / "log", "run", "--allocation", str(allocation), "--extract",
+                                             str(extract), "--out", str(folder / "out"), "--processed",
+                                             str(folder / "processed")))
+    if "leadership_run" in needed:
+        folder = tmp_path_factory.mktemp("leadership")
+        runs["leadership_run"] = (folder, Started(folder / "log", "run", "--audience", "leadership", "--out",
+                                                  str(folder / "out"), "--processed", str(folder / "p")))
+    yield runs
+    for name in RUNS:  # a run no test waited for (the session was interrupted) is not left running
+        if name in runs and runs[name][1].process.poll() is None:
+            runs[name][1].process.kill()
+            runs[name][1].process.wait()
+
+
+def finished(started: dict, name: str) -> tuple[Path, subprocess.CompletedProcess]:
+    folder, command = started[name]
+    completed = command.result()
     assert completed.returncode == 0, completed.stderr
+    return folder, completed
+
+
+@pytest.fixture(scope="module")
+def run(started):
+    folder, completed = finished(started, "run")
     return {"out": folder / "reports", "processed": folder / "processed", "stdout": completed.stdout,
-            "raw_before": raw_before, "results": json.loads((folder / "reports" / "results.json").read_text())}
+            "raw_before": started["raw_before"],
+            "results": json.loads((folder / "reports" / "results.json").read_text())}
+
+
+@pytest.fixture(scope="module")
+def relative_run(started):
+    caller, completed = finished(started, "relative_run")
+    return {"caller": caller, "out": caller / "rel" / "out", "stderr": completed.stderr}
+
+
+@pytest.fixture(scope="module")
+def messy_run(started):
+    """A run on the messy extract: it must run, warn, and leak nothing."""
+    folder, _ = finished(started, "messy_run")
+    return {"folder": folder, "markers": MARKERS, "results": json.loads((folder / "out" / "results.json").read_text())}
+
+
+@pytest.fixture(scope="module")
+def leadership_run(started):
+    folder, _ = finished(started, "leadership_run")
+    return folder / "out"
 
 
 def test_results_reproduce_the_published_figures(run):
@@ -129,26 +222,6 @@ def test_missing_input_file_is_a_clear_error(tmp_path):
     assert "nope.csv does not exist" in completed.stderr
 
 
-@pytest.fixture(scope="module")
-def messy_run(tmp_path_factory):
-    """A run on an extract with identifying columns (marker values), open investigations and a
-    randomised non-crime incident: it must run, warn, and leak nothing."""
-    folder = tmp_path_factory.mktemp("messy")
-    trial = simulate_trial(TrialDesign(open_investigations=3))
-    markers = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
-               "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
-    extract = trial.extract.assign(**markers)
-    randomised = extract["Crime Ref"].isin(trial.allocation["Crime Ref"])
-    extract.loc[extract.index[randomised][0], "Record Type"] = "incident"
-    trial.extract = extract
-    allocation_path, extract_path = trial.write(folder / "raw")
-    completed = srceval("run", "--allocation", str(allocation_path), "--extract", str(extract_path),
-                        "--out", str(folder / "out"), "--processed", str(folder / "processed"))
-    assert completed.returncode == 0, completed.stderr
-    return {"folder": folder, "markers": markers,
-            "results": json.loads((folder / "out" / "results.json").read_text())}
-
-
 def test_identifying_values_never_reach_an_output(messy_run):
     """Search every output byte for the planted marker values."""
     folder = messy_run["folder"]
@@ -179,15 +252,25 @@ def test_warning_cases_run_and_report(messy_run):
     assert "have no outcome yet" in page and "non-crime incidents" in page
 
 
-def test_two_runs_give_identical_results_and_figures(run, tmp_path):
-    completed = srceval("run", "--out", str(tmp_path / "again"), "--processed", str(tmp_path / "p"))
-    assert completed.returncode == 0, completed.stderr
-    again = json.loads((tmp_path / "again" / "results.json").read_text())
+def test_two_runs_give_identical_results_and_figures(run, relative_run):
+    again = json.loads((relative_run["out"] / "results.json").read_text())
     first = json.loads(json.dumps(run["results"]))
     for results in (first, again):
         results["provenance"].pop("generated_at")
     assert again == first
-    assert file_hashes(tmp_path / "again" / "figures") == file_hashes(run["out"] / "figures")
+    figures = file_hashes(relative_run["out"] / "figures")
+    figures.pop("my_own_chart.png")
+    assert figures == file_hashes(run["out"] / "figures")
+
+
+def test_a_relative_out_from_another_folder_writes_the_report_there(relative_run):
+    caller, out = relative_run["caller"], relative_run["out"]
+    assert json.loads((out / "results.json").read_text())["flow"]["randomised"] == 250
+    assert (out / "report.html").is_file() and (out / "report.pdf").is_file()
+    assert (out / "processed" / "analysis_table.parquet").is_file()
+    assert (out / "figures" / "my_own_chart.png").read_text() == "mine"
+    assert not list((caller / "rel").glob(".out-staging-*")) and not (config.NOTEBOOKS_DIR / "rel").exists()
+    assert "KeyboardInterrupt" not in relative_run["stderr"] and "Traceback" not in relative_run["stderr"]
 
 
 def test_diff_lists_what_changed(run, tmp_path):
@@ -200,14 +283,11 @@ def test_diff_lists_what_changed(run, tmp_path):
     assert same.stdout.strip() == "No differences."
 
 
-def test_leadership_variant_is_the_summary_alone(tmp_path):
-    completed = srceval("run", "--audience", "leadership", "--out", str(tmp_path / "out"),
-                        "--processed", str(tmp_path / "p"))
-    assert completed.returncode == 0, completed.stderr
-    page = (tmp_path / "out" / "report.html").read_text()
+def test_leadership_variant_is_the_summary_alone(leadership_run):
+    page = (leadership_run / "report.html").read_text()
     assert "Summary" in page and "EMMIE summary" in page
     assert "Was the allocation random?" not in page and "Appendix" not in page
-    assert len(PdfReader(tmp_path / "out" / "report.pdf").pages) <= 3
+    assert len(PdfReader(leadership_run / "report.pdf").pages) <= 3
 
 
 MALFORMED = {

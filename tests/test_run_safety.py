@@ -1,7 +1,9 @@
 """A run must never lose a user's files: paths, output checks, putting results in place, interruptions.
 
 Most tests call ``srceval run`` in process with the stages replaced by a stand-in that writes the
-same kinds of files (no kernel starts); two start the real command.
+same kinds of files (no kernel starts); one starts the real command and stops it with SIGTERM. A
+real run from another folder with a relative ``--out`` is in test_end_to_end.py, where it is also
+the second run that must give the same results as the first.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def stages(monkeypatch):
     """
     state = {"calls": [], "figures": ["forest_plot", "flow_diagram"], "during": lambda stage: None}
 
-    def execute(stage, files, parameters, stop):
+    def execute(stage, files, parameters, stop, kernel):
         state["calls"].append((stage, parameters))
         state["during"](stage)
         files.stages_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +179,15 @@ def test_the_project_folder_as_out_is_refused_as_it_would_overwrite_the_notebook
                                                                                   no_stage_may_start):
     assert run("--out", str(config.PROJ_ROOT), "--processed", str(tmp_path / "p")) == 2
     assert "stage notebook 01_data_cleaning" in capsys.readouterr().err
+
+
+def test_the_contract_check_runs_in_a_child_process_that_reports_back():
+    """The check's memory goes with its process; a breach comes back as text; an error that is not a
+    breach comes back as no breach, for stage 1 to report with its notebook."""
+    assert runner._in_child(lambda: str(os.getpid())) != str(os.getpid())
+    assert runner._in_child(lambda text: f"breach: {text}", "é" * 100_000) == f"breach: {'é' * 100_000}"
+    assert runner._in_child(lambda: None) is None
+    assert runner._in_child(lambda: 1 / 0) is None
 
 
 # 3. putting results in place ------------------------------------------------------------------
@@ -329,39 +340,19 @@ def test_sigterm_during_a_real_run_kills_its_kernel_and_writes_nothing(tmp_path)
 
 # 6. the kernel's shutdown -------------------------------------------------------------------
 
-def test_kernels_are_shut_down_without_an_interrupt(tmp_path, monkeypatch):
+def test_kernels_are_shut_down_without_an_interrupt(monkeypatch):
     """jupyter_client's SIGINT before shutdown makes ipykernel log 'KeyboardInterrupt caught in kernel'."""
     from jupyter_core.utils import run_sync
 
-    captured = {}
-    monkeypatch.setattr(runner.papermill, "execute_notebook", lambda *args, **kwargs: captured.update(kwargs))
-    runner._execute("01_data_cleaning", outputs.staged_files(tmp_path), {}, runner._Interruptions(tmp_path))
-    manager = captured["kernel_manager_class"](kernel_name=runner.kernel_name())
+    manager = runner.stage_kernel_manager()(kernel_name=runner.kernel_name())
     signals = []
 
     async def record(signum):
         signals.append(signum)
 
     run_sync(manager.start_kernel)()
+    assert manager in runner._KERNELS  # a signal to the run can kill it
     monkeypatch.setattr(manager, "_async_signal_kernel", record)
     run_sync(manager.shutdown_kernel)()
     assert signal.SIGINT not in signals
     assert not run_sync(manager.is_alive)()
-
-
-# end to end ------------------------------------------------------------------------------------
-
-def test_a_relative_out_from_another_folder_writes_the_report_there(tmp_path):
-    caller = tmp_path / "elsewhere"
-    (caller / "rel" / "out" / "figures").mkdir(parents=True)
-    (caller / "rel" / "out" / "figures" / "my_own_chart.png").write_text("mine")
-    completed = subprocess.run([str(SRCEVAL), "run", "--out", "rel/out"], cwd=caller, capture_output=True,
-                               text=True, timeout=900)
-    assert completed.returncode == 0, completed.stderr
-    out = caller / "rel" / "out"
-    assert json.loads((out / "results.json").read_text())["flow"]["randomised"] == 250
-    assert (out / "report.html").is_file() and (out / "report.pdf").is_file()
-    assert (out / "processed" / "analysis_table.parquet").is_file()
-    assert (out / "figures" / "my_own_chart.png").read_text() == "mine"
-    assert not list((caller / "rel").glob(".out-staging-*")) and not (config.NOTEBOOKS_DIR / "rel").exists()
-    assert "KeyboardInterrupt" not in completed.stderr and "Traceback" not in completed.stderr

@@ -1,10 +1,28 @@
-"""Run the stage notebooks in order with papermill, then write the report.
+"""Run the stage notebooks in order in one kernel, then write the report.
 
 Everything is written to a staging folder beside the output folder and put in place only when
 every stage has succeeded, so a failed or interrupted run leaves an earlier report as it was.
+
+What a run costs, and why it is done this way:
+
+- The checks of the inputs and of the folders written to come first, before any kernel starts:
+  a refused run pays for no kernel. Only the light modules are imported by then; papermill,
+  nbconvert and WeasyPrint are imported once the checks have passed.
+- The check of both files against the input contract runs in a child process (forked), so that
+  the memory a large extract takes is returned before the stages start.
+- Every stage runs in one kernel, started once: the libraries the notebooks import are imported
+  once instead of six times. Between two stages the kernel's namespace is emptied and the process
+  state a notebook could change is put back (``helpers.kernel``); each stage still reads only the
+  files earlier stages wrote. While the kernel starts and imports, this process imports what it
+  needs to execute the notebooks and to write the report.
+- Each notebook is executed with papermill's own parameterising and bookkeeping, so its executed
+  copy carries the injected parameters cell and papermill's metadata as before.
+- results.json is checked against its schema here, not in the kernel.
 """
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import signal
@@ -17,19 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import papermill
-from jupyter_client import AsyncKernelManager
-from jupyter_client.kernelspec import KernelSpecManager
-from papermill.exceptions import PapermillExecutionError
-
 from . import config, outputs
-from .kernel import NAME as KERNEL_NAME
 from .errors import InputError
+from .kernel import NAME as KERNEL_NAME
 from .parameters import load_parameters
 from .reading import check_input_file
-from .report import render_report
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+REPORT_STAGE = "06_report"  # the stage that writes results.json and the notebook the report is made of
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -70,6 +83,8 @@ class RunInterrupted(BaseException):
 
 def kernel_name() -> str:
     """The project's registered kernel, or the running Python's own when it is not registered."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
     return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
 
 
@@ -128,16 +143,68 @@ def _check_inputs(allocation: Path, extract: Path, params_file: Path) -> dict[st
 def _check_contract(allocation: Path, extract: Path, params_file: Path, sheets: dict) -> None:
     """Check both files against the input contract here, so a breach is refused before any kernel starts.
 
-    Stage 1 repeats the same checks inside its notebook (a stage reads only files, never this
-    process's state); on a contract breach it is never reached.
+    The check runs in a forked child process: a large extract's memory is returned when it exits,
+    instead of staying with this process while the stages run. Stage 1 repeats the same checks
+    inside its notebook (a stage reads only files, never this process's state); on a contract
+    breach it is never reached. An error other than a breach is left to stage 1 to report, with
+    its notebook.
     """
+    breach = _in_child(_contract_breach, allocation, extract, params_file, sheets)
+    if breach is not None:
+        raise RunFailure(f"{breach}\nNo results were written.", EXIT_BAD_INPUT)
+
+
+def _contract_breach(allocation: Path, extract: Path, params_file: Path, sheets: dict) -> str | None:
+    """The message of the input contract's breach, or None."""
     from .cleaning import clean_inputs  # pandas: imported only once the cheap checks have passed
 
     params = load_parameters(params_file)
     try:
         clean_inputs(allocation, extract, params["outcomes"], sheet=sheets, limits=params["input_limits"])
     except InputError as error:
-        raise RunFailure(f"{error}\nNo results were written.", EXIT_BAD_INPUT) from None
+        return str(error)
+    return None
+
+
+def _in_child(function: Callable[..., str | None], *args) -> str | None:
+    """``function(*args)`` in a forked child process; its text result, or None (also when the child failed).
+
+    A signal to this process stops the child too; the child itself dies quietly on a signal.
+    """
+    if not hasattr(os, "fork"):
+        return function(*args)
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no Python clean-up on the way out, nothing of the parent's flushed twice
+        code = 1
+        try:
+            os.close(readable)
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_DFL)
+            os.write(writable, json.dumps({"result": function(*args)}).encode("utf-8"))
+            code = 0
+        except BaseException:  # reported by the parent as "no result": stage 1 meets the same error
+            pass
+        finally:
+            os._exit(code)
+    os.close(writable)
+    reaped = False
+    try:
+        with os.fdopen(readable, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        reaped = True
+    finally:
+        if not reaped:  # interrupted: stop the child before acting on the signal
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+    try:
+        return json.loads(data)["result"]
+    except (ValueError, KeyError):
+        return None
 
 
 def _check_outputs(out: Path, processed_dir: Path, inputs: dict[str, Path]) -> list[Path]:
@@ -170,6 +237,7 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
     except OSError as exc:
         raise RunFailure(f"The staging folder cannot be created beside the output folder, in {out.parent} "
                          f"({exc.strerror or exc}).", EXIT_BAD_INPUT) from None
+    kernel = StageKernel()
     try:
         files = outputs.staged_files(staging)
         files.notebooks_dir.mkdir(parents=True)
@@ -185,8 +253,9 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
                 stage_parameters.update(allocation_sheet=allocation_sheet, extract_sheet=extract_sheet)
             progress(f"[{number}/{len(config.STAGES)}] {stage} ...")
             stage_started = time.perf_counter()
-            _execute(stage, files, stage_parameters, stop)
+            _execute(stage, files, stage_parameters, stop, kernel)
             progress(f"      done in {time.perf_counter() - stage_started:.1f} s")
+        kernel.request_shutdown()  # it stops while the report is written
         progress("[report] writing report.html and report.pdf ...")
         _render(files, allocation, extract)
         with stop.deferred():  # a signal now would leave the output half replaced: act on it once done
@@ -196,11 +265,14 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
         return written
     finally:
         with stop.deferred():
+            kernel.close(interrupted=stop.signum is not None)
             stop_kernels()
             shutil.rmtree(staging, ignore_errors=True)
 
 
 def _render(files: config.StageFiles, allocation: Path, extract: Path) -> None:
+    from .report import render_report
+
     try:
         render_report(files.notebooks_dir / "06_report.ipynb", files.report_html, files.report_pdf,
                       subtitle=f"Inputs: {allocation.name}, {extract.name}")
@@ -219,23 +291,42 @@ def _publish(staged: config.StageFiles, target: config.StageFiles, inputs: dict[
                          "may be from this run, the others from the earlier one. Run again.") from None
 
 
-def _execute(stage: str, files: config.StageFiles, parameters: dict, stop: "_Interruptions") -> None:
+def _execute(stage: str, files: config.StageFiles, parameters: dict, stop: "_Interruptions",
+             kernel: "StageKernel") -> None:
+    """Execute one stage notebook in the run's kernel; its executed copy goes to the staging folder."""
     source = config.NOTEBOOKS_DIR / f"{stage}.ipynb"
     executed = files.notebooks_dir / f"{stage}.ipynb"
     try:
-        papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name=kernel_name(),
-                                   progress_bar=False, cwd=str(config.NOTEBOOKS_DIR), log_output=False,
-                                   kernel_manager_class=StageKernelManager)
-    except PapermillExecutionError as exc:
-        stop.raise_if_stopped()
+        kernel.execute(source, executed, parameters)
+    except Exception as exc:
+        stop.raise_if_stopped()  # the kernel was killed because the run is being stopped
+        from papermill.exceptions import PapermillExecutionError
+
+        if not isinstance(exc, PapermillExecutionError):  # the kernel died or could not start
+            raise RunFailure(f"Stage {stage} could not run ({type(exc).__name__}: {exc}). No results were "
+                             "written.") from None
         if exc.ename == InputError.__name__:
             raise RunFailure(f"Stage {stage} stopped: {exc.evalue}\nNo results were written.", EXIT_BAD_INPUT) from None
         kept = _keep_for_diagnosis(executed, stage)
         raise RunFailure(f"Stage {stage} failed with {exc.ename}: {exc.evalue.rstrip('.')}. No results were written; the "
                          f"executed notebook, with the failing cell marked, is kept at {kept}.") from None
-    except Exception as exc:  # the kernel died or could not start: still one paragraph, never a traceback
-        stop.raise_if_stopped()  # the kernel was killed because the run is being stopped
-        raise RunFailure(f"Stage {stage} could not run ({type(exc).__name__}: {exc}). No results were written.") from None
+    if stage == REPORT_STAGE:
+        _check_results(stage, files, executed)
+
+
+def _check_results(stage: str, files: config.StageFiles, executed: Path) -> None:
+    """results.json against its schema, here rather than in the kernel (jsonschema is slow to import)."""
+    from .results import validate_results
+
+    try:
+        validate_results(json.loads(files.results.read_text(encoding="utf-8")))
+    except Exception as exc:  # jsonschema.ValidationError, or a file that is not JSON
+        kept = _keep_for_diagnosis(executed, stage)
+        message = getattr(exc, "message", None) or str(exc)
+        path = "/".join(str(p) for p in getattr(exc, "absolute_path", ()))
+        raise RunFailure(f"Stage {stage} wrote a results.json that does not follow its schema "
+                         f"({f'at {path}: ' if path else ''}{message}). No results were written; the executed "
+                         f"notebook is kept at {kept}.") from None
 
 
 def _keep_for_diagnosis(executed: Path, stage: str) -> Path | None:
@@ -245,31 +336,176 @@ def _keep_for_diagnosis(executed: Path, stage: str) -> Path | None:
     return Path(shutil.copy2(executed, folder / f"{stage}.ipynb"))
 
 
-# The kernels of this process's stages, so that a signal can stop them whatever papermill is doing.
-_KERNELS: "weakref.WeakSet[StageKernelManager]" = weakref.WeakSet()
+# The kernels of this process's stages, so that a signal can stop them whatever the kernel is doing.
+_KERNELS: "weakref.WeakSet" = weakref.WeakSet()
 _ACTIVE: list["_Interruptions"] = []
 
 
-class StageKernelManager(AsyncKernelManager):
-    """The kernel manager of a stage: its kernel can be stopped from a signal handler, and it shuts
-    down without the interrupt jupyter_client sends first.
+@functools.cache
+def stage_kernel_manager() -> type:
+    """The kernel manager class of the run's kernel (defined on first use: jupyter_client is imported then).
 
-    jupyter_client (>= 7) sends SIGINT to a kernel before asking it to shut down, in case it is busy.
-    A stage's kernel is idle by then, and when the signal lands while ipykernel is still finishing
-    its last reply, ipykernel logs "KeyboardInterrupt caught in kernel" to stderr. The shutdown
-    request alone stops an idle kernel; one that does not answer is still terminated, then killed,
-    after ``shutdown_wait_time``.
+    Its kernel can be stopped from a signal handler, and it shuts down without the interrupt
+    jupyter_client sends first: jupyter_client (>= 7) sends SIGINT to a kernel before asking it to
+    shut down, in case it is busy. The run's kernel is idle by then, and when the signal lands while
+    ipykernel is still finishing its last reply, ipykernel logs "KeyboardInterrupt caught in kernel"
+    to stderr. The shutdown request alone stops an idle kernel; one that does not answer is still
+    terminated, then killed, after ``shutdown_wait_time``.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class StageKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kwargs) -> None:
+            with _deferred():  # a signal during the launch is acted on once the kernel's process is known
+                await super().start_kernel(**kwargs)
+                _KERNELS.add(self)
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return StageKernelManager
+
+
+class StageKernel:
+    """The one kernel a run executes its stage notebooks in, started when the first stage needs it.
+
+    On start, the kernel is sent the imports of every stage notebook (``helpers.kernel.preload``),
+    and this process imports what it needs later (papermill's executor, nbconvert, WeasyPrint,
+    jsonschema) while the kernel works. Before each notebook the kernel's namespace is emptied and
+    its process state put back (``helpers.kernel.reset``). A notebook is executed as
+    ``papermill.execute_notebook`` does it, with papermill's parameterising, its
+    NotebookExecutionManager (the cells' and the notebook's ``papermill`` metadata) and its
+    notebook client, given this kernel instead of a new one.
     """
 
-    async def start_kernel(self, **kwargs) -> None:
-        with _deferred():  # a signal during the launch is acted on once the kernel's process is known
-            await super().start_kernel(**kwargs)
-            _KERNELS.add(self)
+    def __init__(self, notebooks: list[Path] | None = None):
+        self.notebooks = notebooks or [config.NOTEBOOKS_DIR / f"{stage}.ipynb" for stage in config.STAGES]
+        self.manager = self.client = self.name = None
+        self.preloading: str | None = None
 
-    async def _async_interrupt_kernel(self) -> None:
-        if self.shutting_down:
+    def start(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        from .kernel import notebook_imports, preload_code
+
+        self.name = kernel_name()
+        self.manager = stage_kernel_manager()(kernel_name=self.name)
+        run_sync(self.manager.start_kernel)(cwd=str(config.NOTEBOOKS_DIR),
+                                            extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        self.client = self.manager.client()
+        self.client.start_channels()
+        # sent now, queued until the kernel is listening: it imports while this process does
+        self.preloading = self.client.execute(preload_code(notebook_imports(self.notebooks)), silent=True,
+                                              store_history=False)
+        _import_for_later()
+
+    def execute(self, source: Path, executed: Path, parameters: dict) -> None:
+        """Execute ``source`` with ``parameters`` into ``executed``; raise PapermillExecutionError on a cell's error."""
+        if self.manager is None:
+            self.start()  # before papermill is imported: the kernel starts while it is
+        from papermill.clientwrap import PapermillNotebookClient
+        from papermill.engines import NotebookExecutionManager
+        from papermill.execute import prepare_notebook_metadata, raise_for_execution_errors, remove_error_markers
+        from papermill.iorw import load_notebook_node, write_ipynb
+        from papermill.log import logger
+        from papermill.parameterize import parameterize_notebook
+
+        notebook = load_notebook_node(str(source))
+        notebook = parameterize_notebook(notebook, parameters, kernel_name=self.name, language="python")
+        notebook = remove_error_markers(prepare_notebook_metadata(notebook, str(source), str(executed)))
+        self.wait_preloaded()
+        self._wait(self.client.execute(_reset_code(), silent=True, store_history=False), check=True)
+        # the executed copy is written once, at the end, rather than after every cell
+        manager = NotebookExecutionManager(notebook, output_path=None, progress_bar=False)
+        manager.notebook_start()
+        try:
+            notebook_client = PapermillNotebookClient(manager, km=self.manager, kernel_name=self.name, log=logger,
+                                                      log_output=False, startup_timeout=60, timeout=None)
+            notebook_client.kc = self.client
+            notebook_client.execute()
+        finally:
+            manager.cleanup_pbar()
+            manager.notebook_complete()
+        raise_for_execution_errors(notebook, str(executed))  # writes the notebook, the error marked, first
+        write_ipynb(notebook, str(executed))
+
+    def wait_preloaded(self) -> None:
+        """Wait until the kernel has imported what the notebooks import."""
+        if self.preloading is not None:
+            self._wait(self.preloading)
+            self.preloading = None
+
+    def _wait(self, msg_id: str, check: bool = False) -> dict:
+        """The kernel's reply to ``msg_id``; a kernel that died is an error."""
+        from jupyter_core.utils import run_sync
+
+        while True:
+            try:
+                reply = run_sync(self.client.get_shell_msg)(timeout=1)
+            except Exception:  # queue.Empty: no reply yet
+                if not run_sync(self.manager.is_alive)():
+                    raise RuntimeError("the kernel died") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        if check and reply["content"].get("status") != "ok":
+            content = reply["content"]
+            raise RuntimeError(f"resetting the kernel failed: {content.get('ename')}: {content.get('evalue')}")
+        return reply
+
+    def request_shutdown(self) -> None:
+        """Ask the kernel to stop (no interrupt first); :meth:`close` waits for it."""
+        if self.manager is None or self.manager.shutting_down:
             return
-        await super()._async_interrupt_kernel()
+        from jupyter_core.utils import run_sync
+
+        self.client.stop_channels()
+        self.manager.shutting_down = True
+        run_sync(self.manager.request_shutdown)()
+
+    def close(self, interrupted: bool = False) -> None:
+        """Stop the kernel: asked to, then terminated, then killed, as jupyter_client does.
+
+        After a signal nothing is asked of the kernel (``stop_kernels`` has killed it), and the
+        event loop a signal may have left with pending work is not run again.
+        """
+        manager, self.manager = self.manager, None
+        if manager is None or self.client is None or interrupted:
+            return
+        from jupyter_core.utils import run_sync
+
+        try:
+            if not manager.shutting_down:  # a stage failed: the kernel is idle
+                self.manager = manager
+                self.request_shutdown()
+                self.manager = None
+            run_sync(manager.finish_shutdown)()
+            run_sync(manager.cleanup_resources)()
+        except Exception:  # stop_kernels() is the last resort
+            pass
+
+
+def _reset_code() -> str:
+    from .kernel import RESET_CODE
+
+    return RESET_CODE
+
+
+def _import_for_later() -> None:
+    """Import, while the kernel starts, what this process needs after the stages: papermill's executor,
+    nbconvert and WeasyPrint with the report's templates compiled, jsonschema. A module that fails
+    here is imported again where it is used, and fails there with its message."""
+    from . import report
+
+    for module in ("papermill.clientwrap", "papermill.engines", "papermill.execute", "papermill.parameterize",
+                   "jsonschema"):
+        try:
+            __import__(module)
+        except Exception:
+            pass
+    report.prepare()
 
 
 def stop_kernels() -> None:

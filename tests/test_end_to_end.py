@@ -287,7 +287,9 @@ def test_leadership_variant_is_the_summary_alone(leadership_run):
     page = (leadership_run / "report.html").read_text()
     assert "Summary" in page and "EMMIE summary" in page
     assert "Was the allocation random?" not in page and "Appendix" not in page
-    assert len(PdfReader(leadership_run / "report.pdf").pages) <= 3
+    assert page.index("Bottom line") < page.index("Summary") and "SYNTHETIC DATA" in page  # its own provenance
+    assert page.count("<img") == 1  # the one chart that tells the story
+    assert len(PdfReader(leadership_run / "report.pdf").pages) <= 4
 
 
 MALFORMED = {

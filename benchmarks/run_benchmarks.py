@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=600, help="seconds after which a generated extract's run "
                         "is stopped and recorded as unfinished")
     parser.add_argument("--tests", action="store_true", help="also time the test suite (python -m pytest)")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "benchmarks.json", help="where to write the results")
     args = parser.parse_args(argv)
-    RESULTS_DIR.mkdir(exist_ok=True)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="srceval-bench-") as scratch:
         scratch = Path(scratch)
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"machine": {"python": platform.python_version(), "processor": platform.machine(),
                           "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
               "runs": rows, "ratios": ratios, "goals": goals}
-    (RESULTS_DIR / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{'run':<22}{'seconds':>10}{'peak MB':>10}  stages (s)")
     for name, row in rows.items():
         stages = " ".join(f"{stage[:2]}:{seconds:g}" for stage, seconds in row.get("stages", {}).items())
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, goal in goals.items():
         print(f"{name:<26}{goal['measured']:>10}  goal <= {goal['goal']:<8}{'met' if goal['met'] else 'NOT met'}")
-    print(f"\nwritten {RESULTS_DIR / 'benchmarks.json'}")
+    print(f"\nwritten {args.output}")
     return 0
 
 

@@ -1,13 +1,13 @@
 """The whole pipeline through its command line, as an evaluator runs it.
 
 The module's full runs (the shipped data, the same again from another folder, a messy extract,
-the leadership variant) are started together, as soon as the first test needs one of them, so
-that they share the machine's cores; each test then waits for the run it reads, and every test
-of a run reads the same outputs.
+the leadership variant) are started in the background as soon as pytest has collected the tests
+(tests/e2e_runs.py, a plugin this module loads), so that they use the second core while the
+in-process tests run; each test waits for the run it reads, and every test of a run reads the
+same outputs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -21,114 +21,53 @@ from pypdf import PdfReader
 
 from helpers import config
 from helpers.results import validate_results
-from helpers.simulate import TrialDesign, simulate_trial
+
+pytest.register_assert_rewrite("tests.e2e_runs")  # it is also this module's plugin, loaded below
+from . import e2e_runs  # noqa: E402
+from .e2e_runs import MARKERS, file_hashes  # noqa: E402
+
+pytest_plugins = ("tests.e2e_runs",)
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 A4_POINTS = (595, 842)
-MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
-           "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
 
 
 def srceval(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(SRCEVAL), *args], capture_output=True, text=True, timeout=900)
 
 
-def file_hashes(folder: Path) -> dict:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-class Started:
-    """A ``srceval`` command running in the background; :meth:`result` waits for it."""
-
-    def __init__(self, folder: Path, *args: str, cwd: Path | None = None):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.stdout, self.stderr = folder / "stdout.txt", folder / "stderr.txt"
-        with open(self.stdout, "w") as stdout, open(self.stderr, "w") as stderr:
-            self.process = subprocess.Popen([str(SRCEVAL), *args], cwd=cwd, stdout=stdout, stderr=stderr)
-
-    def result(self) -> subprocess.CompletedProcess:
-        self.process.wait(timeout=900)
-        return subprocess.CompletedProcess(self.process.args, self.process.returncode, self.stdout.read_text(),
-                                           self.stderr.read_text())
-
-
-def messy_inputs(folder: Path) -> tuple[Path, Path]:
-    """An extract with identifying columns (marker values), open investigations and a randomised
-    non-crime incident."""
-    trial = simulate_trial(TrialDesign(open_investigations=3))
-    extract = trial.extract.assign(**MARKERS)
-    randomised = extract["Crime Ref"].isin(trial.allocation["Crime Ref"])
-    extract.loc[extract.index[randomised][0], "Record Type"] = "incident"
-    trial.extract = extract
-    return trial.write(folder / "raw")
-
-
-RUNS = ("run", "relative_run", "messy_run", "leadership_run")
-
-
-@pytest.fixture(scope="module")
-def started(request, tmp_path_factory):
-    """Start every full run that the selected tests of this module need, all at once."""
-    needed = {name for item in request.session.items if item.module is request.module
-              for name in item.fixturenames if name in RUNS}
-    runs = {"raw_before": file_hashes(config.RAW_DIR)}
-    if "run" in needed:
-        folder = tmp_path_factory.mktemp("e2e")
-        runs["run"] = (folder, Started(folder, "run", "--out", str(folder / "reports"), "--processed",
-                                       str(folder / "processed")))
-    if "relative_run" in needed:  # the shipped data again, from another folder, into one holding a file of the user's
-        caller = tmp_path_factory.mktemp("elsewhere")
-        (caller / "rel" / "out" / "figures").mkdir(parents=True)
-        (caller / "rel" / "out" / "figures" / "my_own_chart.png").write_text("mine")
-        runs["relative_run"] = (caller, Started(caller / "log", "run", "--out", "rel/out", cwd=caller))
-    if "messy_run" in needed:
-        folder = tmp_path_factory.mktemp("messy")
-        allocation, extract = messy_inputs(folder)
-        runs["messy_run"] = (folder, Started(folder / "log", "run", "--allocation", str(allocation), "--extract",
-                                             str(extract), "--out", str(folder / "out"), "--processed",
-                                             str(folder / "processed")))
-    if "leadership_run" in needed:
-        folder = tmp_path_factory.mktemp("leadership")
-        runs["leadership_run"] = (folder, Started(folder / "log", "run", "--audience", "leadership", "--out",
-                                                  str(folder / "out"), "--processed", str(folder / "p")))
-    yield runs
-    for name in RUNS:  # a run no test waited for (the session was interrupted) is not left running
-        if name in runs and runs[name][1].process.poll() is None:
-            runs[name][1].process.kill()
-            runs[name][1].process.wait()
-
-
-def finished(started: dict, name: str) -> tuple[Path, subprocess.CompletedProcess]:
-    folder, command = started[name]
+def finished(name: str) -> tuple[Path, subprocess.CompletedProcess]:
+    folder, command = e2e_runs.started(name)
     completed = command.result()
     assert completed.returncode == 0, completed.stderr
     return folder, completed
 
 
 @pytest.fixture(scope="module")
-def run(started):
-    folder, completed = finished(started, "run")
+def run():
+    folder, completed = finished("run")
     return {"out": folder / "reports", "processed": folder / "processed", "stdout": completed.stdout,
-            "raw_before": started["raw_before"],
+            "raw_before": e2e_runs.raw_before(),
             "results": json.loads((folder / "reports" / "results.json").read_text())}
 
 
 @pytest.fixture(scope="module")
-def relative_run(started):
-    caller, completed = finished(started, "relative_run")
+def relative_run():
+    caller, completed = finished("relative_run")
     return {"caller": caller, "out": caller / "rel" / "out", "stderr": completed.stderr}
 
 
 @pytest.fixture(scope="module")
-def messy_run(started):
-    """A run on the messy extract: it must run, warn, and leak nothing."""
-    folder, _ = finished(started, "messy_run")
+def messy_run():
+    """A run on an extract with identifying columns (marker values), open investigations and a
+    randomised non-crime incident: it must run, warn, and leak nothing."""
+    folder, _ = finished("messy_run")
     return {"folder": folder, "markers": MARKERS, "results": json.loads((folder / "out" / "results.json").read_text())}
 
 
 @pytest.fixture(scope="module")
-def leadership_run(started):
-    folder, _ = finished(started, "leadership_run")
+def leadership_run():
+    folder, _ = finished("leadership_run")
     return folder / "out"
 
 

@@ -1,0 +1,114 @@
+"""The full ``srceval run`` commands of test_end_to_end.py, started as soon as collection ends.
+
+A pytest plugin, loaded by test_end_to_end.py (``pytest_plugins``). Most of the suite runs in
+process, on one core; the end-to-end runs start in the background when the session knows which
+tests it will run, use the other core while the tests before them run, and are usually finished
+when their tests need them. Only the runs that the selected tests use are started; none with
+``--collect-only``. Runs still going when the session ends (it was interrupted) are stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from helpers import config
+from helpers.simulate import TrialDesign, simulate_trial
+
+SRCEVAL = Path(sys.executable).with_name("srceval")
+MODULE = "test_end_to_end"
+RUNS = ("run", "relative_run", "messy_run", "leadership_run")
+MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
+           "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
+
+_started: dict = {}
+
+
+def file_hashes(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+class Started:
+    """A ``srceval`` command running in the background; :meth:`result` waits for it."""
+
+    def __init__(self, folder: Path, *args: str, cwd: Path | None = None):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stdout, self.stderr = folder / "stdout.txt", folder / "stderr.txt"
+        with open(self.stdout, "w") as stdout, open(self.stderr, "w") as stderr:
+            self.process = subprocess.Popen([str(SRCEVAL), *args], cwd=cwd, stdout=stdout, stderr=stderr)
+
+    def result(self) -> subprocess.CompletedProcess:
+        self.process.wait(timeout=900)
+        return subprocess.CompletedProcess(self.process.args, self.process.returncode, self.stdout.read_text(),
+                                           self.stderr.read_text())
+
+
+def messy_inputs(folder: Path) -> tuple[Path, Path]:
+    """An extract with identifying columns (marker values), open investigations and a randomised
+    non-crime incident."""
+    trial = simulate_trial(TrialDesign(open_investigations=3))
+    extract = trial.extract.assign(**MARKERS)
+    randomised = extract["Crime Ref"].isin(trial.allocation["Crime Ref"])
+    extract.loc[extract.index[randomised][0], "Record Type"] = "incident"
+    trial.extract = extract
+    return trial.write(folder / "raw")
+
+
+def _start(name: str, folder: Path) -> tuple[Path, Started]:
+    if name == "run":
+        return folder, Started(folder, "run", "--out", str(folder / "reports"), "--processed", str(folder / "processed"))
+    if name == "relative_run":  # the shipped data again, from another folder, into one holding a file of the user's
+        (folder / "rel" / "out" / "figures").mkdir(parents=True)
+        (folder / "rel" / "out" / "figures" / "my_own_chart.png").write_text("mine")
+        return folder, Started(folder / "log", "run", "--out", "rel/out", cwd=folder)
+    if name == "messy_run":
+        allocation, extract = messy_inputs(folder)
+        return folder, Started(folder / "log", "run", "--allocation", str(allocation), "--extract", str(extract),
+                               "--out", str(folder / "out"), "--processed", str(folder / "processed"))
+    if name == "leadership_run":
+        return folder, Started(folder / "log", "run", "--audience", "leadership", "--out", str(folder / "out"),
+                               "--processed", str(folder / "p"))
+    raise KeyError(name)
+
+
+def start(names) -> None:
+    """Start the runs named (once each); the raw files' hashes are taken before the first starts."""
+    if "root" not in _started:
+        _started["root"] = Path(tempfile.mkdtemp(prefix="srceval-e2e-"))
+        _started["raw_before"] = file_hashes(config.RAW_DIR)
+    for name in RUNS:
+        if name in names and name not in _started:
+            _started[name] = _start(name, _started["root"] / name)
+
+
+def started(name: str) -> tuple[Path, Started]:
+    start({name})
+    return _started[name]
+
+
+def raw_before() -> dict:
+    start(set())
+    return _started["raw_before"]
+
+
+def pytest_collection_finish(session) -> None:
+    if session.config.option.collectonly:
+        return
+    needed = {name for item in session.items if getattr(item, "module", None) is not None
+              and item.module.__name__.rpartition(".")[2] == MODULE
+              for name in getattr(item, "fixturenames", ()) if name in RUNS}
+    if needed:
+        start(needed)
+
+
+def pytest_sessionfinish(session) -> None:
+    for name in RUNS:
+        if name in _started and _started[name][1].process.poll() is None:
+            _started[name][1].process.terminate()  # srceval removes its staging folder on SIGTERM
+            _started[name][1].process.wait()
+    if "root" in _started:
+        shutil.rmtree(_started["root"], ignore_errors=True)
+    _started.clear()

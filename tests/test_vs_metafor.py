@@ -469,6 +469,15 @@ def test_refuses_the_same_run_given_twice(tmp_path, capsys):
     assert "are the same results.json" in message
 
 
+def test_refuses_a_cluster_randomised_run(tmp_path, capsys):
+    """Its two-by-two counts ignore the clustering: pooling them would give intervals far too narrow."""
+    runs = three_runs()
+    runs[1]["design"] = {"assignment": "cluster", "column": "ward"}
+    paths = write_runs(tmp_path, runs)
+    message = refused(["pool", *map(str, paths), "--out", str(tmp_path / "o")], capsys)
+    assert f"{paths[1]}: a cluster design" in message
+
+
 def test_refuses_different_outcome_definitions(tmp_path, capsys):
     runs = three_runs()
     runs[2]["provenance"]["parameters"]["outcomes"]["attrition"]["codes"] = ["14"]

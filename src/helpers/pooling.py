@@ -441,6 +441,9 @@ class Run:
     generated_at: str | None
 
 
+POOLABLE_DESIGNS = ("complete", "simple")
+
+
 def read_run(path: Path, label: str) -> Run:
     """Read the fields pooling needs from a results.json, or raise :class:`PoolInputError`.
 
@@ -458,6 +461,11 @@ def read_run(path: Path, label: str) -> Run:
     problems = _results_problems(document)
     if problems:
         raise PoolInputError(f"{path}: not an srceval results.json ({'; '.join(problems)})")
+    design = (document.get("design") or {}).get("assignment", "complete")
+    if design not in POOLABLE_DESIGNS:  # a blocked or cluster run's pooled counts would ignore its design
+        raise PoolInputError(f"{path}: a {design} design; pooling reads each run's two-by-two counts, which is "
+                             "right only for individually randomised runs (complete or simple), so this run "
+                             "cannot be pooled here")
     outcomes, definitions = document["outcomes"], document["provenance"]["parameters"]["outcomes"]
     counts = {name: StudyCounts(label, int(entry["treatment"]["events"]), int(entry["treatment"]["n"]),
                                 int(entry["control"]["events"]), int(entry["control"]["n"]))

@@ -155,3 +155,15 @@ def test_no_published_delivery_count_gives_back_a_hidden_ward(tmp_path):
             continue
         for column in ("allocated", "received"):
             assert (~rows[column].str.isdigit()).sum() != 1, (borough, column)
+
+
+def test_delivery_interval_widens_by_the_design_effect_under_clusters():
+    """Ten wards of ten reports, delivery all-or-nothing by ward: ICC 1, design effect 10, effective n 10."""
+    import numpy as np
+    data = pd.DataFrame({"assigned": 1, "received": np.repeat([1, 0, 1, 1, 0, 1, 0, 1, 1, 0], 10)})
+    wards = pd.Series(np.repeat(np.arange(10), 10), index=data.index)
+    independent = compliance.delivery_rates(data)["treatment"]
+    clustered = compliance.delivery_rates(data, clusters=wards)["treatment"]
+    from statsmodels.stats.proportion import proportion_confint
+    assert (clustered["conf_low"], clustered["conf_high"]) == pytest.approx(proportion_confint(6, 10, method="wilson"))
+    assert clustered["conf_high"] - clustered["conf_low"] > independent["conf_high"] - independent["conf_low"]

@@ -18,18 +18,44 @@ from .modelfit import NotEstimable, fit_logit, independent_columns
 
 
 def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
-                   alpha: float = 0.05) -> dict:
-    """Share of each arm that received the contact, with Wilson intervals."""
+                   alpha: float = 0.05, clusters: pd.Series | None = None) -> dict:
+    """Share of each arm that received the contact, with Wilson intervals.
+
+    With ``clusters`` (a cluster-randomised trial, where delivery is shared within a ward), the
+    interval is the Wilson interval at the effective size n / design effect, the design effect
+    1 + (m - 1) ICC from the one-way ANOVA intra-cluster correlation of delivery (Donner & Klar
+    2000, ch. 5); the method says so.
+    """
     rates = {}
     for arm, label in ((1, "treatment"), (0, "control")):
         group = data.loc[data[treatment] == arm, received]
         if group.empty:  # an arm with no reports: no rate to give
             rates[label] = {"received": 0, "n": 0, "rate": None, "conf_low": None, "conf_high": None}
             continue
-        low, high = proportion_confint(int(group.sum()), len(group), alpha=alpha, method="wilson")
-        rates[label] = {"received": int(group.sum()), "n": int(len(group)), "rate": float(group.mean()),
-                        "conf_low": float(low), "conf_high": float(high)}
+        effective = len(group)
+        if clusters is not None:
+            effective = len(group) / _design_effect(group.astype(float), clusters.loc[group.index])
+        share = float(group.mean())
+        low, high = proportion_confint(share * effective, effective, alpha=alpha, method="wilson")
+        rates[label] = {"received": int(group.sum()), "n": int(len(group)), "rate": share,
+                        "conf_low": float(low), "conf_high": float(high),
+                        "method": "Wilson interval" + ("" if clusters is None else
+                                                       f", effective size {effective:.1f} after the design effect")}
     return rates
+
+
+def _design_effect(values: pd.Series, clusters: pd.Series) -> float:
+    """1 + (m - 1) ICC, with the one-way ANOVA estimate of the ICC (never below 0) and m the mean size."""
+    sizes = values.groupby(clusters).size()
+    k, n = len(sizes), len(values)
+    if k < 2 or n <= k:
+        return 1.0
+    means = values.groupby(clusters).mean()
+    between = float((sizes * (means - values.mean()) ** 2).sum() / (k - 1))
+    within = float(((values - clusters.map(means)) ** 2).sum() / (n - k))
+    m0 = (n - (sizes ** 2).sum() / n) / (k - 1)
+    icc = max(0.0, (between - within) / (between + (m0 - 1) * within)) if between + (m0 - 1) * within > 0 else 0.0
+    return 1 + (sizes.mean() - 1) * icc
 
 
 def delivery_by(data: pd.DataFrame, by: str | list[str], *, treatment: str = "assigned",

@@ -94,7 +94,9 @@ def compliance_analysis(ctx: StageContext) -> dict:
     exposed = disclosure.suppressed_groups(wards, counts, group="borough", **protect)
     boroughs = compliance.delivery_by(data, "borough")
     result = {
-        "rates": compliance.delivery_rates(data, alpha=ctx.alpha),
+        "rates": compliance.delivery_rates(data, alpha=ctx.alpha, clusters=(
+            declared_design.units(data, ctx.params["design"]) if ctx.params["design"]["assignment"] == "cluster"
+            else None)),
         "by_borough": disclosure.suppress(boroughs, counts, forced=boroughs["group"].isin(exposed), **protect),
         "by_month": disclosure.suppress(compliance.delivery_by(months, "month"), counts, **protect),
         "by_hate_strand": disclosure.suppress(compliance.delivery_by_strand(data, audit.STRAND_COVARIATES), counts,

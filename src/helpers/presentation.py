@@ -175,8 +175,18 @@ def exclusion_summary(exclusions: list[dict]) -> pd.DataFrame:
     if not exclusions:
         return pd.DataFrame({"File": [], "Reason": [], "Rows": []})
     frame = pd.DataFrame(exclusions)
-    grouped = frame.groupby(["file", "reason"])["source_row"].apply(lambda r: ", ".join(str(v) for v in sorted(r)))
+    grouped = frame.groupby(["file", "reason"])["source_row"].apply(_row_list)
     return grouped.reset_index().rename(columns={"file": "File", "reason": "Reason", "source_row": "Rows"})
+
+
+ROWS_LISTED = 20
+
+
+def _row_list(rows) -> str:
+    """The first rows of a reason, and how many in all: the exclusion log lists every one."""
+    rows = sorted(int(v) for v in rows)
+    shown = ", ".join(str(v) for v in rows[:ROWS_LISTED])
+    return shown if len(rows) <= ROWS_LISTED else f"{shown}, ... ({len(rows):,} rows; every one in the exclusion log)"
 
 
 def _applies(check: dict) -> str:

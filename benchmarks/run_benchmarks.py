@@ -15,7 +15,7 @@ Peak memory is the largest sum, over the run's whole process tree (srceval and i
 each process's proportional set size (PSS: shared library pages split between the processes that
 map them), sampled every 0.1 s. Short runs are repeated (--repeat, default 3) and the median is
 kept; the seconds of each stage are read from srceval's progress lines. A run still going after
---limit seconds (default 600) is stopped and recorded as unfinished, with the stages it finished.
+--limit seconds (default 300) is stopped and recorded as unfinished, with the stages it finished.
 """
 from __future__ import annotations
 
@@ -63,8 +63,10 @@ def timed(command: list[str], *, expect: int | None = 0, cwd: Path | None = None
     its staging folder) and recorded as unfinished.
     """
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
-    root, peak, done = psutil.Process(child.pid), [0.0], threading.Event()
+    errors = tempfile.TemporaryFile(mode="w+")
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=cwd,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # progress lines as they are printed
+    root, peak, done, lines = psutil.Process(child.pid), [0.0], threading.Event(), []
 
     def sample() -> None:
         while not done.is_set():
@@ -79,14 +81,24 @@ def timed(command: list[str], *, expect: int | None = 0, cwd: Path | None = None
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    stdout, stderr = child.communicate()  # reads both pipes to the end, so that a chatty child never blocks
+    for line in child.stdout:  # each progress line with the second it arrived
+        lines.append((round(time.perf_counter() - started, 2), line.rstrip("\n")))
+    child.wait()
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
+    errors.seek(0)
+    stdout, stderr = "\n".join(line for _, line in lines), errors.read()
+    errors.close()
     row = {"seconds": round(seconds, 2), "peak_memory_mb": round(peak[0]), "stdout": stdout,
            "stages": stage_seconds(stdout), "exit_code": child.returncode}
+    if lines and lines[0][1].startswith("[1/"):
+        row["first_stage_started_at"] = lines[0][0]  # after the checks of the inputs, the contract's included
+    report_line = next((at for at, line in lines if line.startswith("[report]")), None)
+    if report_line is not None:
+        row["report_started_at"] = report_line
     if limit is not None and seconds >= limit:
-        row["unfinished"] = f"stopped after {limit:.0f} s; {stdout.strip().splitlines()[-1] if stdout.strip() else ''}"
+        row["unfinished"] = f"stopped after {limit:.0f} s; {lines[-1][1] if lines else ''}"
         return row
     if expect is not None and child.returncode != expect:
         raise RuntimeError(f"{' '.join(command)} exited {child.returncode}, expected {expect}:\n{stderr[-3000:]}")
@@ -158,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each short measurement (median kept)")
     parser.add_argument("--sizes", type=int, nargs="*", default=[25_000, 1_000_000],
                         help="generated extracts to run, in randomised reports")
-    parser.add_argument("--limit", type=float, default=600, help="seconds after which a generated extract's run "
+    parser.add_argument("--limit", type=float, default=300, help="seconds after which a generated extract's run "
                         "is stopped and recorded as unfinished")
     parser.add_argument("--tests", action="store_true", help="also time the test suite (python -m pytest)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "benchmarks.json", help="where to write the results")

@@ -7,23 +7,16 @@ has no such manifest, and an edited synthetic file no longer matches its entry.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
+
+from .reading import sha256_of
 
 MANIFEST = "synthetic-manifest.json"
 # What the generator takes from the published trial, and what it invents.
 PUBLISHED = "arm sizes, delivery and withdrawal counts reproduce the published trial"
 INVENTED = ("charge and positive-outcome counts, every baseline characteristic (borough, ward, strand, offence, "
             "victim age and sex, repeat victim, suspect), dates and references are invented")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(folder: Path, files: list[Path], *, seed: int, design: dict, calibrated: bool = True) -> Path:

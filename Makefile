@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
-	$(BIN)/python -m helpers.kernel > /dev/null
+	$(BIN)/python -m helpers.pipeline.kernel > /dev/null
 	@touch $(STAMP)
 
 check-pdf-libs: ## check the system libraries the PDF step needs (Pango)
@@ -39,7 +39,7 @@ test: $(STAMP) check-pdf-libs ## lint, then run every test: unit, end to end, br
 	$(BIN)/python -m pytest
 
 notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs are the reference run's
-	$(BIN)/python -m helpers.refresh_notebooks
+	$(BIN)/python -m helpers.pipeline.refresh
 
 # make bench BENCH_ARGS=--tests also times the test suite; BENCH_ARGS="--sizes 25000" skips the million
 bench: $(STAMP) check-pdf-libs ## time the pipeline and a refusal against the cost of importing the stages' libraries

@@ -25,8 +25,9 @@ def pytest_collection_finish(session):
     selected = sorted({Path(str(item.fspath)).stem for item in session.items if str(item.fspath).endswith(".ipynb")})
     if not selected:
         return
-    from helpers import config, stages
-    from helpers.context import open_stage
+    from helpers import config
+    from helpers.pipeline import stages
+    from helpers.pipeline.context import open_stage
 
     functions = dict(zip(config.STAGES, (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
                                          stages.effect_estimation, stages.extrapolate)))

@@ -37,8 +37,9 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from helpers import config, outputs
-from helpers.runner import StageKernel, kernel_name
+from helpers import config
+from helpers.pipeline import outputs
+from helpers.pipeline.runner import StageKernel, kernel_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_benchmarks import _pss_mb, generated  # noqa: E402

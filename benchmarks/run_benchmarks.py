@@ -138,7 +138,7 @@ def pipeline(folder: Path, allocation: Path, extract: Path, *, expect: int = 0, 
 
 def generated(folder: Path, size: int) -> tuple[Path, Path, float]:
     """Write a generated trial of ``size`` randomised reports (in a child process, so that its memory is freed)."""
-    code = ("import sys; from helpers.simulate import TrialDesign, simulate_trial; size = int(sys.argv[1]); "
+    code = ("import sys; from helpers.inputs.simulate import TrialDesign, simulate_trial; size = int(sys.argv[1]); "
             "design = TrialDesign(n_control=size // 2, n_treatment=size - size // 2, "
             "incidents_not_randomised=size // 40, crimes_not_randomised=size // 50, duplicate_records=size // 100); "
             "simulate_trial(design, seed=1).write(sys.argv[2], allocation_name='allocation_log.csv')")

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from helpers import config
-from helpers.cleaning import clean_inputs
+from helpers.inputs.cleaning import clean_inputs
+from helpers.inputs.simulate import TrialDesign, simulate_trial
 from helpers.parameters import load_parameters
-from helpers.simulate import TrialDesign, simulate_trial
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +53,9 @@ def small_trial():
 @pytest.fixture(scope="session")
 def reference_results(tmp_path_factory) -> dict:
     """results.json of the shipped data, built by calling the stages in process (no kernels)."""
-    from helpers import stages
-    from helpers.context import open_stage
-    from helpers.results import assemble_results
+    from helpers.pipeline import stages
+    from helpers.pipeline.context import open_stage
+    from helpers.pipeline.results import assemble_results
 
     folder = tmp_path_factory.mktemp("in-process-run")
     ctx = open_stage(output_dir=folder / "reports", processed_dir=folder / "processed")

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from helpers import config
-from helpers.simulate import TrialDesign, simulate_trial
+from helpers.inputs.simulate import TrialDesign, simulate_trial
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 MODULE = "test_end_to_end"

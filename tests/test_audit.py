@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import audit
-from helpers.cleaning import clean_inputs
-from helpers.simulate import simulate_trial, subvert_allocation
+from helpers.inputs.cleaning import clean_inputs
+from helpers.inputs.simulate import simulate_trial, subvert_allocation
+from helpers.methods import audit
 
 
 def test_shipped_allocation_raises_no_flag(analysis):

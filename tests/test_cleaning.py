@@ -2,8 +2,8 @@
 import pandas as pd
 import pytest
 
-from helpers.cleaning import clean_inputs
 from helpers.errors import InputError
+from helpers.inputs.cleaning import clean_inputs
 
 
 def test_shipped_flow_accounts_for_every_row(shipped):

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from helpers import compliance
+from helpers.methods import compliance
 
 
 def test_delivery_rates_on_shipped_data(analysis):
@@ -98,7 +98,7 @@ def test_predictors_drop_a_constant_and_a_collinear_characteristic(analysis):
 
 def test_a_suppressed_ward_cannot_be_recovered_from_its_borough():
     """Merton 23/12 with wards 20/11 and 3/1: hiding the small ward alone would give it back by subtraction."""
-    from helpers import disclosure
+    from helpers.methods import disclosure
     wards = pd.DataFrame({"borough": ["Merton", "Merton", "Kingston", "Kingston", "Kingston"],
                           "group": ["MER-01", "MER-02", "KIN-01", "KIN-02", "KIN-03"],
                           "allocated": [20, 3, 30, 25, 40], "received": [11, 1, 20, 20, 30]})
@@ -111,7 +111,7 @@ def test_a_suppressed_ward_cannot_be_recovered_from_its_borough():
 
 
 def test_a_borough_whose_small_ward_is_alone_is_hidden_in_the_borough_table():
-    from helpers import disclosure
+    from helpers.methods import disclosure
     wards = pd.DataFrame({"borough": ["Richmond", "Kingston", "Kingston"], "group": ["RIC-01", "KIN-01", "KIN-02"],
                           "allocated": [3, 30, 25], "received": [2, 20, 20]})
     exposed = disclosure.suppressed_groups(wards, ["allocated", "received"], threshold=5, total="allocated",
@@ -121,7 +121,7 @@ def test_a_borough_whose_small_ward_is_alone_is_hidden_in_the_borough_table():
 
 def test_the_strand_table_hides_a_small_strand_and_one_more():
     """Transgender 2 of 2 is primary; the next smallest strand is hidden so the arm total cannot give it back."""
-    from helpers import disclosure
+    from helpers.methods import disclosure
     strands = pd.DataFrame({"group": ["race", "religion", "transgender"], "allocated": [80, 12, 2],
                             "received": [60, 10, 2]})
     strands["rate"] = strands["received"] / strands["allocated"]
@@ -131,7 +131,7 @@ def test_the_strand_table_hides_a_small_strand_and_one_more():
 
 
 def test_balance_levels_below_the_threshold_are_hidden_with_their_complement():
-    from helpers import disclosure
+    from helpers.methods import disclosure
     balance = pd.DataFrame({"covariate": ["Victim sex"] * 3 + ["Days"], "level": ["female", "male", "other", "mean"],
                             "n": [120, 128, 2, 250], "control": [0.5, 0.49, 0.01, 1.2],
                             "treatment": [0.46, 0.53, 0.01, 1.3], "standardised_difference": [-0.08, 0.08, 0.0, 0.1]})

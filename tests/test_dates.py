@@ -4,7 +4,7 @@ import datetime
 import pandas as pd
 import pytest
 
-from helpers.dates import parse_date, parse_dates
+from helpers.inputs.dates import parse_date, parse_dates
 
 
 @pytest.mark.parametrize("text, expected", [

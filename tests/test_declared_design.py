@@ -1,7 +1,7 @@
 """A declared design other than complete randomisation runs through the pipeline with the design's estimators.
 
 Generated blocked and cluster trials are run in process with ``design`` set in their parameters:
-results.json reports exactly what :mod:`helpers.designs` (tested against estimatr) gives on the same
+results.json reports exactly what :mod:`helpers.methods.designs` (tested against estimatr) gives on the same
 analysis table, not the complete-randomisation numbers; figures the design does not support are
 null with the reason; the audit flags what breaks the design. One run goes through the command line.
 """
@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import audit, config, declared_design, designs, estimation
+from helpers import config
 from helpers.errors import InputError
+from helpers.inputs.simulate import Assignment
+from helpers.methods import audit, designs, dispatch, estimation
 from helpers.parameters import load_parameters
-from helpers.results import validate_results
-from helpers.simulate import Assignment
+from helpers.pipeline.results import validate_results
 
 from .trials import FAST, check_parameter_space, designed, run_in_process, simulated, write_parameters
 
@@ -125,8 +126,8 @@ def test_blocked_trial_does_not_report_the_complete_randomisation_numbers(blocke
 def test_blocked_complier_and_adjusted_estimates_are_block_weighted(blocked_run):
     results, table = blocked_run
     attrition = results["outcomes"]["attrition"]
-    frame = table.assign(**{declared_design.UNIT: table["borough"]})
-    weighted = lambda values: declared_design._weighted_difference(values, frame)
+    frame = table.assign(**{dispatch.UNIT: table["borough"]})
+    weighted = lambda values: dispatch._weighted_difference(values, frame)
     d, y = table["received"].astype(float), table["attrition"].astype(float)
     assert attrition["cace"]["risk_difference"] == pytest.approx(weighted(y) / weighted(d), rel=1e-12)
     assert attrition["cace"]["risk_difference"] != pytest.approx(
@@ -298,7 +299,7 @@ def test_simple_design_uses_bernoulli_randomisation_inference(tmp_path):
 
 
 def test_one_sided_bernoulli_randomisation_p_near_exact_enumeration():
-    """The one-sided version added to helpers.designs, against every one of the 4,096 allocations."""
+    """The one-sided version added to helpers.methods.designs, against every one of the 4,096 allocations."""
     data = pd.read_csv(Path(__file__).parent / "reference" / "bernoulli_trial.csv")
     y, observed_z, p = data["y01"].to_numpy(float), data["z"].to_numpy(), 0.4
     observed = y[observed_z == 1].mean() - y[observed_z == 0].mean()
@@ -320,7 +321,7 @@ def test_one_sided_bernoulli_randomisation_p_near_exact_enumeration():
 # ---- estimators added for the designs, against R ---------------------------------------------------
 
 REFERENCE = Path(__file__).parent / "reference"
-# tests/reference/declared_design.R (output beside it), R 4.2.2, estimatr 1.0.0, sandwich 3.0.2
+# tests/reference/dispatch.R (output beside it), R 4.2.2, estimatr 1.0.0, sandwich 3.0.2
 R = {"cluster.log_rr.estimate": -0.83125021870728877, "cluster.log_rr.std.error": 0.31031369218327692,
      "blocked.lin.estimate": -0.046984126984126823, "blocked.lin.std.error": 0.076680414152888163,
      "cluster.lin.estimate": -0.2657967228843226, "cluster.lin.std.error": 0.099146968835446714,
@@ -329,14 +330,14 @@ R = {"cluster.log_rr.estimate": -0.83125021870728877, "cluster.log_rr.std.error"
 
 def test_cluster_risk_ratio_matches_a_clustered_sandwich():
     data = pd.read_csv(REFERENCE / "cluster_trial.csv").rename(columns={"z": "assigned"})
-    estimate = declared_design.cluster_risk_ratio(data.assign(_unit=data["ward"]), "y")
+    estimate = dispatch.cluster_risk_ratio(data.assign(_unit=data["ward"]), "y")
     assert np.log(estimate.estimate) == pytest.approx(R["cluster.log_rr.estimate"], rel=1e-9)
     assert estimate.std_error == pytest.approx(R["cluster.log_rr.std.error"], rel=1e-9)
 
 
 def test_lin_with_block_indicators_matches_lm_lin_and_is_the_blocked_difference():
     data = pd.read_csv(REFERENCE / "blocked_trial.csv").rename(columns={"z": "assigned"})
-    estimate = declared_design.lin_by_design(data.assign(_unit=data["block"]), "y", BLOCKED, covariates=[])
+    estimate = dispatch.lin_by_design(data.assign(_unit=data["block"]), "y", BLOCKED, covariates=[])
     assert estimate.estimate == pytest.approx(R["blocked.lin.estimate"], rel=1e-9)
     assert estimate.std_error == pytest.approx(R["blocked.lin.std.error"], rel=1e-9)
     blocked = designs.blocked_difference_in_means(data, "y", treatment="assigned", block="block")
@@ -347,7 +348,7 @@ def test_lin_with_cr2_errors_matches_lm_lin_with_clusters():
     data = pd.read_csv(REFERENCE / "cluster_trial.csv").rename(columns={"z": "assigned"})
     # The R script's covariate, ward number mod 3, in a column the covariate design knows as numeric.
     data = data.assign(_unit=data["ward"], days_report_to_allocation=data["ward"].str[1:].astype(int) % 3)
-    estimate = declared_design.lin_by_design(data, "y", CLUSTER, covariates=["days_report_to_allocation"])
+    estimate = dispatch.lin_by_design(data, "y", CLUSTER, covariates=["days_report_to_allocation"])
     for mine, theirs in (("estimate", "estimate"), ("std_error", "std.error"), ("conf_low", "conf.low"),
                          ("conf_high", "conf.high")):
         assert getattr(estimate, mine) == pytest.approx(R[f"cluster.lin.{theirs}"], rel=1e-9), mine

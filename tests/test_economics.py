@@ -3,8 +3,8 @@ import copy
 
 import pytest
 
-from helpers import economics
-from helpers.emmie import emmie_sections
+from helpers.methods import economics
+from helpers.report.emmie import emmie_sections
 
 ASSUMPTIONS = {"minutes_per_phone_contact": 20, "minutes_per_visit": 80, "minutes_per_unsuccessful_attempt": 10,
                "share_by_constables": 0.25, "hourly_cost_constable": 48, "hourly_cost_pcso": 32}
@@ -79,9 +79,10 @@ def test_a_parameters_file_change_reaches_every_cost_figure(tmp_path, reference_
     """Edit one assumption in a copy of the parameters file and rerun stages 1 to 5 in process."""
     import yaml
 
-    from helpers import config, stages
-    from helpers.context import open_stage
-    from helpers.results import assemble_results
+    from helpers import config
+    from helpers.pipeline import stages
+    from helpers.pipeline.context import open_stage
+    from helpers.pipeline.results import assemble_results
 
     params = yaml.safe_load(config.PARAMETERS_FILE.read_text())
     params["economics"]["minutes_per_phone_contact"] *= 2

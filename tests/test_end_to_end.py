@@ -20,7 +20,7 @@ import pytest
 from pypdf import PdfReader
 
 from helpers import config
-from helpers.results import validate_results
+from helpers.pipeline.results import validate_results
 
 pytest.register_assert_rewrite("tests.e2e_runs")  # it is also this module's plugin, loaded below
 from . import e2e_runs  # noqa: E402
@@ -257,7 +257,7 @@ def test_malformed_extract_is_refused_with_no_outputs(tmp_path, case):
 
 
 def test_simulate_command_writes_the_requested_design(tmp_path, params):
-    from helpers.cleaning import clean_inputs
+    from helpers.inputs.cleaning import clean_inputs
 
     completed = srceval("simulate", "--out", str(tmp_path), "--n-control", "100", "--n-treatment", "300",
                         "--compliance", "0.5", "--control-charge", "0.1", "--open-investigations", "4",
@@ -278,7 +278,7 @@ def test_processed_data_of_another_extract_stays_beside_its_report(tmp_path):
 
 def test_a_failing_stage_is_one_paragraph_and_keeps_its_notebook(tmp_path, monkeypatch):
     """An error in the analysis (not the input) names the stage and keeps the executed notebook."""
-    from helpers import runner
+    from helpers.pipeline import runner
 
     # stage 5 straight after stage 1: the effect estimates it reads do not exist
     monkeypatch.setattr(runner.config, "STAGES", ("01_data_cleaning", "05_extrapolation"))

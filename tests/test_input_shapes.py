@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from helpers import cleaning, reading
-from helpers.cleaning import ALLOCATION_DELAY_WARNING_DAYS, clean_inputs
-from helpers.csvsafe import write_csv_safely
 from helpers.errors import InputError
-from helpers.reading import InputLimits, read_input
+from helpers.inputs import cleaning, reading
+from helpers.inputs.cleaning import ALLOCATION_DELAY_WARNING_DAYS, clean_inputs
+from helpers.inputs.csvsafe import write_csv_safely
+from helpers.inputs.reading import InputLimits, read_input
 
 COLUMNS = ["crime_ref", "allocated_on", "allocation", "random_number"]
 REQUIRED = ["crime_ref", "allocated_on", "allocation"]
@@ -512,8 +512,8 @@ def test_age_band_variants(typed, band):
 
 def test_a_place_name_longer_than_a_name_is_refused_without_echoing_it(write_inputs, params, small_trial):
     """A 5,000-character ward once hung the PDF step; it is refused, naming the column and row."""
-    from helpers.cleaning import clean_inputs
     from helpers.errors import InputError
+    from helpers.inputs.cleaning import clean_inputs
     allocation, extract = small_trial
     extract.loc[0, "ward"] = "W" * 5000
     with pytest.raises(InputError) as refused:
@@ -524,7 +524,7 @@ def test_a_place_name_longer_than_a_name_is_refused_without_echoing_it(write_inp
 
 def test_bidirectional_controls_are_removed_and_spellings_merged(write_inputs, params, small_trial):
     """A right-to-left override before a borough reversed its display and split it into a new group."""
-    from helpers.cleaning import clean_inputs
+    from helpers.inputs.cleaning import clean_inputs
     allocation, extract = small_trial
     boroughs = extract["borough"].str.strip().str.title()
     extract["borough"] = ["\u202e " + b if i % 2 else "\u202e" + b for i, b in enumerate(boroughs)]
@@ -535,7 +535,7 @@ def test_bidirectional_controls_are_removed_and_spellings_merged(write_inputs, p
 
 
 def test_zero_padded_codes_and_doubled_spaces_in_strands_are_read(write_inputs, params, small_trial):
-    from helpers.cleaning import clean_inputs
+    from helpers.inputs.cleaning import clean_inputs
     allocation, extract = small_trial
     extract["Outcome Code"] = extract["Outcome Code"].astype(str).str.replace(r"^\s*(14|16)\s*$", r"0\1", regex=True)
     extract["Hate Strand"] = extract["Hate Strand"].str.replace("sexual orientation", "sexual  orientation", case=False)
@@ -544,8 +544,8 @@ def test_zero_padded_codes_and_doubled_spaces_in_strands_are_read(write_inputs, 
 
 
 def test_an_empty_first_sheet_names_the_sheets_and_the_option(tmp_path, small_trial):
-    from helpers.reading import read_input
     from helpers.errors import InputError
+    from helpers.inputs.reading import read_input
     allocation, _ = small_trial
     path = tmp_path / "allocation_log.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from helpers import config, kernel, outputs, runner
+from helpers import config
+from helpers.pipeline import kernel, outputs, runner
 
 NOTEBOOKS = [config.NOTEBOOKS_DIR / f"{stage}.ipynb" for stage in config.STAGES]
 
@@ -19,7 +21,7 @@ import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
 import matplotlib.units
-from helpers import presentation
+from helpers.report import tables
 library = types.ModuleType('srceval_test_library')  # a library that warns, imported once for the kernel's life
 exec("import warnings\ndef warn():\n    warnings.warn('a library warns')", library.__dict__)
 sys.modules['srceval_test_library'] = library
@@ -34,7 +36,7 @@ np.random.seed(1); random.seed(1)
 matplotlib.rcParams['lines.linewidth'] = 9
 matplotlib.units.registry['srceval-leaked'] = None
 plt.figure()
-presentation._FIGURES_SHOWN.append('leaked')
+tables._FIGURES_SHOWN.append('leaked')
 """
 # The next stage: finds the kernel as a new kernel would be; the library's warning is shown again.
 FINDS = """
@@ -43,7 +45,7 @@ import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
 import matplotlib.units
-from helpers import presentation
+from helpers.report import tables
 assert 'leaked' not in globals()
 assert os.getcwd() == NOTEBOOKS_DIR, os.getcwd()
 assert 'SRCEVAL_LEAKED' not in os.environ
@@ -53,7 +55,7 @@ assert np.geterr()['divide'] != 'raise'
 assert matplotlib.rcParams['lines.linewidth'] != 9
 assert 'srceval-leaked' not in matplotlib.units.registry
 assert plt.get_fignums() == []
-assert presentation._FIGURES_SHOWN == []
+assert tables._FIGURES_SHOWN == []
 state = np.random.get_state()[1].copy(), random.getstate()
 np.random.seed(1); random.seed(1)
 assert not (state[0] == np.random.get_state()[1]).all() and state[1] != random.getstate()
@@ -116,8 +118,9 @@ def test_each_executed_notebook_keeps_papermills_parameters_and_metadata(two_sta
 
 def test_the_kernel_imports_what_the_notebooks_import():
     modules = dict(kernel.notebook_imports(NOTEBOOKS))
-    assert {"presentation", "stages"} <= set(modules["helpers"])
-    assert "open_stage" in modules["helpers.context"] and "assemble_results" in modules["helpers.results"]
+    assert "tables" in modules["helpers.report"] and "stages" in modules["helpers.pipeline"]
+    assert "open_stage" in modules["helpers.pipeline.context"]
+    assert "assemble_results" in modules["helpers.pipeline.results"]
 
 
 def test_no_kernel_imports_jsonschema(two_stages):

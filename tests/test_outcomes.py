@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from helpers.outcomes import classify, normalise_outcome_code
+from helpers.inputs.outcomes import classify, normalise_outcome_code
 
 DEFINITIONS = {
     "attrition": {"codes": ["14", "16"]},

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import outputs
+from helpers.pipeline import outputs
 
 
 @pytest.mark.parametrize("folder", ["/", "/etc", "/usr", "/home"])

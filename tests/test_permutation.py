@@ -1,7 +1,7 @@
 """Complete randomisation: exact arm sizes, every arrangement equally likely."""
 import numpy as np
 
-from helpers.permutation import complete_randomisations
+from helpers.methods.permutation import complete_randomisations
 
 
 def test_every_draw_has_the_planned_arm_sizes():

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from helpers.errors import InputError
-from helpers.reading import header_key, read_input
+from helpers.inputs.reading import header_key, read_input
 
 COLUMNS = ["crime_ref", "allocated_on", "allocation", "random_number"]
 

@@ -5,7 +5,8 @@ import re
 
 import nbformat
 
-from helpers import config, presentation
+from helpers import config
+from helpers.report import tables
 
 
 def _anchors() -> set[str]:
@@ -16,7 +17,7 @@ def _anchors() -> set[str]:
 
 def test_every_consort_item_points_at_a_section_of_the_report_or_says_why_not():
     anchors = _anchors()
-    items = presentation._template_yaml("consort.yml")
+    items = tables._template_yaml("consort.yml")
     assert len(items) >= 30
     for item in items:
         assert item.get("status") or item["where"] in anchors, item
@@ -25,8 +26,30 @@ def test_every_consort_item_points_at_a_section_of_the_report_or_says_why_not():
 
 
 def test_every_work_cited_in_a_methods_key_has_a_full_reference():
-    keys = {entry["key"] for entry in presentation._template_yaml("references.yml")}
+    keys = {entry["key"] for entry in tables._template_yaml("references.yml")}
     for cited in ("Newcombe 1998", "Wilson 1927", "Lin 2013", "Holm 1979", "Hopewell et al. 2025",
                   "Angrist, Imbens & Rubin 1996", "Anderson & Rubin 1949"):
         assert cited in keys, cited
-    assert all(len(text) > 40 for text in presentation.references())
+    assert all(len(text) > 40 for text in tables.references())
+
+
+def _report_text(monkeypatch, tmp_path, params: dict) -> tuple[str, dict]:
+    """Every table, heading and sentence the report notebook shows, for a trial run with ``params``."""
+    import IPython.display
+
+    from . import trials
+
+    shown: list[str] = []
+    keep = lambda obj, *args, **kwargs: shown.append(str(getattr(obj, "data", obj)))
+    monkeypatch.setattr(IPython.display, "display", keep)
+    monkeypatch.setattr(tables, "display", keep)
+    results = trials.run_in_process(*trials.simulated(), tmp_path, params=params)
+    return "\n".join(shown), results
+
+
+def test_power_is_stated_at_the_level_the_parameters_set(monkeypatch, tmp_path):
+    text, results = _report_text(monkeypatch, tmp_path, {"target_power": 0.9})
+    power = results["outcomes"]["attrition"]["power"]
+    assert power["target_power"] == 0.9
+    assert "90% power" in text and f"{power['n_per_arm_for_target_power']:,}" in text
+    assert not re.search(r"80 ?%[^.]{0,40}power|power[^.]{0,20}80 ?%", text), "a power level typed by hand"

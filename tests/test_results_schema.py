@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from helpers import config
-from helpers.results import validate_results
+from helpers.pipeline.results import validate_results
 
 
 def test_schema_is_the_projects_own_copy():

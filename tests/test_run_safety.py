@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, config, outputs, runner
+from helpers import cli, config
+from helpers.pipeline import outputs, runner
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 
@@ -107,8 +108,9 @@ def test_a_relative_out_gives_the_stages_absolute_paths_and_stages_beside_it(tmp
     seen = []
     stages["during"] = lambda stage: seen.extend(p for p in caller.iterdir() if p.name.startswith(".out-staging-"))
     assert run("--out", "rel/out") == 0
+    assert {"allocation_path", "extract_path"} <= set(stages["calls"][0][1])  # stage 1 reads the inputs
     for _, parameters in stages["calls"]:
-        for key in ("allocation_path", "extract_path", "output_dir", "processed_dir", "params_file"):
+        for key in {"allocation_path", "extract_path", "output_dir", "processed_dir", "params_file"} & set(parameters):
             assert Path(parameters[key]).is_absolute(), key
         assert Path(parameters["output_dir"]).parent.parent == caller / "rel"  # staging beside OUT
     assert not seen and not list((caller / "rel").glob(".out-staging-*"))

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from helpers import config
-from helpers.cleaning import clean_inputs
-from helpers.reading import read_input
-from helpers.simulate import TrialDesign, simulate_trial
+from helpers.inputs.cleaning import clean_inputs
+from helpers.inputs.reading import read_input
+from helpers.inputs.simulate import TrialDesign, simulate_trial
 
 
 def test_shipped_files_are_what_the_generator_makes(tmp_path):
@@ -55,7 +55,7 @@ def test_untidy_as_promised():
 
 
 def test_a_generated_extract_says_it_is_synthetic_and_an_edited_one_does_not(tmp_path):
-    from helpers.provenance import data_origin
+    from helpers.inputs.provenance import data_origin
     allocation, extract = simulate_trial().write(tmp_path)
     origin = data_origin(allocation, extract)
     assert origin["synthetic"] is True and "withdrawal counts reproduce the published trial" in origin["published"]
@@ -65,5 +65,5 @@ def test_a_generated_extract_says_it_is_synthetic_and_an_edited_one_does_not(tmp
 
 def test_the_shipped_data_are_marked_synthetic():
     from helpers import config
-    from helpers.provenance import data_origin
+    from helpers.inputs.provenance import data_origin
     assert data_origin(config.DEFAULT_ALLOCATION, config.DEFAULT_EXTRACT)["synthetic"] is True

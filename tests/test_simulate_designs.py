@@ -7,11 +7,18 @@ import pandas as pd
 import pytest
 
 from helpers import config
-from helpers.cleaning import clean_inputs
 from helpers.cli import main
+from helpers.inputs.cleaning import clean_inputs
+from helpers.inputs.reading import read_input
+from helpers.inputs.simulate import (
+    Assignment,
+    TrialDesign,
+    block_names,
+    design_parameters,
+    replications,
+    simulate_trial,
+)
 from helpers.parameters import load_parameters
-from helpers.reading import read_input
-from helpers.simulate import Assignment, TrialDesign, block_names, design_parameters, replications, simulate_trial
 
 
 def analysed(folder, params):

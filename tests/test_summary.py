@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from helpers.summary import executive_summary, relative_change_phrase
+from helpers.report.summary import executive_summary, relative_change_phrase
 
 
 def test_interval_in_words():
@@ -76,7 +76,7 @@ def _trial_results(reference_results, *, control, treatment, n=125):
 
     import pandas as pd
 
-    from helpers.estimation import outcome_summary
+    from helpers.methods.estimation import outcome_summary
     data = pd.DataFrame({"assigned": [1] * n + [0] * n, "received": [1] * n + [0] * n,
                          "attrition": [1] * treatment + [0] * (n - treatment) + [1] * control + [0] * (n - control)})
     entry, _ = outcome_summary(data, "attrition", codes=["14", "16"], draws=2000)

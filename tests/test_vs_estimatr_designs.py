@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import designs
+from helpers.methods import designs
 
 REFERENCE = Path(__file__).parent / "reference"
 # Closed forms (differences in means, sandwich variances, t quantiles): agree with R to rounding.

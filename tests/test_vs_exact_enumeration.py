@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from helpers import estimation
+from helpers.methods import estimation
 from tests.test_vs_hand_calculation import hypergeometric_pmf, trial
 
 MC_SIGMAS = 4  # Monte Carlo error allowed: 4 standard errors of a proportion estimated from the draws

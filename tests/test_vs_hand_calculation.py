@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from helpers import estimation
-from helpers.extrapolation import force_extrapolation
+from helpers.methods import estimation
+from helpers.methods.extrapolation import force_extrapolation
 
 # Tolerances: closed-form values agree to rounding; 1e-9 leaves room for summation order only.
 EXACT = 1e-9

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from statsmodels.sandbox.regression.gmm import IV2SLS as StatsmodelsIV2SLS
 
-from helpers import estimation
+from helpers.methods import estimation
 
 SIGNIFICANT = 5e-5  # four significant figures, as a relative tolerance
 ESTIMATR = 1e-9  # R printed twelve decimals; both compute the same closed form

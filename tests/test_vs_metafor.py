@@ -26,8 +26,9 @@ import numpy as np
 import pytest
 from statsmodels.stats.meta_analysis import combine_effects
 
-from helpers import pooling
 from helpers.cli import main
+from helpers.methods import pooling
+from helpers.pipeline import pool
 
 # Tolerances (relative):
 # closed forms (escalc, fixed effect, Q, I², Hartung-Knapp given tau²) differ from R by summation order only.
@@ -431,9 +432,9 @@ def test_srceval_pool_end_to_end(tmp_path):
 def test_pool_reads_only_the_minimal_fields(reference_results, tmp_path):
     """A full results.json and its projection onto the fields pooling reads pool the same."""
     full, others = deepcopy(reference_results), three_runs()[1:]
-    runs_full = pooling.read_runs(write_runs(tmp_path / "full", [full, *others]))
-    runs_min = pooling.read_runs(write_runs(tmp_path / "min", [minimal_projection(full), *others]))
-    a, b = pooling.pool_runs(runs_full), pooling.pool_runs(runs_min)
+    runs_full = pool.read_runs(write_runs(tmp_path / "full", [full, *others]))
+    runs_min = pool.read_runs(write_runs(tmp_path / "min", [minimal_projection(full), *others]))
+    a, b = pool.pool_runs(runs_full), pool.pool_runs(runs_min)
     assert a["outcomes"] == b["outcomes"] and a["skipped"] == b["skipped"]
     assert close(a["outcomes"]["attrition"]["risk_ratio"]["random_effects"]["estimate"],
                  math.exp(R["runs.RR.reml_knha.beta"]), SAME_ALGORITHM)  # the shipped run is 54/125 vs 69/125
@@ -496,7 +497,7 @@ def test_refuses_an_output_folder_that_is_a_file(tmp_path, capsys):
 def test_secondary_outcome_missing_from_a_run_is_skipped(tmp_path):
     runs = three_runs()
     del runs[1]["outcomes"]["charge"], runs[1]["provenance"]["parameters"]["outcomes"]["charge"]
-    pooled = pooling.pool_runs(pooling.read_runs(write_runs(tmp_path, runs)))
+    pooled = pool.pool_runs(pool.read_runs(write_runs(tmp_path, runs)))
     assert "charge" not in pooled["outcomes"] and "missing from trial_a" in pooled["skipped"]["charge"]
     assert "positive_outcome" in pooled["outcomes"]
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from helpers import adjusted, estimation, subgroups
-from helpers.audit import covariate_design
-from helpers.extrapolation import delivery_scenarios
+from helpers.methods import adjusted, estimation, subgroups
+from helpers.methods.audit import covariate_design
+from helpers.methods.extrapolation import delivery_scenarios
 
 SIGNIFICANT = 1e-6
 
@@ -113,7 +113,7 @@ def test_delivery_scenarios_use_the_one_every_victim_estimand(reference_results)
 
 def test_absolute_transport_by_hand(reference_results):
     """22,421 x 0.12 = 2,690: the trial's 12-point difference carried to the force's hate crimes."""
-    from helpers.extrapolation import absolute_transport
+    from helpers.methods.extrapolation import absolute_transport
     result = absolute_transport(reference_results["outcomes"]["attrition"], 22421)
     assert result["prevented"] == pytest.approx(22421 * (69 - 54) / 125)
     assert round(result["prevented"]) == 2691
@@ -156,7 +156,7 @@ def test_holm_by_hand():
 
 def test_absolute_transport_never_prevents_more_than_the_force_withdrawals():
     """One report an arm, BAU withdrew and SRC did not: 22,421 x 1 once exceeded the 6,839 withdrawals."""
-    from helpers.extrapolation import absolute_transport
+    from helpers.methods.extrapolation import absolute_transport
     attrition = {"itt": {"risk_difference": -1.0, "risk_difference_ci": [-1.0, 0.12]}}
     result = absolute_transport(attrition, 22421, 6839)
     assert result["prevented"] == 6839 and result["prevented_ci"][1] == 6839
@@ -165,7 +165,7 @@ def test_absolute_transport_never_prevents_more_than_the_force_withdrawals():
 
 def test_anderson_rubin_is_not_estimable_when_delivery_runs_the_wrong_way():
     """Every BAU report contacted, 80% of SRC: the set once reached 139%."""
-    from helpers import estimation
+    from helpers.methods import estimation
     n = 125
     data = pd.DataFrame({"assigned": [1] * n + [0] * n, "received": [1] * 100 + [0] * 25 + [1] * n,
                          "attrition": ([1] * 43 + [0] * 57 + [1] * 11 + [0] * 14 + [1] * 69 + [0] * 56)})

@@ -14,10 +14,11 @@ import nbformat
 import pandas as pd
 import yaml
 
-from helpers import config, stages
-from helpers.context import open_stage
-from helpers.results import assemble_results
-from helpers.simulate import TrialDesign, simulate_trial
+from helpers import config
+from helpers.inputs.simulate import TrialDesign, simulate_trial
+from helpers.pipeline import stages
+from helpers.pipeline.context import open_stage
+from helpers.pipeline.results import assemble_results
 
 OPTIONAL_EXTRACT_HEADERS = {"src_completed_on", "src_mode", "outcome_on", "victim_age_band", "victim_sex",
                             "repeat_victim", "suspect_identified", "notes"}
@@ -32,7 +33,7 @@ def simulated(seed: int = 3, **design) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def designed(assignment, seed: int = 3, **design) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A simulated blocked or cluster trial (:class:`helpers.simulate.Assignment`), as (allocation, extract)."""
+    """A simulated blocked or cluster trial (:class:`helpers.inputs.simulate.Assignment`), as (allocation, extract)."""
     settings = dict(incidents_not_randomised=0, crimes_not_randomised=0, duplicate_records=0)
     trial = simulate_trial(TrialDesign(**{**settings, **design}), seed=seed, assignment=assignment)
     return trial.allocation.copy(), trial.extract.copy()

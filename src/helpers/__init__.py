@@ -1,6 +1,13 @@
-"""srceval: reproducible evaluation of the secondary reassurance contact (SRC) trial.
+"""srceval: reproducible evaluation of police randomised trials, starting with the secondary
+reassurance contact (SRC) trial.
 
-Each stage of the evaluation is one module; the notebooks in ``notebooks/`` call them.
+The package follows the data::
+
+    inputs (files -> analysis table) -> methods (estimators) -> pipeline (stages, results.json)
+    -> report (tables, figures, summary, HTML and PDF)
+
+``cli`` is the ``srceval`` command; ``config`` holds every path, ``parameters`` the schema of
+the parameters file and ``errors`` the messages about bad input.
 """
 from importlib.metadata import PackageNotFoundError, version
 

@@ -7,8 +7,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from . import __version__, config
-from .simulate import BLOCK_COLUMNS, CLUSTER_COLUMNS, Assignment, TrialDesign, block_names
+from helpers import __version__, config
+from helpers.inputs.simulate import BLOCK_COLUMNS, CLUSTER_COLUMNS, Assignment, TrialDesign, block_names
 
 EXAMPLES = """examples:
   srceval run                                   # the shipped synthetic trial, report in reports/
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from .errors import InputError
-    from .runner import RunFailure, RunInterrupted, run_pipeline
+    from helpers.errors import InputError
+    from helpers.pipeline.runner import RunFailure, RunInterrupted, run_pipeline
 
     try:
         run_pipeline(allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
@@ -174,7 +174,7 @@ def _assignment(args) -> Assignment:
 
 
 def _simulate(args) -> int:
-    from .simulate import DEFAULT_SEED, replications, simulate_trial
+    from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial
 
     design = TrialDesign(**{name: getattr(args, name) for name in DESIGN_DEFAULTS})
     seed = DEFAULT_SEED if args.seed is None else args.seed
@@ -198,7 +198,7 @@ def _simulate(args) -> int:
 
 
 def _diff(args) -> int:
-    from .compare import NotResults, diff_files, format_changes
+    from helpers.pipeline.compare import NotResults, diff_files, format_changes
 
     for path in (args.old, args.new):
         if not path.is_file():
@@ -214,7 +214,7 @@ def _diff(args) -> int:
 
 
 def _pool(args) -> int:
-    from .pooling import PoolInputError, check_output_folder, pool_runs, read_runs, write_outputs
+    from helpers.pipeline.pool import PoolInputError, check_output_folder, pool_runs, read_runs, write_outputs
 
     try:
         if not 0 < args.confidence_level < 1:

@@ -21,8 +21,8 @@ DEFAULT_ALLOCATION = RAW_DIR / "allocation_log.xlsx"
 DEFAULT_EXTRACT = RAW_DIR / "crime_extract.csv"
 DEFAULT_POPULATION_FILE = EXTERNAL_DIR / "population_figures.yml"
 
-SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "results.schema.json"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+SCHEMA_FILE = Path(__file__).resolve().parent / "report" / "schema" / "results.schema.json"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "report" / "templates"
 
 # The stage notebooks, in the order they run; the report notebook comes last.
 STAGES = (

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import config
-from .errors import InputError, Problem
-from .outcomes import normalise_outcome_code
+from helpers import config
+from helpers.errors import InputError, Problem
+from helpers.inputs.outcomes import normalise_outcome_code
 
 OUTCOME_NAMES = ("attrition", "charge", "positive_outcome")
 

@@ -1,5 +1,5 @@
-# Reference values for tests/test_declared_design.py: the estimators helpers.declared_design adds
-# beside those of helpers.designs, computed by R's sandwich and estimatr on the same CSV files.
+# Reference values for tests/test_declared_design.py: the estimators helpers.methods.dispatch adds
+# beside those of helpers.methods.designs, computed by R's sandwich and estimatr on the same CSV files.
 #
 # Run from the repository root:  Rscript tests/reference/declared_design.R > tests/reference/declared_design.out
 # It reads the data sets tests/reference/estimatr_designs.R wrote (blocked_trial.csv, cluster_trial.csv)

@@ -1,0 +1,197 @@
+"""The executive summary and the bottom line, in plain English, written from results.json alone.
+
+The wording lives in two Jinja templates (``templates/summary.md.j2`` and
+``templates/bottom_line.md.j2``); this module gives them the numbers, through the formatters of
+:mod:`helpers.report.numbers` and a few phrases that turn a number into words. No number in the
+summary is typed by hand, so a new extract gives a new summary.
+"""
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import jinja2
+
+from helpers import config
+from helpers.report.numbers import count, missing, pct, points
+
+__all__ = ["executive_summary", "bottom_line", "verdict", "relative_change_phrase", "p_value_phrase"]
+
+
+def relative_change_phrase(low_ratio: float | None, high_ratio: float | None) -> str:
+    """A risk-ratio interval in words: 'between 39% fewer and 1% more withdrawals'."""
+    if missing(low_ratio) or missing(high_ratio):
+        return "an interval that cannot be estimated"
+
+    def word(ratio: float) -> str:
+        change = ratio - 1
+        return f"{abs(change):.0%} {'fewer' if change < 0 else 'more'}"
+
+    return f"between {word(low_ratio)} and {word(high_ratio)} withdrawals"
+
+
+def p_value_phrase(p: float | None) -> str:
+    if missing(p):
+        return "no p-value (the comparison is not estimable)"
+    return f"p = {p:.3f}: if SRC had no effect at all, a difference this large would arise by chance in about " \
+           f"{round(p * 100)} trials in 100"
+
+
+def verdict(itt: dict) -> str:
+    """Benefit likely, harm likely or no evidence either way, from the risk difference's interval."""
+    low, high = itt["risk_difference_ci"]
+    if itt["risk_difference"] is None or low is None or high is None:
+        return "not estimable"
+    if high < 0:
+        return "benefit"
+    if low > 0:
+        return "harm"
+    return "unclear"
+
+
+VERDICT_SENTENCES = {
+    "benefit": "The interval lies wholly below no effect: the trial is evidence that SRC reduces withdrawal.",
+    "harm": "The interval lies wholly above no effect: the trial is evidence that SRC increases withdrawal.",
+    "unclear": "The interval includes no effect, so the trial alone does not establish whether SRC reduces or "
+               "increases withdrawal.",
+    "not estimable": "The trial's data cannot estimate the effect on withdrawal.",
+}
+
+
+JUDGEMENTS = {
+    "benefit": "the trial is evidence that SRC reduces withdrawal",
+    "harm": "the trial is evidence that SRC increases withdrawal",
+    "unclear": "the trial alone does not establish whether SRC reduces withdrawal",
+    "not estimable": "the trial's data cannot estimate the effect on withdrawal",
+}
+
+
+def change(difference: float, unit: str = "per 100 victims") -> str:
+    """A signed difference in risk as words: '12.0 fewer withdrawals per 100 victims'."""
+    if abs(difference) < 0.0005:
+        return f"no difference in withdrawals {unit}"
+    return f"{abs(difference) * 100:.1f} {'fewer' if difference < 0 else 'more'} withdrawals {unit}"
+
+
+def points_range(interval) -> str:
+    """A risk-difference interval: '−23.9 to 0.4 percentage points'."""
+    low, high = interval
+    if missing(low) or missing(high):
+        return "not estimable"
+    return f"{points(low)} to {points(high)} percentage points"
+
+
+def pct_range(interval) -> str:
+    """A relative-reduction interval, whose lower end may be unbounded: 'no lower limit to 45%'."""
+    low, high = interval
+    if missing(high):
+        return "not estimable"
+    return f"{'no lower limit' if missing(low) else pct(low, 0)} to {pct(high, 0)}"
+
+
+def yearly(prevented: float) -> str:
+    if round(prevented) == 0:
+        return "no change in withdrawals a year"
+    return f"about {count(abs(prevented))} {'fewer' if prevented > 0 else 'more'} withdrawals a year"
+
+
+def fewer_range(interval) -> str:
+    """An interval of prevented withdrawals in words: 'from 171 more to 3,139 fewer'."""
+    low, high = interval
+    if missing(low) or missing(high):
+        return "not estimable"
+    word = lambda v: f"{count(abs(v))} {'fewer' if v >= 0 else 'more'}"
+    return f"from {word(low)} to {word(high)}"
+
+
+def includes_zero(interval) -> bool:
+    low, high = interval
+    return not missing(low) and not missing(high) and low <= 0 <= high
+
+
+def needed(value) -> str:
+    """A sample size, or the words for a target no finite trial reaches."""
+    return "no finite number of" if missing(value) else count(value)
+
+
+def _bayes_judgement(probability: float) -> str:
+    return ("SRC very probably reduces withdrawal" if probability >= 0.95 else
+            "a reduction is more likely than not, but not established" if probability >= 0.5 else
+            "SRC is more likely to increase withdrawal than to reduce it")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(config.TEMPLATES_DIR), trim_blocks=True,
+                                     lstrip_blocks=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    environment.filters.update(
+        pct=lambda value, digits=1: pct(value, digits), count=count, points=points, change=change,
+        points_range=points_range, pct_range=pct_range, relative_change=lambda pair: relative_change_phrase(*pair),
+        p_phrase=p_value_phrase, yearly=yearly, fewer_range=fewer_range, includes_zero=includes_zero,
+        needed=needed, capitalize_first=lambda text: text[:1].upper() + text[1:])
+    return environment
+
+
+_JOIN_TIGHT = re.compile(r"\n\s*(?=[,.;:)])")
+
+
+def _render(template: str, **context) -> str:
+    """Render a Markdown template: a blank line separates paragraphs, other line breaks are spaces."""
+    text = _environment().get_template(template).render(**context)
+    paragraphs = [_JOIN_TIGHT.sub("", part).strip() for part in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def _context(results: dict) -> dict:
+    """What both templates read: the primary outcome's figures, the extrapolation and the labels."""
+    attrition = results["outcomes"]["attrition"]
+    itt = attrition["itt"]
+    notes = attrition.get("notes", {})
+    return {"level": f"{results['provenance']['parameters']['confidence_level']:.0%}", "attrition": attrition,
+            "itt": itt, "cace": attrition["cace"], "power": attrition["power"], "force": results["extrapolation"],
+            "bayes": itt.get("bayesian") or {"probability_of_reduction": None},
+            "sceptical": itt.get("bayesian_sceptical") or {"probability_of_reduction": None},
+            "economics": results.get("economics"),
+            "itt_reason": notes.get("itt.risk_difference", "not estimable").removeprefix("not estimable: "),
+            "cace_reason": (notes.get("cace.risk_difference") or "the data do not support it").removeprefix(
+                "not estimable: ")}
+
+
+def _rare_outcomes(results: dict) -> dict:
+    """The secondary outcomes, named as the parameters name them, with the trial size each would need."""
+    labels = results["provenance"]["parameters"]["outcomes"]
+    rows = [{"label": labels.get(name, {}).get("label", name.replace("_", " ")),
+             "treatment": outcome["treatment"]["events"], "control": outcome["control"]["events"],
+             "needed": outcome["power"]["n_per_arm_for_target_power"],
+             "relative": outcome["power"]["target_relative_reduction"]}
+            for name, outcome in results["outcomes"].items() if name != "attrition"]
+    sentence = ("The other outcomes are too rare in a trial of this size to show a difference:" if rows else "")
+    return {"sentence": sentence, "rows": rows}
+
+
+def executive_summary(results: dict) -> str:
+    """The summary as Markdown: what was tested, what changed, how sure we are, what it means.
+
+    Every sentence follows the numbers: the verdict from the interval, the direction from the
+    sign, and a figure the data cannot support is named as not estimable, never printed.
+    """
+    context = _context(results)
+    trial = results.get("trial", {})
+    bayes = context["bayes"]
+    threshold = context["itt"].get("one_sided_threshold", 0.025)
+    return _render(
+        "summary.md.j2", **context, flow=results["flow"],
+        period=f" reported between {trial['reported_from']} and {trial['reported_to']}"
+        if trial.get("reported_from") else "",
+        delivery_rate=results["compliance"]["treatment_received_rate"],
+        verdict_sentence=VERDICT_SENTENCES[verdict(context["itt"])],
+        one_sided_threshold=f"{threshold * 100:g}%",
+        bayes_judgement=None if missing(bayes.get("probability_of_reduction"))
+        else _bayes_judgement(bayes["probability_of_reduction"]),
+        rare_outcomes=_rare_outcomes(results))
+
+
+def bottom_line(results: dict) -> str:
+    """Four short paragraphs for leadership: the decision, how sure, what it would mean, what would settle it."""
+    context = _context(results)
+    return _render("bottom_line.md.j2", **context, judgement=JUDGEMENTS[verdict(context["itt"])])

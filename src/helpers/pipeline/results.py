@@ -99,6 +99,13 @@ def analyses(plan: dict) -> list[dict]:
     ]
 
 
+# The stage results' tables that the report shows, carried whole into results.json: the report
+# reads results.json alone.
+AUDIT_DETAIL = ("ratio", "runs", "omnibus", "omnibus_randomisation", "by_weekday", "by_month", "balance")
+COMPLIANCE_DETAIL = ("rates", "by_borough", "by_month", "by_hate_strand", "by_ward", "contact_timing",
+                     "predictors_of_delivery", "disclosure_threshold")
+
+
 def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
     """Build results.json from the stage results of this run, checked against the schema unless ``validate``
     is False (the report notebook: the runner checks the file it writes)."""
@@ -130,6 +137,8 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
             "month_p_value": audit["by_month"]["p_value"],
             "allocated_before_report": audit["allocated_before_report"],
             "threshold_rule_breaches": audit["threshold_rule_breaches"],
+            # The same checks in full, as the report shows them.
+            **{key: audit[key] for key in AUDIT_DETAIL},
         },
         "compliance": {
             "treatment_received_rate": compliance["rates"]["treatment"]["rate"],
@@ -138,7 +147,10 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
             "control_contamination_rate": compliance["rates"]["control"]["rate"],
             "contact_modes": compliance["contact_modes"],
             "days_report_to_contact_median": compliance["contact_timing"]["median"],
+            **{key: compliance[key] for key in COMPLIANCE_DETAIL},
         },
+        "estimates": effects["estimates"],
+        "exclusions": cleaning["exclusions"],
         "outcomes": effects["outcomes"],
         "extrapolation": {**extrapolation["extrapolation"],
                           "delivery_scenarios": extrapolation["delivery_scenarios"]},

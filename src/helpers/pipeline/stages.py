@@ -16,6 +16,8 @@ from helpers.pipeline.context import StageContext
 from helpers.report import figures
 
 OUTCOMES = ("attrition", "charge", "positive_outcome")
+# Comparisons of groups that selected themselves: shown for contrast, never part of the plan.
+EXPLORATORY_ESTIMANDS = ("risk_difference_per_protocol", "risk_difference_as_treated")
 
 # What each optional column of the input contract makes possible: without it (absent, or with
 # no value recorded) that analysis is skipped with one line, and nothing else changes.
@@ -181,7 +183,9 @@ def estimate_outcomes(ctx: StageContext, data: pd.DataFrame) -> tuple[dict, pd.D
             direction=plan["directions"][name], plan=plan)
         outcomes[name] = entry
         rows += estimates
-    return outcomes, tidy(rows)
+    table = tidy(rows).assign(conf_level=float(ctx.params["confidence_level"]))
+    table["prespecified"] = ~table["estimand"].isin(EXPLORATORY_ESTIMANDS)
+    return outcomes, table
 
 
 def forest_figure(ctx: StageContext, estimates: pd.DataFrame):

@@ -45,6 +45,17 @@ def _with_dropped(method: str, dropped: list[str]) -> str:
     return method if not dropped else f"{method}; dropped as constant or collinear: {', '.join(dropped)}"
 
 
+def _prepared(data: pd.DataFrame, outcome: str, treatment: str, covariates: list[str] | None, estimand: str,
+              method: str) -> tuple[pd.DataFrame, pd.DataFrame, str, Estimate | None]:
+    """The reports with an outcome, the covariates that can be used and the method's label (naming any
+    dropped), or the estimate that says why the adjustment cannot be made."""
+    known = data[data[outcome].notna()]
+    covariates, dropped, problem = _covariates(known, outcome, treatment, covariates)
+    method = _with_dropped(method, dropped)
+    refusal = Estimate.not_estimable(outcome, estimand, method, len(known), problem) if problem else None
+    return known, covariates, method, refusal
+
+
 def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", alpha: float = 0.05,
                   covariates: list[str] | None = None) -> Estimate:
     """Risk difference from OLS with centred covariates interacted with treatment (Lin 2013).
@@ -53,13 +64,11 @@ def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigne
     are conservative under complete randomisation. Not attempted where an arm has no more
     reports than the parameters fitted in it (a covariate slope each, and the intercept).
     """
-    known = data[data[outcome].notna()]
-    method = "OLS with centred covariates interacted with treatment, HC2 (Lin 2013)"
     estimand = "risk_difference_adjusted_lin"
-    covariates, dropped, problem = _covariates(known, outcome, treatment, covariates)
-    method = _with_dropped(method, dropped)
-    if problem:
-        return Estimate.not_estimable(outcome, estimand, method, len(known), problem)
+    known, covariates, method, refusal = _prepared(data, outcome, treatment, covariates, estimand,
+                                                   "OLS with centred covariates interacted with treatment, HC2 (Lin 2013)")
+    if refusal:
+        return refusal
     centred = covariates - covariates.mean()
     z = known[treatment].astype(float).rename("treatment")
     interactions = centred.mul(z, axis=0).add_prefix("treatment_x_")
@@ -84,13 +93,11 @@ def logistic_marginal_difference(data: pd.DataFrame, outcome: str, *, treatment:
     statsmodels' ``get_margeff(dummy=True)``, which differentiates numerically and is slow on a
     large extract (a test compares the two).
     """
-    known = data[data[outcome].notna()]
-    method = "logistic regression, average marginal risk difference, delta method"
     estimand = "risk_difference_adjusted_logistic"
-    covariates, dropped, problem = _covariates(known, outcome, treatment, covariates)
-    method = _with_dropped(method, dropped)
-    if problem:
-        return Estimate.not_estimable(outcome, estimand, method, len(known), problem)
+    known, covariates, method, refusal = _prepared(data, outcome, treatment, covariates, estimand,
+                                                   "logistic regression, average marginal risk difference, delta method")
+    if refusal:
+        return refusal
     design = sm.add_constant(pd.concat([known[treatment].astype(float).rename("treatment"), covariates], axis=1))
     y = known[outcome].astype(float)
     try:

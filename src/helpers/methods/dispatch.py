@@ -549,19 +549,7 @@ def design_anderson_rubin(known: pd.DataFrame, outcome: str, difference, *, poin
     v_yy, v_yd, v_dd = v[0.0], (v[-2.0] - v[2.0]) / 8, (v[2.0] + v[-2.0] - 2 * v[0.0]) / 8
     centre = evaluated[0.0]
     critical = ((centre.conf_high - centre.estimate) / centre.std_error) ** 2
-    itt_y = centre.estimate
-    a = itt_d ** 2 - critical * v_dd
-    b = -2 * (itt_y * itt_d - critical * v_yd)
-    c = itt_y ** 2 - critical * v_yy
-    discriminant = b * b - 4 * a * c
-    if a > 0 and discriminant >= 0:
-        roots = sorted(((-b - np.sqrt(discriminant)) / (2 * a), (-b + np.sqrt(discriminant)) / (2 * a)))
-        shape, interval = "interval", [float(roots[0]), float(roots[1])]
-    elif a < 0 and discriminant > 0:
-        roots = sorted(((-b - np.sqrt(discriminant)) / (2 * a), (-b + np.sqrt(discriminant)) / (2 * a)))
-        shape, interval = "two rays: below the first and above the second value", [float(roots[0]), float(roots[1])]
-    else:
-        shape, interval = "every value: the data cannot bound the effect", [None, None]
+    shape, interval = estimation.anderson_rubin_set(centre.estimate, itt_d, v_yy, v_yd, v_dd, critical)
     result.update(interval=interval, shape=shape)
     return {**result, "reason": reason} if reason else result
 

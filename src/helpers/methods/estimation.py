@@ -477,6 +477,25 @@ def outcome_summary(data: pd.DataFrame, outcome: str, *, codes: list[str], alpha
     return entry, [rr, rd, cace, complier_rrr]
 
 
+def anderson_rubin_set(itt_y: float, itt_d: float, v_yy: float, v_yd: float, v_dd: float,
+                       critical: float) -> tuple[str, list]:
+    """The complier effects b not rejected by the Anderson-Rubin test, and the set's shape.
+
+    b is kept when (itt_y - b itt_d)^2 <= critical var(itt_y - b itt_d), a quadratic inequality:
+    (itt_d^2 - q v_dd) b^2 - 2 (itt_y itt_d - q v_yd) b + (itt_y^2 - q v_yy) <= 0. Its solution
+    is an interval, two rays, or every value (Anderson & Rubin 1949).
+    """
+    a = itt_d ** 2 - critical * v_dd
+    b = -2 * (itt_y * itt_d - critical * v_yd)
+    c = itt_y ** 2 - critical * v_yy
+    discriminant = b * b - 4 * a * c
+    if (a > 0 and discriminant >= 0) or (a < 0 and discriminant > 0):
+        roots = sorted(((-b - np.sqrt(discriminant)) / (2 * a), (-b + np.sqrt(discriminant)) / (2 * a)))
+        shape = "interval" if a > 0 else "two rays: below the first and above the second value"
+        return shape, [float(roots[0]), float(roots[1])]
+    return "every value: the data cannot bound the effect", [None, None]
+
+
 def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
                             received: str = "received", alpha: float = 0.05) -> dict:
     """Confidence set for the complier effect that stays valid when the instrument is weak.
@@ -508,19 +527,7 @@ def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str 
                 "weak_instrument": True, "method": method,
                 "reason": "not estimable: the contact was no more often delivered in the SRC arm than in the "
                           "business-as-usual arm"}
-    # (itt_d^2 - q v_dd) b^2 - 2 (itt_y itt_d - q v_yd) b + (itt_y^2 - q v_yy) <= 0
-    a = itt_d ** 2 - critical * v_dd
-    b = -2 * (itt_y * itt_d - critical * v_yd)
-    c0 = itt_y ** 2 - critical * v_yy
-    discriminant = b * b - 4 * a * c0
-    if a > 0 and discriminant >= 0:
-        roots = sorted(((-b - np.sqrt(discriminant)) / (2 * a), (-b + np.sqrt(discriminant)) / (2 * a)))
-        shape, interval = "interval", [float(roots[0]), float(roots[1])]
-    elif a < 0 and discriminant > 0:
-        roots = sorted(((-b - np.sqrt(discriminant)) / (2 * a), (-b + np.sqrt(discriminant)) / (2 * a)))
-        shape, interval = "two rays: below the first and above the second value", [float(roots[0]), float(roots[1])]
-    else:
-        shape, interval = "every value: the data cannot bound the effect", [None, None]
+    shape, interval = anderson_rubin_set(itt_y, itt_d, v_yy, v_yd, v_dd, critical)
     if interval[0] is not None:  # the effect on a risk lies in [-1, 1]
         clipped = [max(-1.0, interval[0]), min(1.0, interval[1])]
         if clipped != interval and shape == "interval":

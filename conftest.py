@@ -6,6 +6,9 @@ reports/ or data/processed/.
 """
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
 
 _scratch = tempfile.mkdtemp(prefix="srceval-tests-")
 os.environ.setdefault("SRCEVAL_OUTPUT_DIR", os.path.join(_scratch, "reports"))
@@ -13,17 +16,41 @@ os.environ.setdefault("SRCEVAL_PROCESSED_DIR", os.path.join(_scratch, "processed
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def _notebook(item) -> str | None:
+    path = str(item.fspath)
+    return Path(path).stem if path.endswith(".ipynb") else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """A notebook's cells run together and in their order, whatever reordered the session
+    (``pytest -p randomly`` shuffles the notebooks, and would shuffle and interleave their cells):
+    each notebook's cells are put back in cell order, as one block where its first cell was."""
+    cells: dict[str, list] = {}
+    for item in items:
+        if _notebook(item) is not None:
+            cells.setdefault(_notebook(item), []).append(item)
+    reordered, placed = [], set()
+    for item in items:
+        notebook = _notebook(item)
+        if notebook is None:
+            reordered.append(item)
+        elif notebook not in placed:
+            placed.add(notebook)
+            reordered.extend(sorted(cells[notebook], key=lambda cell: getattr(cell, "cell_num", 0)))
+    items[:] = reordered
+
+
 def pytest_collection_finish(session):
-    """Let any stage notebook run alone under nbval: write the files of the stages before it first.
+    """Let any stage notebook run alone, or in any order, under nbval: write the files it reads first.
 
-    A stage notebook reads only what earlier stages wrote. When the session starts at, say,
-    04_effect_estimation, the earlier stages run here, in process, into the same scratch folders
-    the notebooks' kernels read (their own notebooks are not executed or compared).
+    A stage notebook reads only what earlier stages wrote. Each earlier stage that the session does
+    not run before it (the session starts at 04_effect_estimation, or runs 05 before 01) runs here
+    first, in process, into the same scratch folders the notebooks' kernels read (its notebook is not
+    executed or compared here).
     """
-    from pathlib import Path
-
-    selected = sorted({Path(str(item.fspath)).stem for item in session.items if str(item.fspath).endswith(".ipynb")})
-    if not selected:
+    order = list(dict.fromkeys(filter(None, map(_notebook, session.items))))
+    if not order:
         return
     from helpers import config
     from helpers.pipeline import stages
@@ -31,8 +58,11 @@ def pytest_collection_finish(session):
 
     functions = dict(zip(config.STAGES, (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
                                          stages.effect_estimation, stages.extrapolate)))
-    before = config.STAGES[:config.STAGES.index(selected[0])]
-    if before:
+    needed = set()
+    for index, notebook in enumerate(order):
+        needed |= set(config.STAGES[:config.STAGES.index(notebook)]) - set(order[:index])
+    if needed:
         ctx = open_stage()
-        for stage in before:
-            functions[stage](ctx)
+        for stage in config.STAGES:
+            if stage in needed:
+                functions[stage](ctx)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from helpers.methods import estimation
+from helpers.methods import estimation, tidy
 from helpers.methods.extrapolation import force_extrapolation
 
 # Tolerances: closed-form values agree to rounding; 1e-9 leaves room for summation order only.
@@ -199,3 +199,18 @@ def test_a_sceptical_prior_lowers_the_probability_of_benefit(data):
     assert 0.5 < sceptical < uniform
 
 
+
+
+def test_the_tidy_table_has_estimatrs_columns_and_statistics(reference_results):
+    """statistic = estimate / std_error, on the log scale for a ratio: by hand from the shipped trial's figures."""
+    rows = {(r["outcome"], r["estimand"]): r for r in reference_results["estimates"]}
+    assert list(reference_results["estimates"][0]) == tidy.TABLE_COLUMNS
+    difference, ratio = rows["attrition", "risk_difference"], rows["attrition", "risk_ratio"]
+    assert difference["estimate"] == pytest.approx(54 / 125 - 69 / 125)
+    assert difference["statistic"] == pytest.approx(difference["estimate"] / difference["std_error"])
+    # log(54/69) / sqrt(1/54 - 1/125 + 1/69 - 1/125), Katz's standard error of the log risk ratio
+    assert ratio["statistic"] == pytest.approx(math.log(54 / 69) / math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125))
+    assert {r["conf_level"] for r in rows.values()} == {0.95}
+    assert not rows["attrition", "risk_difference_per_protocol"]["prespecified"]
+    assert rows["attrition", "complier_average_causal_effect"]["prespecified"]
+    assert tidy.statistic(None, 0.1, "risk_difference") is None and tidy.statistic(0.5, None, "risk_ratio") is None

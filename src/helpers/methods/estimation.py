@@ -538,8 +538,11 @@ def anderson_rubin_interval(data: pd.DataFrame, outcome: str, *, treatment: str 
     return {**result, "reason": reason} if reason else result
 
 
+WEAK_INSTRUMENT_F = 10  # Staiger & Stock (1997): a first-stage F below this marks a weak instrument
+
+
 def _first_stage(itt_d: float, v_dd: float) -> tuple[float | None, bool | None, str | None]:
-    """First-stage F (weak below 10; Staiger & Stock 1997), or None with the reason it is undefined.
+    """First-stage F (weak below :data:`WEAK_INSTRUMENT_F`), or None with the reason it is undefined.
 
     When delivery does not vary within either arm its variance is zero: with no difference
     between the arms the allocation says nothing about delivery (no instrument at all); with a
@@ -547,7 +550,7 @@ def _first_stage(itt_d: float, v_dd: float) -> tuple[float | None, bool | None, 
     """
     if v_dd > 0:
         f = itt_d ** 2 / v_dd
-        return float(f), bool(f < 10), None
+        return float(f), bool(f < WEAK_INSTRUMENT_F), None
     if itt_d > 0:
         return None, False, ("not estimable: delivery does not vary within either arm, so the allocation "
                              "determines it exactly (the instrument is as strong as it can be)")

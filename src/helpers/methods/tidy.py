@@ -55,3 +55,29 @@ def _clean(value):
 def tidy(estimates: Iterable[Estimate]) -> pd.DataFrame:
     """Stack estimates into one table, one row each, in the columns of :data:`TIDY_COLUMNS`."""
     return pd.DataFrame([e.as_dict() for e in estimates], columns=TIDY_COLUMNS)
+
+
+# The tidy table of a stage, in the order of R's estimatr (``estimand`` is its ``term``, per outcome).
+TABLE_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",
+                 "conf_level", "method", "n", "prespecified", "reason"]
+
+
+def statistic(estimate: float | None, std_error: float | None, estimand: str) -> float | None:
+    """The estimate over its standard error, against no effect: on the log scale for a ratio, whose
+    ``std_error`` is that of the log ratio; None where the method gives no standard error."""
+    if estimate is None or std_error is None or not std_error > 0:
+        return None
+    if "ratio" in estimand:
+        return _clean(math.log(estimate) / std_error) if estimate > 0 else None
+    return _clean(estimate / std_error)
+
+
+def table(estimates: Iterable[Estimate], *, conf_level: float, exploratory: Iterable[str] = ()) -> pd.DataFrame:
+    """The tidy table of a stage: :func:`tidy` with the statistic, the confidence level and whether the
+    analysis plan named each estimand (``exploratory`` lists those it did not)."""
+    rows = tidy(estimates)
+    rows["statistic"] = [statistic(e, se, name) for e, se, name in
+                         zip(rows["estimate"], rows["std_error"], rows["estimand"])]
+    rows["conf_level"] = conf_level
+    rows["prespecified"] = ~rows["estimand"].isin(list(exploratory))
+    return rows[TABLE_COLUMNS]

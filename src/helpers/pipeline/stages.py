@@ -9,8 +9,7 @@ import pandas as pd
 
 from helpers.inputs.cleaning import CleaningResult, clean_inputs
 from helpers.inputs.provenance import data_origin
-from helpers.methods import audit, compliance, disclosure, dispatch, economics, extrapolation, subgroups
-from helpers.methods.tidy import tidy
+from helpers.methods import audit, compliance, disclosure, dispatch, economics, extrapolation, subgroups, tidy
 from helpers.parameters import load_population
 from helpers.pipeline.context import StageContext
 from helpers.report import figures
@@ -183,9 +182,8 @@ def estimate_outcomes(ctx: StageContext, data: pd.DataFrame) -> tuple[dict, pd.D
             direction=plan["directions"][name], plan=plan)
         outcomes[name] = entry
         rows += estimates
-    table = tidy(rows).assign(conf_level=float(ctx.params["confidence_level"]))
-    table["prespecified"] = ~table["estimand"].isin(EXPLORATORY_ESTIMANDS)
-    return outcomes, table
+    return outcomes, tidy.table(rows, conf_level=float(ctx.params["confidence_level"]),
+                                exploratory=EXPLORATORY_ESTIMANDS)
 
 
 def forest_figure(ctx: StageContext, estimates: pd.DataFrame):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, display
 
+from helpers.methods.estimation import WEAK_INSTRUMENT_F
 from helpers.report.figures import DESCRIPTIONS
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, num, pct, points, with_interval
 
@@ -345,7 +346,7 @@ def weak_instrument_table(outcomes: dict) -> pd.DataFrame:
         f = ar["first_stage_f"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
                      "First-stage F": NOT_ESTIMABLE if f is None else f"{f:,.1f}",
-                     "Weak instrument (F < 10)": {True: "yes", False: "no", None: "–"}[ar["weak_instrument"]],
+                     f"Weak instrument (F < {WEAK_INSTRUMENT_F})": {True: "yes", False: "no", None: "–"}[ar["weak_instrument"]],
                      "Anderson-Rubin set": ar["shape"] if ar["interval"][0] is None else
                      f"{interval(ar['interval'], pct)}" + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")})
     return pd.DataFrame(rows)
@@ -538,7 +539,7 @@ def limitations(results: dict) -> list[str]:
         lines.append(f"{open_cases} investigation(s) were still open and are left out of the outcome analysis; "
                      "the bounds show how far they could move it.")
     if attrition["cace"]["weak_instrument"]:
-        lines.append("The instrument is weak (first-stage F below 10): read the Anderson-Rubin set, not the Wald "
+        lines.append(f"The instrument is weak (first-stage F below {WEAK_INSTRUMENT_F}): read the Anderson-Rubin set, not the Wald "
                      "interval, for the complier effect.")
     return lines
 

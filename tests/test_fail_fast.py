@@ -4,6 +4,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pandas as pd
+
 from helpers import config
 
 SRCEVAL = config.PROJ_ROOT / ".venv" / "bin" / "srceval"
@@ -36,3 +38,42 @@ def test_a_bad_parameters_file_is_refused_before_any_kernel(tmp_path):
     assert done.returncode == 2
     assert "parameter 'outcomes.attrition.codes' is '14, 16': must be a list of outcome codes" in done.stderr
     assert "Traceback" not in done.stderr and seconds < NO_KERNEL_SECONDS
+
+
+def test_stage_1_reads_what_the_contract_check_cleaned_only_if_made_from_the_same_files(tmp_path, monkeypatch):
+    """The contract check cleans both files; stage 1 uses that instead of cleaning again, but only when
+    it was made from the very same files and settings."""
+    from helpers.inputs import cleaning
+    from helpers.pipeline import stages
+    from helpers.pipeline.context import open_stage
+
+    from .trials import simulated
+
+    allocation, extract = simulated(seed=4)
+    paths = {"allocation_path": tmp_path / "allocation.csv", "extract_path": tmp_path / "extract.csv"}
+    allocation.to_csv(paths["allocation_path"], index=False)
+    extract.to_csv(paths["extract_path"], index=False)
+    checked = tmp_path / "checked"
+    checked.mkdir()
+    ctx = open_stage(**paths, output_dir=tmp_path / "out", processed_dir=tmp_path / "p", checked_dir=checked)
+    settings = cleaning.cleaning_settings(ctx.params, ctx.sheets)
+    fresh = cleaning.clean_inputs(paths["allocation_path"], paths["extract_path"], settings["outcomes"],
+                                  limits=settings["input_limits"])
+    fresh.save(checked, settings)
+    calls = []
+    monkeypatch.setattr(stages, "clean_inputs", lambda *a, **k: calls.append(a) or fresh)
+    reused = stages.clean(ctx)
+    assert not calls
+    # as stage 1 writes it and the later stages read it: through Parquet
+    fresh.analysis.to_parquet(tmp_path / "fresh.parquet", index=False)
+    pd.testing.assert_frame_equal(reused.analysis, pd.read_parquet(tmp_path / "fresh.parquet"))
+    pd.testing.assert_frame_equal(reused.exclusions, fresh.exclusions, check_dtype=False)
+    assert (reused.flow, reused.warnings, reused.inputs) == (fresh.flow, fresh.warnings, fresh.inputs)
+    extract.iloc[:5].to_csv(paths["extract_path"], index=False)  # another extract under the same name
+    stages.clean(ctx)
+    assert len(calls) == 1
+    extract.to_csv(paths["extract_path"], index=False)
+    other = open_stage(**paths, output_dir=tmp_path / "out", processed_dir=tmp_path / "p", checked_dir=checked,
+                       allocation_sheet="Sheet2")  # other settings
+    stages.clean(other)
+    assert len(calls) == 2

@@ -6,6 +6,7 @@ raised together as one :class:`~helpers.errors.InputError`.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from helpers.errors import InputError, ProblemList, format_rows
 from helpers.inputs.csvsafe import write_csv_safely
 from helpers.inputs.dates import parse_dates
 from helpers.inputs.outcomes import classify, normalise_outcome_code
-from helpers.inputs.reading import InputLimits, InputTable, normalise_text, read_input
+from helpers.inputs.reading import InputLimits, InputTable, normalise_text, read_input, sha256_of
 
 ALLOCATION_REQUIRED = ["crime_ref", "allocated_on", "allocation"]
 ALLOCATION_COLUMNS = ALLOCATION_REQUIRED + ["random_number"]
@@ -107,6 +108,45 @@ class CleaningResult:
     def write_exclusion_log(self, path: Path | str) -> None:
         """Write the exclusion log as CSV, safe to open in a spreadsheet (see :mod:`helpers.inputs.csvsafe`)."""
         write_csv_safely(self.exclusions, path)
+
+    def save(self, folder: Path, settings: dict) -> None:
+        """Keep the result in ``folder`` (two Parquet tables and a JSON file), for :meth:`load`.
+
+        ``settings`` are whatever else the cleaning depended on (outcome codes, limits, sheets).
+        """
+        folder = Path(folder)
+        self.analysis.to_parquet(folder / "analysis.parquet", index=False)
+        self.exclusions.to_parquet(folder / "exclusions.parquet", index=False)
+        meta = {"flow": self.flow, "warnings": self.warnings, "inputs": self.inputs, "settings": _key(settings)}
+        plain = lambda value: value.item() if hasattr(value, "item") else str(value)  # numpy numbers, dates
+        (folder / "cleaned.json").write_text(json.dumps(meta, default=plain), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, allocation_path: Path, extract_path: Path, settings: dict) -> "CleaningResult | None":
+        """The result kept by :meth:`save`, or None when ``folder`` holds none or it was made from other
+        files than these two (their SHA-256 differs) or other settings: the caller then cleans the
+        files itself."""
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "cleaned.json").read_text(encoding="utf-8"))
+            same = meta["settings"] == _key(settings) and all(
+                meta["inputs"][role]["sha256"] == sha256_of(Path(path))
+                for role, path in (("allocation", allocation_path), ("extract", extract_path)))
+            if not same:
+                return None
+            return cls(pd.read_parquet(folder / "analysis.parquet"), pd.read_parquet(folder / "exclusions.parquet"),
+                       meta["flow"], meta["warnings"], meta["inputs"])
+        except (OSError, KeyError, ValueError):
+            return None
+
+
+def cleaning_settings(params: dict, sheets: dict) -> dict:
+    """Everything besides the two files that cleaning depends on: outcome codes, limits, sheets."""
+    return {"outcomes": params["outcomes"], "input_limits": params["input_limits"], "sheets": sheets}
+
+
+def _key(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True, default=str)
 
 
 def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sheet=None,

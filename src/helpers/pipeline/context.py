@@ -25,6 +25,7 @@ class StageContext:
     params: dict
     params_file: Path
     sheets: dict = field(default_factory=dict)
+    checked_dir: Path | None = None
 
     @property
     def alpha(self) -> float:
@@ -65,6 +66,7 @@ PARAMETERS = {
     "extract_path": "crime extract (.csv or .xlsx)",
     "allocation_sheet": "Excel sheet of the allocation log; None: the first",
     "extract_sheet": "Excel sheet of the crime extract; None: the first",
+    "checked_dir": "the tables srceval's contract check cleaned; None: clean here",
     "output_dir": "folder for stage results, figures and the report",
     "processed_dir": "folder for the analysis table and the exclusion log",
     "params_file": "the run's parameters (YAML)",
@@ -77,7 +79,7 @@ PARAMETERS = {
 DEFAULTS = {"audience": "full"}  # every other parameter's default is None: the value below applies
 FILES = ("output_dir", "processed_dir", "params_file")
 STAGE_PARAMETERS = {
-    "01_data_cleaning": ("allocation_path", "extract_path", "allocation_sheet", "extract_sheet", *FILES),
+    "01_data_cleaning": ("allocation_path", "extract_path", "allocation_sheet", "extract_sheet", "checked_dir", *FILES),
     "02_allocation_audit": (*FILES, "seed", "randomisation_draws"),
     "03_compliance_analysis": (*FILES, "confidence_level"),
     "04_effect_estimation": (*FILES, "seed", "confidence_level", "randomisation_draws"),
@@ -111,10 +113,12 @@ def setup_cell(stage: str) -> str:
 
 
 def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, processed_dir=None,
-               params_file=None, allocation_sheet=None, extract_sheet=None, **overrides: Any) -> StageContext:
+               params_file=None, allocation_sheet=None, extract_sheet=None, checked_dir=None,
+               **overrides: Any) -> StageContext:
     """Resolve a stage notebook's parameters; None takes the default for each.
 
-    ``allocation_sheet`` and ``extract_sheet`` name the Excel sheet to read (None: the first).
+    ``allocation_sheet`` and ``extract_sheet`` name the Excel sheet to read (None: the first);
+    ``checked_dir`` holds what ``srceval run``'s contract check cleaned (see :func:`stages.clean`).
     ``overrides`` (seed, confidence_level, randomisation_draws, population_file, ...) replace
     single values of the parameters file.
     """
@@ -130,6 +134,7 @@ def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, proc
         Path(allocation_path) if allocation_path else config.DEFAULT_ALLOCATION,
         Path(extract_path) if extract_path else config.DEFAULT_EXTRACT,
         files, params, params_file, {"allocation": allocation_sheet, "extract": extract_sheet},
+        Path(checked_dir) if checked_dir else None,
     )
 
 

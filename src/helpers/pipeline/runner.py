@@ -117,10 +117,13 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
         created = _check_outputs(out, processed_dir, inputs)
         published = False
         try:
-            _check_contract(allocation, extract, params_file, {"allocation": allocation_sheet, "extract": extract_sheet})
-            _remove_stale_staging(out, started, progress)
-            written = _run_staged(allocation, extract, out, params_file, processed_dir, inputs, stop, progress,
-                                  audience=audience, allocation_sheet=allocation_sheet, extract_sheet=extract_sheet)
+            with tempfile.TemporaryDirectory(prefix="srceval-checked-") as checked:
+                sheets = {"allocation": allocation_sheet, "extract": extract_sheet}
+                _check_contract(allocation, extract, params_file, sheets, Path(checked))
+                _remove_stale_staging(out, started, progress)
+                written = _run_staged(allocation, extract, out, params_file, processed_dir, inputs, stop, progress,
+                                      audience=audience, allocation_sheet=allocation_sheet,
+                                      extract_sheet=extract_sheet, checked_dir=Path(checked))
             published = True
             return written
         finally:
@@ -142,29 +145,32 @@ def _check_inputs(allocation: Path, extract: Path, params_file: Path) -> dict[st
     return inputs
 
 
-def _check_contract(allocation: Path, extract: Path, params_file: Path, sheets: dict) -> None:
+def _check_contract(allocation: Path, extract: Path, params_file: Path, sheets: dict, checked: Path) -> None:
     """Check both files against the input contract here, so a breach is refused before any kernel starts.
 
     The check runs in a forked child process: a large extract's memory is returned when it exits,
-    instead of staying with this process while the stages run. Stage 1 repeats the same checks
-    inside its notebook (a stage reads only files, never this process's state); on a contract
-    breach it is never reached. An error other than a breach is left to stage 1 to report, with
+    instead of staying with this process while the stages run. Checking the contract cleans both
+    files; the child keeps what it cleaned in ``checked``, a file stage 1 reads instead of cleaning
+    again (a stage reads only files, never this process's state). On a contract breach stage 1 is
+    never reached; an error other than a breach is left to stage 1 to meet again and report, with
     its notebook.
     """
-    breach = _in_child(_contract_breach, allocation, extract, params_file, sheets)
+    breach = _in_child(_contract_breach, allocation, extract, params_file, sheets, checked)
     if breach is not None:
         raise RunFailure(f"{breach}\nNo results were written.", EXIT_BAD_INPUT)
 
 
-def _contract_breach(allocation: Path, extract: Path, params_file: Path, sheets: dict) -> str | None:
-    """The message of the input contract's breach, or None."""
-    from helpers.inputs.cleaning import clean_inputs  # pandas: imported only once the cheap checks have passed
+def _contract_breach(allocation: Path, extract: Path, params_file: Path, sheets: dict, checked: Path) -> str | None:
+    """The message of the input contract's breach, or None after keeping the cleaned tables in ``checked``."""
+    # pandas: imported only once the cheap checks have passed
+    from helpers.inputs.cleaning import clean_inputs, cleaning_settings
 
-    params = load_parameters(params_file)
+    settings = cleaning_settings(load_parameters(params_file), sheets)
     try:
-        clean_inputs(allocation, extract, params["outcomes"], sheet=sheets, limits=params["input_limits"])
+        cleaned = clean_inputs(allocation, extract, settings["outcomes"], sheet=sheets, limits=settings["input_limits"])
     except InputError as error:
         return str(error)
+    cleaned.save(checked, settings)
     return None
 
 
@@ -232,7 +238,8 @@ def _remove_stale_staging(out: Path, started: float, progress: Callable[[str], N
 
 def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, processed_dir: Path,
                 inputs: dict[str, Path], stop: "_Interruptions", progress: Callable[[str], None], *,
-                audience: str, allocation_sheet: str | None, extract_sheet: str | None) -> list[Path]:
+                audience: str, allocation_sheet: str | None, extract_sheet: str | None,
+                checked_dir: Path | None = None) -> list[Path]:
     """Run the stages in a staging folder, then put their results in place."""
     try:
         staging = outputs.make_staging(out)
@@ -245,6 +252,7 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
         files.notebooks_dir.mkdir(parents=True)
         parameters = {"allocation_path": str(allocation), "extract_path": str(extract),
                       "allocation_sheet": allocation_sheet, "extract_sheet": extract_sheet,
+                      "checked_dir": str(checked_dir) if checked_dir else None,
                       "output_dir": str(files.output_dir), "processed_dir": str(files.processed_dir),
                       "params_file": str(params_file), "audience": audience}
         started = time.perf_counter()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.inputs.cleaning import CleaningResult, clean_inputs
+from helpers.inputs.cleaning import CleaningResult, clean_inputs, cleaning_settings
 from helpers.inputs.provenance import data_origin
 from helpers.methods import audit, compliance, disclosure, dispatch, economics, extrapolation, subgroups, tidy
 from helpers.parameters import load_population
@@ -54,9 +54,21 @@ def skipped_analyses(data: pd.DataFrame) -> list[dict]:
 # -- Stage 1: data cleaning -------------------------------------------------------------------
 
 def clean(ctx: StageContext) -> CleaningResult:
-    """Read both files, check them against the input contract, join them and log every exclusion."""
-    return clean_inputs(ctx.allocation_path, ctx.extract_path, ctx.params["outcomes"], sheet=ctx.sheets,
-                        limits=ctx.params["input_limits"])
+    """Read both files, check them against the input contract, join them and log every exclusion.
+
+    ``srceval run`` checks the contract before any kernel starts, which cleans both files; it hands
+    what it cleaned over (``checked_dir``) rather than have this stage do the same work twice. It is
+    used only if it was made from these very files (same SHA-256) with the same settings; otherwise
+    they are cleaned here.
+    """
+    settings = cleaning_settings(ctx.params, ctx.sheets)
+    if ctx.checked_dir is not None:
+        checked = CleaningResult.load(ctx.checked_dir, ctx.allocation_path, ctx.extract_path, settings)
+        if checked is not None:
+            return checked
+    return clean_inputs(ctx.allocation_path, ctx.extract_path, settings["outcomes"], sheet=settings["sheets"],
+                        limits=settings["input_limits"])
+
 
 
 def write_cleaning(ctx: StageContext, cleaned: CleaningResult) -> dict:

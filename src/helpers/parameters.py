@@ -18,6 +18,13 @@ from helpers.inputs.outcomes import normalise_outcome_code
 
 OUTCOME_NAMES = ("attrition", "charge", "positive_outcome")
 
+
+def short_label(label: str, *, capital: bool = False) -> str:
+    """An outcome's label without its explanation in brackets, for a sentence or an axis:
+    'positive outcome (charge, caution, ...)' -> 'positive outcome' ('Positive outcome' if ``capital``)."""
+    short = label.split(" (")[0].strip()
+    return short[:1].upper() + short[1:] if capital else short
+
 # Strict types: YAML's "0.95" (a string) or `yes` (a boolean) is refused, not coerced.
 Probability = Annotated[float, Field(strict=True, gt=0, lt=1)]
 Share = Annotated[float, Field(strict=True, ge=0, le=1)]

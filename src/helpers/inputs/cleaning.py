@@ -140,6 +140,17 @@ class CleaningResult:
             return None
 
 
+ROWS_LISTED = 20  # row numbers listed per reason in results.json and the report; the exclusion log has all
+
+
+def exclusion_counts(exclusions: list[dict] | pd.DataFrame) -> list[dict]:
+    """The exclusions by file and reason: how many rows, and the first row numbers a person sees."""
+    frame = pd.DataFrame(exclusions, columns=["file", "stage", "reason", "source_row"])
+    return [{"file": file, "stage": stage, "reason": reason, "rows": int(len(group)),
+             "first_rows": sorted(int(v) for v in group["source_row"])[:ROWS_LISTED]}
+            for (file, stage, reason), group in frame.groupby(["file", "stage", "reason"], sort=True)]
+
+
 def cleaning_settings(params: dict, sheets: dict) -> dict:
     """Everything besides the two files that cleaning depends on: outcome codes, limits, sheets."""
     return {"outcomes": params["outcomes"], "input_limits": params["input_limits"], "sheets": sheets}

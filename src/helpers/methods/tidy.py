@@ -62,17 +62,21 @@ TABLE_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "statistic", "p
                  "conf_level", "method", "n", "prespecified", "reason"]
 
 
+# Estimands on the ratio scale, whose std_error is that of the log ratio.
+RATIO_ESTIMANDS = frozenset({"risk_ratio", "odds_ratio"})
+
+
 def statistic(estimate: float | None, std_error: float | None, estimand: str) -> float | None:
     """The estimate over its standard error, against no effect: on the log scale for a ratio, whose
     ``std_error`` is that of the log ratio; None where the method gives no standard error."""
     if estimate is None or std_error is None or not std_error > 0:
         return None
-    if "ratio" in estimand:
+    if estimand in RATIO_ESTIMANDS:
         return _clean(math.log(estimate) / std_error) if estimate > 0 else None
     return _clean(estimate / std_error)
 
 
-def table(estimates: Iterable[Estimate], *, conf_level: float, exploratory: Iterable[str] = ()) -> pd.DataFrame:
+def estimates_table(estimates: Iterable[Estimate], *, conf_level: float, exploratory: Iterable[str] = ()) -> pd.DataFrame:
     """The tidy table of a stage: :func:`tidy` with the statistic, the confidence level and whether the
     analysis plan named each estimand (``exploratory`` lists those it did not)."""
     rows = tidy(estimates)

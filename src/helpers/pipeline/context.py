@@ -84,14 +84,23 @@ STAGE_PARAMETERS = {
     "03_compliance_analysis": (*FILES, "confidence_level"),
     "04_effect_estimation": (*FILES, "seed", "confidence_level", "randomisation_draws"),
     "05_extrapolation": (*FILES, "confidence_level", "population_file"),
-    "06_report": (*FILES, "audience"),
+    "06_report": (*FILES, "seed", "confidence_level", "randomisation_draws", "population_file", "audience"),
 }
-PARAMETERS_TEXT = """## Parameters
-The next cell holds this stage's parameters; `srceval run` replaces them through papermill. Each
-`None` takes the default: the shipped synthetic extract in `data/raw/`, outputs in `reports/` (or
-the folder named by `SRCEVAL_OUTPUT_DIR`), the analysis table in `data/processed/`, and the values
-of `config/parameters.yml`, of which `seed`, `confidence_level`, `randomisation_draws` and
-`population_file` replace single values."""
+OVERRIDES = ("seed", "confidence_level", "randomisation_draws", "population_file")
+
+
+def parameters_text(stage: str) -> str:
+    """The Markdown cell above a stage notebook's ``parameters`` cell."""
+    overrides = [f"`{name}`" for name in STAGE_PARAMETERS[stage] if name in OVERRIDES]
+    text = ("## Parameters\nThe next cell holds this stage's parameters; `srceval run` replaces them through "
+            "papermill. Each `None` takes the default: ")
+    text += ("the shipped synthetic extract in `data/raw/`, " if "extract_path" in STAGE_PARAMETERS[stage] else "")
+    text += ("outputs in `reports/` (or the folder named by `SRCEVAL_OUTPUT_DIR`), the analysis table in "
+             "`data/processed/`, and the values of `config/parameters.yml`")
+    if overrides:
+        text += f", of which {', '.join(overrides[:-1]) + ' and ' if len(overrides) > 1 else ''}{overrides[-1]} " \
+                f"{'replace single values' if len(overrides) > 1 else 'replaces a single value'}"
+    return text + "."
 
 
 def parameters_cell(stage: str) -> str:
@@ -105,7 +114,7 @@ def setup_cell(stage: str) -> str:
     """The source of a stage notebook's setup cell: its context opened from its parameters."""
     arguments = ", ".join(f"{name}={name}" for name in STAGE_PARAMETERS[stage] if name != "audience")
     call = textwrap.fill(arguments, width=100, initial_indent="ctx = open_stage(", subsequent_indent=" " * 17)
-    return ("from helpers.pipeline import stages\n"
+    return (("" if stage == "06_report" else "from helpers.pipeline import stages\n") +
             "from helpers.pipeline.context import open_stage\n"
             "from helpers.report import tables as show\n\n"
             f"{call})\n"

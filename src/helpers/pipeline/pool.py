@@ -11,10 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from helpers.methods.pooling import MEASURES, StudyCounts, pool_outcome
+from helpers.parameters import short_label
 from helpers.report.pooled import forest_plot, render_html
 
 PRIMARY = "attrition"
 SECONDARY = ("charge", "positive_outcome")
+# Used when a run's results.json does not name its outcomes.
 LABELS = {"attrition": "withdrawal of support", "charge": "charge or summons", "positive_outcome": "positive outcome"}
 
 
@@ -32,6 +34,7 @@ class Run:
     label: str
     counts: dict[str, StudyCounts]
     codes: dict[str, tuple[str, ...]]
+    labels: dict[str, str]
     sha256: str
     git_commit: str | None
     generated_at: str | None
@@ -44,7 +47,8 @@ def read_run(path: Path, label: str) -> Run:
     """Read the fields pooling needs from a results.json, or raise :class:`PoolInputError`.
 
     Read: ``outcomes.<name>.control|treatment.events|n`` and
-    ``provenance.parameters.outcomes.<name>.codes``; ``provenance.git_commit`` and
+    ``provenance.parameters.outcomes.<name>.codes`` (and ``.label`` when present, for the
+    report's headings); ``provenance.git_commit`` and
     ``provenance.generated_at`` when present (shown, never required). Nothing else.
     """
     path = Path(path)
@@ -67,8 +71,10 @@ def read_run(path: Path, label: str) -> Run:
                                 int(entry["control"]["events"]), int(entry["control"]["n"]))
               for name, entry in outcomes.items()}
     codes = {name: tuple(sorted(str(c) for c in definition["codes"])) for name, definition in definitions.items()}
+    labels = {name: short_label(str(definition["label"])) for name, definition in definitions.items()
+              if isinstance(definition.get("label"), str)}
     provenance = document["provenance"]
-    return Run(path, label, counts, codes, hashlib.sha256(raw).hexdigest(),
+    return Run(path, label, counts, codes, labels, hashlib.sha256(raw).hexdigest(),
                provenance.get("git_commit"), provenance.get("generated_at"))
 
 
@@ -202,7 +208,7 @@ def pool_runs(runs: list[Run], *, level: float = 0.95) -> dict:
     for name in chosen:
         counts = [run.counts[name] for run in runs]
         outcomes[name] = {
-            "label": LABELS.get(name, name.replace("_", " ")),
+            "label": runs[0].labels.get(name) or LABELS.get(name, name.replace("_", " ")),
             "codes": list(runs[0].codes.get(name, ())),
             "runs": [{"run": c.label, "treatment": {"events": c.treatment_events, "n": c.treatment_n},
                       "control": {"events": c.control_events, "n": c.control_n}} for c in counts],

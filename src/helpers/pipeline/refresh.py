@@ -17,16 +17,18 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers import config
-from helpers.pipeline.context import parameters_cell, setup_cell
+from helpers.pipeline.context import parameters_cell, parameters_text, setup_cell
 from helpers.pipeline.runner import kernel_name
 
 
 def generated_cells(notebook, stage: str) -> None:
     """Rewrite the ``parameters`` and ``setup`` cells of a stage notebook from their definition."""
-    for cell in notebook.cells:
+    for index, cell in enumerate(notebook.cells):
         tags = cell.metadata.get("tags", [])
         if "parameters" in tags:
             cell.source = parameters_cell(stage)
+            if index and notebook.cells[index - 1].cell_type == "markdown":
+                notebook.cells[index - 1].source = parameters_text(stage)
         elif "setup" in tags:
             cell.source = setup_cell(stage)
 

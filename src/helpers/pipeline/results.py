@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from helpers import __version__, config
+from helpers.inputs.cleaning import exclusion_counts
 from helpers.pipeline.context import StageContext, to_jsonable, write_json
 
 SCHEMA_VERSION = "1"
@@ -150,7 +151,7 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
             **{key: compliance[key] for key in COMPLIANCE_DETAIL},
         },
         "estimates": effects["estimates"],
-        "exclusions": cleaning["exclusions"],
+        "exclusions": exclusion_counts(cleaning["exclusions"]),
         "outcomes": effects["outcomes"],
         "extrapolation": {**extrapolation["extrapolation"],
                           "delivery_scenarios": extrapolation["delivery_scenarios"]},

@@ -10,11 +10,10 @@ import pandas as pd
 from helpers.inputs.cleaning import CleaningResult, clean_inputs, cleaning_settings
 from helpers.inputs.provenance import data_origin
 from helpers.methods import audit, compliance, disclosure, dispatch, economics, extrapolation, subgroups, tidy
-from helpers.parameters import load_population
+from helpers.parameters import OUTCOME_NAMES, load_population, short_label
 from helpers.pipeline.context import StageContext
 from helpers.report import figures
 
-OUTCOMES = ("attrition", "charge", "positive_outcome")
 # Comparisons of groups that selected themselves: shown for contrast, never part of the plan.
 EXPLORATORY_ESTIMANDS = ("risk_difference_per_protocol", "risk_difference_as_treated")
 
@@ -186,7 +185,7 @@ def estimate_outcomes(ctx: StageContext, data: pd.DataFrame) -> tuple[dict, pd.D
     """Every outcome's estimates: one entry per outcome for results.json, and the tidy table of all rows."""
     design, plan = ctx.params["design"], ctx.params["analysis_plan"]
     outcomes, rows = {}, []
-    for name in OUTCOMES:
+    for name in OUTCOME_NAMES:
         # The declared design chooses each figure's estimator (complete randomisation: estimation's own).
         entry, estimates = dispatch.outcome_estimates(
             data, name, design=design, codes=ctx.params["outcomes"][name]["codes"], alpha=ctx.alpha,
@@ -194,8 +193,8 @@ def estimate_outcomes(ctx: StageContext, data: pd.DataFrame) -> tuple[dict, pd.D
             direction=plan["directions"][name], plan=plan)
         outcomes[name] = entry
         rows += estimates
-    return outcomes, tidy.table(rows, conf_level=float(ctx.params["confidence_level"]),
-                                exploratory=EXPLORATORY_ESTIMANDS)
+    return outcomes, tidy.estimates_table(rows, conf_level=float(ctx.params["confidence_level"]),
+                                          exploratory=EXPLORATORY_ESTIMANDS)
 
 
 def forest_figure(ctx: StageContext, estimates: pd.DataFrame):
@@ -241,7 +240,7 @@ def forest_rows(table: pd.DataFrame, outcomes: dict | None = None) -> pd.DataFra
               "risk_difference_adjusted_logistic": "ITT, adjusted (logistic)",
               "complier_average_causal_effect": "if delivered (complier)",
               "risk_difference_per_protocol": "per protocol (biased)", "risk_difference_as_treated": "as treated (biased)"}
-    names = {name: entry["label"].split(" (")[0].capitalize() for name, entry in (outcomes or {}).items()}
+    names = {name: short_label(entry["label"], capital=True) for name, entry in (outcomes or {}).items()}
     rows = table[table["estimand"].isin(labels)].copy()
     rows["label"] = [f"{names.get(o, o)}: {labels[e]}" for o, e in zip(rows["outcome"], rows["estimand"])]
     return rows.reset_index(drop=True)

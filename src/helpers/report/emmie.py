@@ -5,6 +5,7 @@ parameters: no number is typed by hand.
 """
 from __future__ import annotations
 
+from helpers.report import numbers
 from helpers.report.numbers import count, pct
 from helpers.report.summary import relative_change_phrase
 
@@ -14,7 +15,7 @@ SUBGROUP_NAMES = {"primary_strand": "hate strand", "offence_group": "offence gro
 def effect(results: dict) -> str:
     attrition = results["outcomes"]["attrition"]
     itt, cace = attrition["itt"], attrition["cace"]
-    level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
+    level = numbers.level(results['provenance']['parameters']['confidence_level'])
     low, high = cace["relative_risk_reduction_ci"]
     if itt["risk_ratio"] is None:
         offered = "Offering SRC: the relative change in withdrawal is not estimable on these data."
@@ -30,7 +31,8 @@ def effect(results: dict) -> str:
                      f"{'no lower limit' if low is None else pct(low, 0)} to {pct(high, 0)}).")
     tests = ("" if itt["p_value_exact"] is None else
              f" Two-sided exact p = {itt['p_value_exact']:.3f}; in the direction stated before the trial, "
-             f"p = {itt['p_value_exact_one_sided']:.3f} (to be read against 2.5%).")
+             f"p = {itt['p_value_exact_one_sided']:.3f} (to be read against "
+             f"{itt.get('one_sided_threshold', 0.025) * 100:g}%).")
     return f"{offered} {compliers}{tests}"
 
 
@@ -82,7 +84,7 @@ def economic_cost(results: dict) -> str:
     econ = results["economics"]
     if econ is None:
         return "Not estimated: the extract does not record how contacts were made, on which the cost rests."
-    level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
+    level = numbers.level(results['provenance']['parameters']['confidence_level'])
     low, high = econ["cost_per_prevented_withdrawal_ci"]
     if econ["cost_per_prevented_withdrawal"] is None:
         per = "cannot be estimated, since the trial's central estimate is no reduction"

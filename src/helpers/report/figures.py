@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
+from helpers.report import numbers
 from helpers.report.numbers import count
 
 # Okabe & Ito (2008): distinguishable with every common form of colour blindness.
@@ -153,7 +154,7 @@ def forest_plot(effects: pd.DataFrame, path: Path, *, confidence_level: float = 
                     fmt="o", color=colour, capsize=3)
     ax.set_yticks(range(len(table)), table["label"], fontsize=8.5)
     ax.set_xlabel(f"Difference in risk, SRC minus business as usual (percentage points, "
-                  f"{confidence_level:.0%} interval)")
+                  f"{numbers.level(confidence_level)} interval)")
     ax.set_title("Effect of SRC on each outcome (left of zero: fewer with SRC)", loc="left")
     return _save(fig, path)
 
@@ -184,7 +185,7 @@ def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, co
         ax.text(max(high if high is not None else estimate, estimate) + 60, i, f"{estimate:,.0f}\n({interval})",
                 va="center", fontsize=8.5)
     ax.set_yticks([0, 1], [r[0] for r in rows], fontsize=8.5)
-    ax.set_xlabel(f"Withdrawals prevented a year ({confidence_level:.0%} interval)")
+    ax.set_xlabel(f"Withdrawals prevented a year ({numbers.level(confidence_level)} interval)")
     ax.xaxis.set_major_formatter(COUNT_FORMAT)
     ax.set_title(f"What SRC would mean across the {population_label}", loc="left")
     ax.margins(x=0.25)

@@ -28,7 +28,7 @@ def forest_plot(entry: dict, outcome: str, path: Path, level: float) -> Path:
     axes[0].set_yticks(range(len(labels)))
     axes[0].set_yticklabels(labels)
     axes[0].set_ylim(len(labels) - 0.5, -0.5)
-    fig.suptitle(f"{entry['label'].capitalize()}: SRC against business as usual ({level:.0%} intervals)",
+    fig.suptitle(f"{entry['label'].capitalize()}: SRC against business as usual ({numbers.level(level)} intervals)",
                  fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

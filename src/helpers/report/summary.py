@@ -13,6 +13,8 @@ from functools import cache
 import jinja2
 
 from helpers import config
+from helpers.parameters import short_label
+from helpers.report import numbers
 from helpers.report.numbers import count, missing, pct, points
 
 __all__ = ["executive_summary", "bottom_line", "verdict", "relative_change_phrase", "p_value_phrase"]
@@ -147,7 +149,7 @@ def _context(results: dict) -> dict:
     attrition = results["outcomes"]["attrition"]
     itt = attrition["itt"]
     notes = attrition.get("notes", {})
-    return {"level": f"{results['provenance']['parameters']['confidence_level']:.0%}", "attrition": attrition,
+    return {"level": numbers.level(results['provenance']['parameters']['confidence_level']), "attrition": attrition,
             "itt": itt, "cace": attrition["cace"], "power": attrition["power"], "force": results["extrapolation"],
             "bayes": itt.get("bayesian") or {"probability_of_reduction": None},
             "sceptical": itt.get("bayesian_sceptical") or {"probability_of_reduction": None},
@@ -160,10 +162,11 @@ def _context(results: dict) -> dict:
 def _rare_outcomes(results: dict) -> dict:
     """The secondary outcomes, named as the parameters name them, with the trial size each would need."""
     labels = results["provenance"]["parameters"]["outcomes"]
-    rows = [{"label": labels.get(name, {}).get("label", name.replace("_", " ")),
+    rows = [{"label": short_label(labels.get(name, {}).get("label", name.replace("_", " "))),
              "treatment": outcome["treatment"]["events"], "control": outcome["control"]["events"],
              "needed": outcome["power"]["n_per_arm_for_target_power"],
-             "relative": outcome["power"]["target_relative_reduction"]}
+             "relative": outcome["power"]["target_relative_reduction"],
+             "direction": outcome["itt"].get("one_sided_direction") or "increase"}
             for name, outcome in results["outcomes"].items() if name != "attrition"]
     sentence = ("The other outcomes are too rare in a trial of this size to show a difference:" if rows else "")
     return {"sentence": sentence, "rows": rows}

@@ -13,6 +13,7 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from helpers.methods.estimation import WEAK_INSTRUMENT_F
+from helpers.report import numbers
 from helpers.report.figures import DESCRIPTIONS
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, num, pct, points, with_interval
 
@@ -47,7 +48,7 @@ def finding(name: str, results: dict) -> str | None:
     attrition, flow = results["outcomes"]["attrition"], results["flow"]
     itt, force = attrition["itt"], results["extrapolation"]
     rate = results["compliance"]["treatment_received_rate"]
-    level = f"{results['provenance']['parameters']['confidence_level']:.0%}"
+    level = numbers.level(results['provenance']['parameters']['confidence_level'])
     texts = {
         "flow_diagram": f"{flow['randomised']:,} reports randomised, {flow['allocated']['treatment']:,} to SRC and "
                         f"{flow['allocated']['control']:,} to business as usual",
@@ -138,22 +139,16 @@ def flow_table(flow: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Stage", "SRC", "Business as usual", "Total"])
 
 
-def exclusion_summary(exclusions: list[dict]) -> pd.DataFrame:
-    if not exclusions:
-        return pd.DataFrame({"File": [], "Reason": [], "Rows": []})
-    frame = pd.DataFrame(exclusions)
-    grouped = frame.groupby(["file", "reason"])["source_row"].apply(_row_list)
-    return grouped.reset_index().rename(columns={"file": "File", "reason": "Reason", "source_row": "Rows"})
+def exclusion_summary(counts: list[dict]) -> pd.DataFrame:
+    """Rows not analysed, by file and reason (:func:`helpers.inputs.cleaning.exclusion_counts`): the first
+    row numbers and how many in all; the exclusion log lists every one."""
+    rows = [{"File": c["file"], "Reason": c["reason"], "Rows": _row_list(c["first_rows"], c["rows"])} for c in counts]
+    return pd.DataFrame(rows, columns=["File", "Reason", "Rows"])
 
 
-ROWS_LISTED = 20
-
-
-def _row_list(rows) -> str:
-    """The first rows of a reason, and how many in all: the exclusion log lists every one."""
-    rows = sorted(int(v) for v in rows)
-    shown = ", ".join(str(v) for v in rows[:ROWS_LISTED])
-    return shown if len(rows) <= ROWS_LISTED else f"{shown}, ... ({len(rows):,} rows; every one in the exclusion log)"
+def _row_list(first_rows: list[int], total: int) -> str:
+    shown = ", ".join(str(v) for v in first_rows)
+    return shown if total <= len(first_rows) else f"{shown}, ... ({total:,} rows; every one in the exclusion log)"
 
 
 def _applies(check: dict) -> str:
@@ -207,7 +202,10 @@ def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
 
 
 def delivery_display(table_rows: list[dict] | pd.DataFrame, group_label: str) -> pd.DataFrame:
+    columns = [group_label, "Allocated to SRC", "Received", "Delivery rate"]
     frame = pd.DataFrame(table_rows)
+    if frame.empty:  # no report allocated to SRC
+        return pd.DataFrame(columns=columns)
     numeric = pd.api.types.is_numeric_dtype(frame["rate"])
     rate = frame["rate"].map(lambda v: f"{v:.0%}") if numeric else frame["rate"]
     return pd.DataFrame({group_label: frame["group"], "Allocated to SRC": frame["allocated"],
@@ -215,7 +213,7 @@ def delivery_display(table_rows: list[dict] | pd.DataFrame, group_label: str) ->
 
 
 def outcome_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
-    level = f"{confidence_level:.0%}"
+    level = numbers.level(confidence_level)
     rows = []
     for name, entry in outcomes.items():
         itt = entry["itt"]
@@ -234,7 +232,7 @@ def outcome_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
 
 
 def complier_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
-    level = f"{confidence_level:.0%}"
+    level = numbers.level(confidence_level)
     rows = []
     for name, entry in outcomes.items():
         cace = entry["cace"]
@@ -278,7 +276,7 @@ def estimates_display(estimates: list[dict] | pd.DataFrame) -> pd.DataFrame:
 
 
 def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.DataFrame:
-    level = f"{confidence_level:.0%}"
+    level = numbers.level(confidence_level)
     prevented, share = extrapolation["prevented"], extrapolation["share_of_hate_crimes"]
     fmt = count
     return pd.DataFrame([
@@ -325,7 +323,7 @@ def provenance_table(results: dict) -> pd.DataFrame:
 
 def adjusted_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
     """Unadjusted and covariate-adjusted risk differences side by side."""
-    level = f"{confidence_level:.0%}"
+    level = numbers.level(confidence_level)
     rows = []
     for name, entry in outcomes.items():
         itt = entry["itt"]
@@ -379,7 +377,7 @@ def contact_mode_table(rows: list[dict] | None) -> pd.DataFrame:
 
 
 def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFrame:
-    level = f"{confidence_level:.0%}"
+    level = numbers.level(confidence_level)
     fmt = count
     return pd.DataFrame([{"Share of victims contacted": f"{s['delivery_rate']:.0%}",
                           "Withdrawals prevented a year": fmt(s["prevented"]),
@@ -446,7 +444,7 @@ def reconciliation_table(rows: list[dict]) -> pd.DataFrame:
 
 def transport_table(extrapolation: dict, confidence_level: float) -> pd.DataFrame:
     """Relative and absolute transport of the trial's effect to the force, side by side."""
-    level = f"{confidence_level:.0%}"
+    level = numbers.level(confidence_level)
     fmt = count
     absolute = extrapolation.get("absolute_transport") or {"prevented": None, "prevented_ci": [None, None]}
     return pd.DataFrame([
@@ -557,7 +555,7 @@ def biased_table(estimates: list[dict], confidence_level: float) -> pd.DataFrame
     """Per-protocol and as-treated risk differences, with their intervals, for every outcome."""
     frame = pd.DataFrame(estimates)
     rows = frame[frame["estimand"].isin(["risk_difference_per_protocol", "risk_difference_as_treated"])]
-    level = f"{confidence_level:.0%}"
+    level = numbers.level(confidence_level)
     return pd.DataFrame({"Outcome": rows["outcome"].map(lambda o: OUTCOME_LABELS.get(o, o)),
                          "Comparison": rows["method"],
                          f"Risk difference ({level} CI)": [with_interval(e, [lo, hi], pct) for e, lo, hi in

@@ -20,7 +20,7 @@ from helpers.inputs.simulate import TrialDesign, simulate_trial
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 MODULE = "test_end_to_end"
-RUNS = ("run", "relative_run", "messy_run", "leadership_run")
+RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run")
 MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
            "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
 
@@ -71,6 +71,14 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
     if name == "leadership_run":
         return folder, Started(folder / "log", "run", "--audience", "leadership", "--out", str(folder / "out"),
                                "--processed", str(folder / "p"))
+    if name == "blocked_run":  # a blocked trial written by `srceval simulate`, with its own parameters file
+        trial = folder / "blocked"
+        subprocess.run([str(SRCEVAL), "simulate", "--out", str(trial), "--blocks", "borough", "--block-shares",
+                        "0.3,0.5,0.7,0.5", "--block-risk-spread", "0.15"], capture_output=True, check=True,
+                       timeout=120)
+        return folder, Started(folder / "log", "run", "--allocation", str(trial / "allocation_log.xlsx"), "--extract",
+                               str(trial / "crime_extract.csv"), "--params", str(trial / "parameters.yml"),
+                               "--out", str(folder / "out"))
     raise KeyError(name)
 
 

@@ -8,7 +8,6 @@ null with the reason; the audit flags what breaks the design. One run goes throu
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config
 from helpers.errors import InputError
 from helpers.inputs.simulate import Assignment
 from helpers.methods import audit, designs, dispatch, estimation
@@ -354,26 +352,3 @@ def test_lin_with_cr2_errors_matches_lm_lin_with_clusters():
         assert getattr(estimate, mine) == pytest.approx(R[f"cluster.lin.{theirs}"], rel=1e-9), mine
 
 
-# ---- through the command line: generate, run, read ---------------------------------------------
-
-def test_a_generated_blocked_trial_runs_through_srceval(tmp_path):
-    trial = tmp_path / "blocked"
-    made = subprocess.run([str(SRCEVAL), "simulate", "--out", str(trial), "--blocks", "borough", "--block-shares",
-                           "0.3,0.5,0.7,0.5", "--block-risk-spread", "0.15"], capture_output=True, text=True,
-                          timeout=120)
-    assert made.returncode == 0, made.stderr
-    completed = subprocess.run([str(SRCEVAL), "run", "--allocation", str(trial / "allocation_log.xlsx"),
-                                "--extract", str(trial / "crime_extract.csv"), "--params",
-                                str(trial / "parameters.yml"), "--out", str(tmp_path / "out")],
-                               capture_output=True, text=True, timeout=900)
-    assert completed.returncode == 0, completed.stderr
-    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
-    validate_results(results)
-    assert results["design"]["assignment"] == "blocked"
-    assert results["design"]["description"].startswith("Blocked by borough")
-    assert results["outcomes"]["attrition"]["itt"]["p_value_exact"] is None
-    assert results["inputs"]["origin"]["synthetic"] is True
-    assert results["inputs"]["origin"]["published"].startswith("none")  # not calibrated to the published trial
-    assert (tmp_path / "out" / "report.pdf").is_file()
-    assert results["provenance"]["parameters"]["design"] == BLOCKED
-    assert config.PARAMETERS_FILE.read_text(encoding="utf-8") != (trial / "parameters.yml").read_text()

@@ -293,3 +293,25 @@ def test_a_failing_stage_is_one_paragraph_and_keeps_its_notebook(tmp_path, monke
     kept = Path(message.rsplit("is kept at ", 1)[1].rstrip("."))
     assert kept.is_file() and kept.name == "05_extrapolation.ipynb"
     assert not (tmp_path / "out").exists() and not (tmp_path / "p").exists()
+
+
+@pytest.fixture(scope="module")
+def blocked_run():
+    folder, _ = finished("blocked_run")
+    return folder
+
+
+def test_a_generated_blocked_trial_runs_through_srceval(blocked_run):
+    """`srceval simulate --blocks` writes a blocked trial and its parameters; `srceval run` reports it as one."""
+    trial, out = blocked_run / "blocked", blocked_run / "out"
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    validate_results(results)
+    assert results["design"]["assignment"] == "blocked"
+    assert results["design"]["description"].startswith("Blocked by borough")
+    assert results["outcomes"]["attrition"]["itt"]["p_value_exact"] is None
+    assert results["inputs"]["origin"]["synthetic"] is True
+    assert results["inputs"]["origin"]["published"].startswith("none")  # not calibrated to the published trial
+    assert (out / "report.pdf").is_file()
+    assert results["provenance"]["parameters"]["design"] == {"assignment": "blocked", "blocks": "borough",
+                                                             "clusters": None, "probability": 0.5}
+    assert config.PARAMETERS_FILE.read_text(encoding="utf-8") != (trial / "parameters.yml").read_text()

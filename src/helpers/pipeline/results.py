@@ -151,6 +151,9 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
             **{key: compliance[key] for key in COMPLIANCE_DETAIL},
         },
         "estimates": effects["estimates"],
+        # The rules the report states (flag threshold, smallest level, weak instrument), as this run applied them.
+        "thresholds": {**audit["thresholds"], **effects["thresholds"],
+                       "disclosure_threshold": compliance["disclosure_threshold"]},
         "exclusions": exclusion_counts(cleaning["exclusions"]),
         "outcomes": effects["outcomes"],
         "extrapolation": {**extrapolation["extrapolation"],

@@ -9,7 +9,17 @@ import pandas as pd
 
 from helpers.inputs.cleaning import CleaningResult, clean_inputs, cleaning_settings
 from helpers.inputs.provenance import data_origin
-from helpers.methods import audit, compliance, disclosure, dispatch, economics, extrapolation, subgroups, tidy
+from helpers.methods import (
+    audit,
+    compliance,
+    disclosure,
+    dispatch,
+    economics,
+    estimation,
+    extrapolation,
+    subgroups,
+    tidy,
+)
 from helpers.parameters import OUTCOME_NAMES, load_population, short_label
 from helpers.pipeline.context import StageContext
 from helpers.report import figures
@@ -95,8 +105,10 @@ def data_cleaning(ctx: StageContext) -> dict:
 def audit_allocation(ctx: StageContext, data: pd.DataFrame) -> dict:
     """Every integrity check of the allocation and the baseline balance, under the declared design."""
     rule, design = ctx.params["allocation_rule"], ctx.params["design"]
-    return audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
-                                  seed=ctx.seed, design=design, units=dispatch.units(data, design))
+    checks = audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
+                                    seed=ctx.seed, design=design, units=dispatch.units(data, design))
+    return {**checks, "thresholds": {"flag_p_value": audit.FLAG_P_VALUE, "min_level_count": audit.MIN_LEVEL_COUNT,
+                                     "large_standardised_difference": audit.LARGE_STANDARDISED_DIFFERENCE}}
 
 
 def protect_audit(ctx: StageContext, checks: dict) -> dict:
@@ -219,7 +231,9 @@ def write_effects(ctx: StageContext, data: pd.DataFrame, outcomes: dict, estimat
     result = {"outcomes": outcomes, "estimates": estimates, "subgroups": subgroup_results,
               "contact_mode": compliance.outcome_by_contact_mode(data, "attrition") if recorded(data, "src_mode")
               else None,
-              "design": dispatch.design_result(design, data, outcomes, plan["primary_outcome"], not_valid)}
+              "design": dispatch.design_result(design, data, outcomes, plan["primary_outcome"], not_valid),
+              "thresholds": {"weak_instrument_f": estimation.WEAK_INSTRUMENT_F,
+                             "min_subgroup_per_arm": subgroups.MIN_SUBGROUP_PER_ARM}}
     return ctx.write_stage_result("04_effect_estimation", result)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, display
 
-from helpers.methods.estimation import WEAK_INSTRUMENT_F
 from helpers.report import numbers
 from helpers.report.figures import DESCRIPTIONS
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, num, pct, points, with_interval
@@ -337,14 +336,16 @@ def adjusted_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def weak_instrument_table(outcomes: dict) -> pd.DataFrame:
+def weak_instrument_table(outcomes: dict, weak_instrument_f: float) -> pd.DataFrame:
+    """The first-stage F, whether the instrument is weak (F below ``weak_instrument_f``) and the
+    Anderson-Rubin set of each outcome's complier effect."""
     rows = []
     for name, entry in outcomes.items():
         ar = entry["cace"]["anderson_rubin"]
         f = ar["first_stage_f"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
                      "First-stage F": NOT_ESTIMABLE if f is None else f"{f:,.1f}",
-                     f"Weak instrument (F < {WEAK_INSTRUMENT_F})": {True: "yes", False: "no", None: "–"}[ar["weak_instrument"]],
+                     f"Weak instrument (F < {weak_instrument_f:g})": {True: "yes", False: "no", None: "–"}[ar["weak_instrument"]],
                      "Anderson-Rubin set": ar["shape"] if ar["interval"][0] is None else
                      f"{interval(ar['interval'], pct)}" + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")})
     return pd.DataFrame(rows)
@@ -537,7 +538,7 @@ def limitations(results: dict) -> list[str]:
         lines.append(f"{open_cases} investigation(s) were still open and are left out of the outcome analysis; "
                      "the bounds show how far they could move it.")
     if attrition["cace"]["weak_instrument"]:
-        lines.append(f"The instrument is weak (first-stage F below {WEAK_INSTRUMENT_F}): read the Anderson-Rubin set, not the Wald "
+        lines.append(f"The instrument is weak (first-stage F below {results['thresholds']['weak_instrument_f']:g}): read the Anderson-Rubin set, not the Wald "
                      "interval, for the complier effect.")
     return lines
 

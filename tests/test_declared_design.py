@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from helpers.errors import InputError
 from helpers.inputs.simulate import Assignment
@@ -278,6 +279,18 @@ def test_block_weighted_balance_shows_no_imbalance_in_the_blocks_themselves():
 
 
 # ---- simple ----------------------------------------------------------------------------------------
+
+def test_a_simple_design_with_an_unequal_probability_is_audited_against_it(tmp_path):
+    """A coin of 0.6 per report: the ratio check tests the SRC share against 0.6, and results.json is valid."""
+    design = {"assignment": "simple", "blocks": None, "clusters": None, "probability": 0.6}
+    results = run_in_process(*simulated(seed=4, n_control=100, n_treatment=150), tmp_path, report=True,
+                             params={"design": design})
+    table = analysis_table(tmp_path)
+    assert results["allocation_audit"]["ratio"]["expected_share"] == 0.6
+    # exact binomial test of 150 SRC in 250 against a share of 0.6
+    assert results["allocation_audit"]["allocation_ratio_p_value"] == pytest.approx(
+        stats.binomtest(int(table["assigned"].sum()), len(table), 0.6).pvalue)
+
 
 def test_simple_design_uses_bernoulli_randomisation_inference(tmp_path):
     design = {"assignment": "simple", "blocks": None, "clusters": None, "probability": 0.5}

@@ -173,6 +173,18 @@ def test_identifying_values_never_reach_an_output(messy_run):
     assert sorted(dropped) == sorted(messy_run["markers"])
 
 
+def test_crime_references_never_reach_processed_data_or_a_report(messy_run):
+    """A crime reference links to a victim: it joins the two files and is then left behind."""
+    folder = messy_run["folder"]
+    references = pd.read_csv(folder / "raw" / "crime_extract.csv", dtype=str)["Crime Ref"]
+    assert len(references) > 200
+    for path in [*(folder / "out").rglob("*"), *(folder / "processed").rglob("*")]:
+        if path.is_file() and path.suffix != ".png":
+            content = path.read_bytes()
+            leaked = [ref for ref in references if ref.encode() in content]
+            assert not leaked, f"{len(leaked)} crime references in {path.name}, e.g. {leaked[:3]}"
+
+
 def test_warning_cases_run_and_report(messy_run):
     results = messy_run["results"]
     validate_results(results)

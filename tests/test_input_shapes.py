@@ -330,7 +330,8 @@ def test_formula_like_text_is_neutralised_and_numbers_stay_numbers(tmp_path):
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
 def test_exclusion_log_neutralises_references_and_file_names(tmp_path, params, small_trial, start):
-    """An unrandomised report whose reference, and an extract whose file name, begin like a formula."""
+    """An unrandomised report whose reference, and an extract whose file name, begin like a formula: the
+    file name is neutralised, and the reference is not written at all."""
     allocation, extract = small_trial
     stray = extract.iloc[[0]].assign(**{"Crime Ref": f"{start}HYPERLINK(1)"})
     extract = pd.concat([extract, stray], ignore_index=True)
@@ -342,8 +343,7 @@ def test_exclusion_log_neutralises_references_and_file_names(tmp_path, params, s
     result.write_exclusion_log(log)
     back = pd.read_csv(log, dtype=str, keep_default_na=False)
     assert back.loc[0, "file"] == f"'{start}extract.csv"
-    reference = "HYPERLINK(1)" if start == "\t" else f"'{start}HYPERLINK(1)"  # a tab is not part of a reference
-    assert back.loc[0, "crime_ref"] == reference
+    assert "crime_ref" not in back.columns  # a reference links to a victim: the row number names the row
     assert back.loc[0, "source_row"] == "42"
 
 
@@ -482,7 +482,8 @@ def test_shipped_covariates_keep_their_values(analysis):
     ("ward", "07700 900123", "a phone number"), ("ward", "+44 20 7946 0958", "a phone number"),
     ("ward", "jane.doe@example.org", "an email address"), ("borough", "SW1A 1AA", "a postcode"),
     ("ward", "01/01/1990", "a date"), ("ward", "1990-01-01", "a date"), ("borough", "3 March 1990", "a date"),
-    ("ward", "10 Downing Street", "a street address"),
+    ("ward", "10 Downing Street", "a street address"), ("borough", "Mr John Smith", "a person's name"),
+    ("ward", "mrs. okonkwo", "a person's name"),
 ])
 def test_personal_data_in_a_place_name_is_refused_without_showing_it(tmp_path, params, small_trial, column, value,
                                                                      kind):
@@ -493,11 +494,29 @@ def test_personal_data_in_a_place_name_is_refused_without_showing_it(tmp_path, p
     assert value not in message
 
 
-@pytest.mark.parametrize("ward", ["E05000123", "WAN-04", "St Mary's", "Kingston Town", "Ward 12", "N1 North"])
+@pytest.mark.parametrize("ward", ["E05000123", "WAN-04", "St Mary's", "Kingston Town", "Ward 12", "N1 North",
+                                  "Lady Margaret", "Drayton Green"])
 def test_ordinary_ward_names_are_accepted(tmp_path, params, small_trial, ward):
     allocation, extract = small_trial
     extract["ward"] = ward
     assert set(_clean(tmp_path, params, allocation, extract).analysis["ward"]) == {ward}
+
+
+def test_a_crime_reference_in_a_place_column_is_refused_without_showing_it(tmp_path, params, small_trial):
+    allocation, extract = small_trial
+    extract.loc[[2, 6], "ward"] = extract.loc[[0, 1], "Crime Ref"].to_numpy()
+    message = _problems(tmp_path, params, allocation, extract)
+    assert "extract.csv, column 'ward', rows 4 and 8: a crime reference, not a place name" in message
+    assert not any(ref in message for ref in extract.loc[[0, 1], "Crime Ref"])
+
+
+@pytest.mark.parametrize("column", ["Reported On", "outcome_on", "src_completed_on"])
+def test_a_date_after_today_is_refused(tmp_path, params, small_trial, column):
+    allocation, extract = small_trial
+    extract.loc[[2, 6], column] = (pd.Timestamp.today() + pd.Timedelta(days=400)).strftime("%Y-%m-%d")
+    message = _problems(tmp_path, params, allocation, extract)
+    key = {"Reported On": "reported_on"}.get(column, column)
+    assert f"extract.csv, column '{key}', rows 4 and 8: the date is after today" in message
 
 
 @pytest.mark.parametrize("typed, band", [

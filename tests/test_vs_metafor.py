@@ -474,6 +474,20 @@ def test_refuses_the_same_run_given_twice(tmp_path, capsys):
     assert "are the same results.json" in message
 
 
+def test_refuses_two_runs_of_the_same_input_files(tmp_path, capsys):
+    """Another parameters file gives another results.json of the same trial: still one trial, not two."""
+    runs = three_runs()
+    for index, run in enumerate(runs):
+        run["inputs"] = {"allocation_sha256": "a" * 64, "extract_sha256": str(index) * 64}
+    runs[2]["inputs"] = dict(runs[0]["inputs"])
+    runs[2]["outcomes"]["attrition"]["treatment"]["events"] += 1  # e.g. other outcome codes or settings
+    paths = write_runs(tmp_path, runs)
+    message = refused(["pool", *map(str, paths), "--out", str(tmp_path / "o")], capsys)
+    assert f"{paths[2]} and {paths[0]} were run on the same allocation log and crime extract" in message
+    del runs[2]["inputs"]  # a results.json that does not say which files it read is not refused for it
+    assert pool.read_runs(write_runs(tmp_path / "again", runs))
+
+
 def test_refuses_a_cluster_randomised_run(tmp_path, capsys):
     """Its two-by-two counts ignore the clustering: pooling them would give intervals far too narrow."""
     runs = three_runs()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,7 @@ PERSONAL_DATA = {
     "a postcode": re.compile(r"\b(?:[a-z]{1,2}\d[a-z\d]?|gir) ?\d[a-z]{2}\b", re.IGNORECASE),
     "a date": re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}(?:st|nd|rd|th)? "
                          r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,? \d{4}\b", re.IGNORECASE),
+    "a person's name": re.compile(r"^(?:mr|mrs|ms|miss|mx|dr)\.? +[a-z]", re.IGNORECASE),  # a title, then a name
     "a street address": re.compile(r"\b\d+[a-z]?,? (?:[a-z'.-]+ ){0,4}(?:street|st|road|rd|avenue|ave|lane|close|"
                                    r"drive|way|court|crescent|gardens|grove|place|terrace|square|mews|walk|parade)\b",
                                    re.IGNORECASE),
@@ -89,6 +91,7 @@ PHONE_MIN_DIGITS = 10  # a UK number has 10 or 11; ward codes such as E05000123 
 # An allocation this long after the report is possible but worth checking (a mistyped date?).
 ALLOCATION_DELAY_WARNING_DAYS = 28
 
+REFERENCE = "crime_ref"  # joins the two files; never written to processed data or a report
 REASON_INCIDENT = "non-crime hate incident: not eligible"
 REASON_NOT_RANDOMISED = "hate crime not randomised"
 REASON_DUPLICATE_RECORD = "duplicate record of the same report"
@@ -106,8 +109,16 @@ class CleaningResult:
     inputs: dict = field(default_factory=dict)
 
     def write_exclusion_log(self, path: Path | str) -> None:
-        """Write the exclusion log as CSV, safe to open in a spreadsheet (see :mod:`helpers.inputs.csvsafe`)."""
-        write_csv_safely(self.exclusions, path)
+        """Write the exclusion log as CSV, safe to open in a spreadsheet (see :mod:`helpers.inputs.csvsafe`).
+
+        Each row is named by its file and the row number a person sees when opening it; the crime
+        reference, which links to a victim, is not written.
+        """
+        write_csv_safely(self.exclusions.drop(columns=[REFERENCE], errors="ignore"), path)
+
+    def write_analysis_table(self, path: Path | str) -> None:
+        """Write the analysis table as Parquet, without the crime reference (the join is done)."""
+        self.analysis.drop(columns=[REFERENCE], errors="ignore").to_parquet(path, index=False)
 
     def save(self, folder: Path, settings: dict) -> None:
         """Keep the result in ``folder`` (two Parquet tables and a JSON file), for :meth:`load`.
@@ -115,8 +126,9 @@ class CleaningResult:
         ``settings`` are whatever else the cleaning depended on (outcome codes, limits, sheets).
         """
         folder = Path(folder)
-        self.analysis.to_parquet(folder / "analysis.parquet", index=False)
-        self.exclusions.to_parquet(folder / "exclusions.parquet", index=False)
+        self.write_analysis_table(folder / "analysis.parquet")
+        self.exclusions.drop(columns=[REFERENCE], errors="ignore").to_parquet(folder / "exclusions.parquet",
+                                                                              index=False)
         meta = {"flow": self.flow, "warnings": self.warnings, "inputs": self.inputs, "settings": _key(settings)}
         plain = lambda value: value.item() if hasattr(value, "item") else str(value)  # numpy numbers, dates
         (folder / "cleaned.json").write_text(json.dumps(meta, default=plain), encoding="utf-8")
@@ -224,6 +236,7 @@ def normalise_allocation(table: InputTable, problems: ProblemList,
     _report_invalid(arm.isna(), data, "allocation", file, "expected SRC or BAU (or treatment / control)", problems)
     out["allocation"] = arm
     out["allocated_on"] = _dates(data, "allocated_on", file, problems, required=True)
+    _check_not_in_future(out, "allocated_on", file, problems, rows="alloc_row")
     if "random_number" in data:
         number = pd.to_numeric(data["random_number"].replace("", None), errors="coerce")
         bad = number.isna() & (data["random_number"].astype(str).str.strip() != "")
@@ -271,6 +284,9 @@ def normalise_extract(table: InputTable, problems: ProblemList,
         problems.add(file, message, "outcome_code", rows)
     out["outcome_code"] = codes.map(lambda c: c[0])
     out["outcome_on"] = _dates(data, "outcome_on", file, problems)
+    for column in ("reported_on", "src_completed_on", "outcome_on"):
+        _check_not_in_future(out, column, file, problems)
+    _check_references_as_places(out, file, problems)
     _check_not_before_report(out, "outcome_on", "the outcome is dated before the report", file, problems)
     _check_not_before_report(out, "src_completed_on", "the contact is dated before the report", file, problems)
     out["victim_age_band"] = _covariate(data, "victim_age_band", _age_band, NOT_RECORDED, file, warnings)
@@ -498,6 +514,17 @@ def _describe_spellings(spellings: dict[str, list[tuple[str, int]]]) -> str:
     return "; ".join(parts)
 
 
+def _check_references_as_places(out, file, problems) -> None:
+    """A borough or ward that is one of the file's crime references was pasted into the wrong column; a
+    reference links to a victim, so it is refused (not quoted) before it reaches a table."""
+    references = out.loc[out["crime_ref"] != "", "crime_ref"]
+    for column in ("borough", "ward"):
+        pasted = _contained(out[column], references) & (out[column] != "")
+        if pasted.any():
+            problems.add(file, "a crime reference, not a place name; the values are not shown here, check these "
+                               "rows in the file", column, out.loc[pasted, "source_row"])
+
+
 def _refuse_personal_data(values, data, column, file, problems) -> None:
     """A place name that looks like a phone number, email, postcode, date or address is refused,
     without quoting it: the message goes to the screen and logs."""
@@ -595,6 +622,15 @@ def _dates(data, column, file, problems, *, required=False) -> pd.Series:
         if blank.any():
             problems.add(file, "a date is required", column, data.loc[blank, "source_row"])
     return dates
+
+
+def _check_not_in_future(out, column, file, problems, rows: str = "source_row") -> None:
+    """A date after today has not happened yet: a typing error (often the year)."""
+    today = pd.Timestamp(date.today())
+    late = out[column] > today
+    if late.any():
+        problems.add(file, f"the date is after today ({today.date()}), so it cannot have happened yet: a typing "
+                           "error?", column, out.loc[late, rows])
 
 
 def _check_not_before_report(out, column, message, file, problems) -> None:

@@ -36,6 +36,7 @@ class Run:
     codes: dict[str, tuple[str, ...]]
     labels: dict[str, str]
     sha256: str
+    inputs: tuple[str, str] | None  # the SHA-256 of the allocation log and of the extract the run read
     git_commit: str | None
     generated_at: str | None
 
@@ -74,7 +75,11 @@ def read_run(path: Path, label: str) -> Run:
     labels = {name: short_label(str(definition["label"])) for name, definition in definitions.items()
               if isinstance(definition.get("label"), str)}
     provenance = document["provenance"]
-    return Run(path, label, counts, codes, labels, hashlib.sha256(raw).hexdigest(),
+    files = document.get("inputs") or {}
+    inputs = ((files["allocation_sha256"], files["extract_sha256"])
+              if isinstance(files.get("allocation_sha256"), str) and isinstance(files.get("extract_sha256"), str)
+              else None)
+    return Run(path, label, counts, codes, labels, hashlib.sha256(raw).hexdigest(), inputs,
                provenance.get("git_commit"), provenance.get("generated_at"))
 
 
@@ -155,7 +160,8 @@ def read_runs(paths: list[Path], labels: list[str] | None = None) -> list[Run]:
 def _check_distinct(runs: list[Run]) -> None:
     """Refuse one trial given twice: pooling it with itself would double its weight and narrow the interval.
 
-    The same results.json given twice (the same bytes, whatever the path) is refused.
+    The same results.json given twice (the same bytes, whatever the path) is refused, and so are two
+    runs on the same input files (another parameters file gives another results.json of the same trial).
     """
     seen: dict[str, str] = {}
     for run in runs:
@@ -163,6 +169,14 @@ def _check_distinct(runs: list[Run]) -> None:
         if key in seen:
             raise PoolInputError(f"{run.path} and {seen[key]} are the same results.json; give each replication once")
         seen[key] = str(run.path)
+    read: dict[tuple[str, str], str] = {}
+    for run in runs:
+        if run.inputs in read:
+            raise PoolInputError(f"{run.path} and {read[run.inputs]} were run on the same allocation log and crime "
+                                 "extract (the same SHA-256): they are one trial, not two, and pooling them would "
+                                 "count its reports twice")
+        if run.inputs is not None:
+            read[run.inputs] = str(run.path)
 
 
 def _check_definitions(runs: list[Run]) -> None:

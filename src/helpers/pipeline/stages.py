@@ -82,9 +82,9 @@ def clean(ctx: StageContext) -> CleaningResult:
 
 def write_cleaning(ctx: StageContext, cleaned: CleaningResult) -> dict:
     """Write the analysis table, the exclusion log and the stage result (no crime reference in it)."""
-    cleaned.analysis.to_parquet(ctx.files.analysis_table, index=False)
+    cleaned.write_analysis_table(ctx.files.analysis_table)
     cleaned.write_exclusion_log(ctx.files.exclusion_log)
-    exclusions = cleaned.exclusions.drop(columns=["crime_ref"])  # row numbers identify; references need not
+    exclusions = cleaned.exclusions.drop(columns=["crime_ref"], errors="ignore")  # row numbers are enough
     analysis = cleaned.analysis
     trial = {"reported_from": analysis["reported_on"].min(), "reported_to": analysis["reported_on"].max(),
              "boroughs": sorted(analysis["borough"].unique()),

@@ -111,11 +111,6 @@ def includes_zero(interval) -> bool:
     return not missing(low) and not missing(high) and low <= 0 <= high
 
 
-def needed(value) -> str:
-    """A sample size, or the words for a target no finite trial reaches."""
-    return "no finite number of" if missing(value) else count(value)
-
-
 def _bayes_judgement(probability: float) -> str:
     return ("SRC very probably reduces withdrawal" if probability >= 0.95 else
             "a reduction is more likely than not, but not established" if probability >= 0.5 else
@@ -130,7 +125,7 @@ def _environment() -> jinja2.Environment:
         pct=lambda value, digits=1: pct(value, digits), count=count, points=points, change=change,
         points_range=points_range, pct_range=pct_range, relative_change=lambda pair: relative_change_phrase(*pair),
         p_phrase=p_value_phrase, yearly=yearly, fewer_range=fewer_range, includes_zero=includes_zero,
-        needed=needed, capitalize_first=lambda text: text[:1].upper() + text[1:])
+        capitalize_first=lambda text: text[:1].upper() + text[1:])
     return environment
 
 

@@ -171,3 +171,15 @@ def test_anderson_rubin_is_not_estimable_when_delivery_runs_the_wrong_way():
                          "attrition": ([1] * 43 + [0] * 57 + [1] * 11 + [0] * 14 + [1] * 69 + [0] * 56)})
     result = estimation.anderson_rubin_interval(data, "attrition")
     assert result["interval"] == [None, None] and "no more often delivered" in result["reason"]
+
+
+def test_ols_hc2_matches_statsmodels_and_gives_no_number_without_full_rank():
+    import statsmodels.api as sm
+    rng = np.random.default_rng(7)
+    x = np.column_stack([np.ones(400), rng.integers(0, 2, 400), rng.normal(size=400)])
+    y = (rng.random(400) < 0.3 + 0.2 * x[:, 1]).astype(float)
+    fit = sm.OLS(y, x).fit(cov_type="HC2")
+    estimate, se = adjusted.ols_hc2(x, y, column=1)
+    assert estimate == pytest.approx(fit.params[1], rel=1e-10) and se == pytest.approx(fit.bse[1], rel=1e-8)
+    estimate, se = adjusted.ols_hc2(np.column_stack([x, x[:, 1]]), y, column=1)
+    assert np.isnan(se)

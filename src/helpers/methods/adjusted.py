@@ -73,14 +73,34 @@ def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigne
     z = known[treatment].astype(float).rename("treatment")
     interactions = centred.mul(z, axis=0).add_prefix("treatment_x_")
     design, _ = independent_columns(pd.concat([z, centred, interactions], axis=1), keep=("treatment",))
-    fit = sm.OLS(known[outcome].astype(float), sm.add_constant(design, has_constant="add")).fit(cov_type="HC2")
-    se = float(fit.bse["treatment"])
+    x = np.column_stack([np.ones(len(design)), design.to_numpy(dtype=float)])  # treatment is column 1
+    estimate, se = ols_hc2(x, known[outcome].to_numpy(dtype=float), column=1)
     if not (np.isfinite(se) and se > 0):
         return Estimate.not_estimable(outcome, estimand, method, len(known), "the standard error is zero or undefined")
-    low, high = fit.conf_int(alpha=alpha).loc["treatment"]
-    low, high, reason = truncate_interval(float(low), float(high), -1.0, 1.0)
-    return Estimate(outcome, estimand, float(fit.params["treatment"]), low, high, method, int(len(known)),
-                    std_error=se, p_value=float(fit.pvalues["treatment"]), reason=reason)
+    critical = stats.norm.ppf(1 - alpha / 2)  # as statsmodels' OLS with cov_type="HC2": a normal interval
+    low, high, reason = truncate_interval(estimate - critical * se, estimate + critical * se, -1.0, 1.0)
+    return Estimate(outcome, estimand, estimate, low, high, method, int(len(known)), std_error=se,
+                    p_value=float(2 * stats.norm.sf(abs(estimate / se))), reason=reason)
+
+
+def ols_hc2(x: np.ndarray, y: np.ndarray, *, column: int) -> tuple[float, float]:
+    """One OLS coefficient and its HC2 standard error (MacKinnon & White 1985), from the normal equations.
+
+    ``x`` has full column rank (:func:`~helpers.methods.modelfit.independent_columns`), so the
+    k x k cross-product is inverted directly and each report's leverage is x_i' (X'X)^-1 x_i: on a
+    million reports this takes a fraction of the time of a pseudo-inverse of the whole design.
+    """
+    try:
+        bread = np.linalg.inv(x.T @ x)
+    except np.linalg.LinAlgError:  # singular despite the rank check: no estimate, the caller says why
+        return float("nan"), float("nan")
+    beta = bread @ (x.T @ y)
+    residual = y - x @ beta
+    leverage = np.einsum("ij,jk,ik->i", x, bread, x)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a leverage of 1: the error is undefined
+        meat = (x * (residual ** 2 / (1 - leverage))[:, None]).T @ x
+    covariance = bread @ meat @ bread
+    return float(beta[column]), float(np.sqrt(covariance[column, column]))
 
 
 def logistic_marginal_difference(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",

@@ -1,6 +1,8 @@
 """Reading input files: headers as the contract compares them, identifying columns dropped."""
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.errors import InputError
 from helpers.inputs.reading import header_key, read_input
@@ -95,3 +97,48 @@ def test_blank_lines_keep_the_line_numbers_a_person_sees(tmp_path):
     path.write_text("crime_ref,allocation\n1/22,SRC\n\n2/22,BAU\n", encoding="utf-8")
     table = read_input(path, COLUMNS)
     assert table.data["source_row"].tolist() == [2, 4]
+
+
+def _by_pandas(text: str, delimiter: str, width: int) -> pd.DataFrame:
+    import io
+    return pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=str,
+                       keep_default_na=False, skip_blank_lines=False).fillna("")
+
+
+@pytest.mark.parametrize("text, delimiter, same", [
+    ('a,b,c\n1,"x, y",3\n4,"say ""hi""",6\n', ",", True),
+    ('a,b\n"line one\nline two",2\n', ",", True),
+    ("a;b\r\n1;2\r\n3;\r\n", ";", True),
+    ("a,b\n1,2", ",", True),  # no newline at the end
+    ("a,b\n , \n\u00e9t\u00e9,\u2013\n", ",", True),
+    ("a,b\n1,2\n\n3,4\n", ",", True),  # a blank line is a row of empty cells to both (later dropped)
+    ("a,b\n1\n", ",", False),  # a short line
+    ("a,b\n1,2,3\n", ",", False),  # a long line
+])
+def test_pyarrow_reads_a_well_formed_file_as_pandas_does_and_leaves_the_rest_to_pandas(text, delimiter, same):
+    from helpers.inputs import reading
+
+    width = max(len(line.split(delimiter)) for line in text.splitlines()[:1])
+    fast = reading._read_csv_with_pyarrow(text, delimiter, width)
+    if not same:
+        assert fast is None
+        return
+    pd.testing.assert_frame_equal(fast, _by_pandas(text, delimiter, width))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(rows=st.lists(st.lists(st.text(alphabet=st.sampled_from(list('ab ,;"\n\r\u00e9\u200b1')), max_size=6),
+                              min_size=3, max_size=3), min_size=1, max_size=8),
+       delimiter=st.sampled_from([",", ";", "\t"]))
+def test_any_file_csv_writes_is_read_alike_by_pyarrow_and_pandas(rows, delimiter):
+    import csv
+    import io
+
+    from helpers.inputs import reading
+
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows([["h1", "h2", "h3"], *rows])
+    text = buffer.getvalue()
+    fast = reading._read_csv_with_pyarrow(text, delimiter, 3)
+    if fast is not None:
+        pd.testing.assert_frame_equal(fast, _by_pandas(text, delimiter, 3))

@@ -289,6 +289,9 @@ def _read_csv(path: Path, raw: bytes, limits: InputLimits, notes: list[str]):
     widths = {index: len(next(csv.reader([line], delimiter=delimiter))) for index, line in first_lines.items()}
     width = max(widths.values())
     _check_size(path.name, "columns", width, limits.max_columns, "max_columns")
+    fast = _read_csv_with_pyarrow(text, delimiter, width)
+    if fast is not None:
+        return _collect_chunks(path.name, [fast], limits), delimiter, widths
     try:
         chunks = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=str,
                              keep_default_na=False, skip_blank_lines=False, chunksize=CSV_CHUNK_ROWS)
@@ -297,6 +300,29 @@ def _read_csv(path: Path, raw: bytes, limits: InputLimits, notes: list[str]):
         raise InputError([Problem(path.name, _parser_message(str(exc), delimiter))])
     except pd.errors.EmptyDataError:
         raise InputError([Problem(path.name, "the file is empty")])
+
+
+def _read_csv_with_pyarrow(text: str, delimiter: str, width: int) -> pd.DataFrame | None:
+    """The cells of a well-formed file as text, read by pyarrow's CSV reader (several times faster than
+    pandas' on a large extract), or None when the file is not one pyarrow reads exactly as pandas does:
+    a line with more or fewer values than the widest of the first lines, or a blank line. pandas then
+    reads it, and names any problem."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [str(i) for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    frame = table.to_pandas()
+    frame.columns = range(width)
+    return frame
 
 
 def _collect_chunks(file: str, chunks, limits: InputLimits) -> pd.DataFrame:

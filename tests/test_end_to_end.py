@@ -116,7 +116,7 @@ def test_every_output_is_written(run):
 
 def test_html_report_has_figures_and_no_code(run):
     page = (run["out"] / "report.html").read_text()
-    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64', page)) >= 5
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/svg\+xml;base64', page)) >= 5
     assert "No description has been provided" not in page
     assert "Traceback" not in page and "Error" not in page
     assert "jp-InputArea" not in page and "from helpers" not in page

@@ -80,7 +80,7 @@ def no_stage_may_start(monkeypatch):
 def earlier_report(out: Path) -> dict:
     """An output folder holding an earlier run's report and files of the user's own."""
     for name, content in {"results.json": '{"run": "old"}', "report.html": "old report", "notes.txt": "mine",
-                          "figures/forest_plot.png": "old plot", "figures/my_own_chart.png": "mine",
+                          "figures/forest_plot.svg": "old plot", "figures/my_own_chart.png": "mine",
                           "stages/my_notes.json": "mine"}.items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(content)
@@ -202,7 +202,7 @@ def test_only_the_files_the_run_writes_are_replaced(tmp_path, stages):
     for own in ("notes.txt", "figures/my_own_chart.png", "stages/my_notes.json"):
         assert after[own] == before[own]
     assert (out / "results.json").read_text() == '{"run": "new"}'
-    assert (out / "figures" / "forest_plot.png").read_bytes() == b"new forest_plot"
+    assert (out / "figures" / "forest_plot.svg").read_bytes() == b"new forest_plot"
     manifest = json.loads((out / outputs.MANIFEST_NAME).read_text())["files"]
     assert sorted(manifest) == sorted(p for p in after if p not in ("notes.txt", "figures/my_own_chart.png",
                                                                      "stages/my_notes.json", outputs.MANIFEST_NAME))
@@ -212,17 +212,17 @@ def test_files_no_longer_written_are_removed_only_when_listed_in_the_manifest(tm
     out, outside = tmp_path / "out", tmp_path / "outside.txt"
     earlier_report(out)
     assert run("--out", str(out)) == 0
-    assert (out / "figures" / "flow_diagram.png").is_file()
+    assert (out / "figures" / "flow_diagram.svg").is_file()
     manifest = json.loads((out / outputs.MANIFEST_NAME).read_text())
     outside.write_text("not ours")
     manifest["files"] += ["../outside.txt", str(outside), "/etc/hostname", "figures"]
     (out / outputs.MANIFEST_NAME).write_text(json.dumps(manifest))
     stages["figures"] = ["forest_plot"]
     assert run("--out", str(out)) == 0
-    assert not (out / "figures" / "flow_diagram.png").exists()  # written last time, not this time
+    assert not (out / "figures" / "flow_diagram.svg").exists()  # written last time, not this time
     assert (out / "figures" / "my_own_chart.png").read_text() == "mine"  # never in a manifest
     assert outside.read_text() == "not ours" and Path("/etc/hostname").exists()
-    assert "figures/flow_diagram.png" not in json.loads((out / outputs.MANIFEST_NAME).read_text())["files"]
+    assert "figures/flow_diagram.svg" not in json.loads((out / outputs.MANIFEST_NAME).read_text())["files"]
 
 
 def test_publishing_never_overwrites_an_input(tmp_path):

@@ -80,7 +80,8 @@ class StageFiles:
         return self.output_dir / "figures"
 
     def figure(self, name: str) -> Path:
-        return self.figures_dir / f"{name}.png"
+        """A figure of the report, as SVG: sharp at any size, and small."""
+        return self.figures_dir / f"{name}.svg"
 
     @property
     def results(self) -> Path:

@@ -1,7 +1,8 @@
 """The report's figures: plain titles and axis labels, a colour-blind-safe palette.
 
-Each function draws one figure, saves it as PNG under the run's figures folder and returns it,
-so a notebook can show it and the report can embed it.
+Each function draws one figure, saves it under the run's figures folder and returns it, so a
+notebook can show it and the report can embed it. The report's figures are SVG, with their text
+as text: sharp at any size, a fifth of the bytes of a 200 dpi PNG, and laid out in the PDF as fast.
 """
 from __future__ import annotations
 
@@ -40,9 +41,14 @@ plt.rcParams.update({
 COUNT_FORMAT = FuncFormatter(lambda value, _: count(value))
 
 
+# The same figure gives the same file: no date, and the SVG's internal ids from a fixed salt.
+METADATA = {".svg": {"Date": None, "Creator": None}, ".png": {"Software": None}}
+
+
 def _save(fig, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    with plt.rc_context({"svg.hashsalt": "srceval", "svg.fonttype": "none"}):
+        fig.savefig(path, bbox_inches="tight", metadata=METADATA.get(Path(path).suffix, {}))
     plt.close(fig)
     return fig
 

@@ -80,7 +80,8 @@ def figure(path, finding_text: str | None = None) -> None:
     if finding_text:
         description = f"{description}: {finding_text}"
     encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-    display(HTML(f'<figure><img alt="{html.escape(description)}" src="data:image/png;base64,{encoded}">'
+    kind = {".svg": "image/svg+xml"}.get(path.suffix, "image/png")
+    display(HTML(f'<figure><img alt="{html.escape(description)}" src="data:{kind};base64,{encoded}">'
                  f"<figcaption>Figure {number}. {html.escape(description)}.</figcaption></figure>"))
 
 

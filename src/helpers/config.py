@@ -19,7 +19,6 @@ PARAMETERS_FILE = PROJ_ROOT / "config" / "parameters.yml"
 
 DEFAULT_ALLOCATION = RAW_DIR / "allocation_log.xlsx"
 DEFAULT_EXTRACT = RAW_DIR / "crime_extract.csv"
-DEFAULT_POPULATION_FILE = EXTERNAL_DIR / "population_figures.yml"
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "report" / "schema" / "results.schema.json"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "report" / "templates"

@@ -592,21 +592,8 @@ def complier_relative_reduction(known: pd.DataFrame, outcome: str, assignment: s
     cells = 2 * d + y  # 0: no contact, no event ... 3: contact and event
     shares = (_stratified_shares if assignment == "blocked" else _cluster_shares)(cells, z, known[UNIT].to_numpy(),
                                                                                   draws, rng)
-    reduction = _reduction(*shares)
-    with np.errstate(invalid="ignore"):
-        low, high = np.quantile(reduction, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-    estimate = 1 - point["treated"] / point["untreated"]
-    if not np.isfinite(high) or high - low <= 1e-12:
-        return Estimate.not_estimable(outcome, estimand, method, n, "the bootstrap distribution is degenerate "
-                                      "(a cell of delivery by outcome is empty or nearly so)")
-    reason = None
-    if not np.isfinite(low):
-        low, reason = None, ("no lower end: in more than a tail's share of bootstrap draws the complier risk "
-                             "without SRC is 0, so the reduction is unbounded below")
-    finite = reduction[np.isfinite(reduction)]
-    return Estimate(outcome, estimand, float(estimate), low, float(high), method, n,
-                    std_error=float(np.std(finite, ddof=1)) if low is not None and len(finite) > 1 else None,
-                    reason=reason)
+    return estimation.reduction_from_draws(_reduction(*shares), point, outcome=outcome, estimand=estimand,
+                                           method=method, n=n, alpha=alpha)
 
 
 def _stratified_shares(cells: np.ndarray, z: np.ndarray, blocks: np.ndarray, draws: int, rng):

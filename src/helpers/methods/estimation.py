@@ -312,6 +312,14 @@ def complier_relative_reduction(data: pd.DataFrame, outcome: str, *, treatment: 
         return Estimate.not_estimable(outcome, estimand, method, n,
                                       "the complier risks fall outside [0, 1] or the complier risk without SRC is 0")
     reduction = _bootstrap_complier_reduction(y, z, d, draws=draws, seed=seed)
+    return reduction_from_draws(reduction, point, outcome=outcome, estimand=estimand, method=method, n=n,
+                                alpha=alpha)
+
+
+def reduction_from_draws(reduction: np.ndarray, point: dict, *, outcome: str, estimand: str, method: str, n: int,
+                         alpha: float) -> Estimate:
+    """The complier relative reduction, 1 - treated / untreated complier risk, with the percentile
+    interval of its bootstrap draws (``reduction``; -inf where a draw's untreated risk is 0)."""
     with np.errstate(invalid="ignore"):  # -inf draws (unbounded below) are ordered, not averaged
         low, high = np.quantile(reduction, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
     estimate = 1 - point["treated"] / point["untreated"]
@@ -323,7 +331,7 @@ def complier_relative_reduction(data: pd.DataFrame, outcome: str, *, treatment: 
         low, reason = None, ("no lower end: in more than a tail's share of bootstrap draws the complier risk "
                              "without SRC is 0, so the reduction is unbounded below")
     finite = reduction[np.isfinite(reduction)]
-    return Estimate(outcome, estimand, estimate, low, float(high), method, n,
+    return Estimate(outcome, estimand, float(estimate), low, float(high), method, n,
                     std_error=float(np.std(finite, ddof=1)) if low is not None and len(finite) > 1 else None,
                     reason=reason)
 

@@ -86,3 +86,9 @@ def adjust_families(results: list[dict]) -> list[dict]:
     """Add each family's Holm-adjusted interaction p-value, across the subgroup families tested."""
     adjusted = holm([r.get("interaction_p_value") for r in results])
     return [{**r, "interaction_p_value_holm": a} for r, a in zip(results, adjusted)]
+
+
+def level_rows(families: list[dict]) -> pd.DataFrame:
+    """Every subgroup of every characteristic as one table: its effect, and its family's interaction test."""
+    return pd.DataFrame([{**level, "by": family["by"], "interaction_p_value": family["interaction_p_value"]}
+                         for family in families for level in family["levels"]])

@@ -37,14 +37,14 @@ class Estimate:
         return cls(outcome, estimand, None, None, None, method, int(n), reason=f"not estimable: {reason}")
 
     def as_dict(self) -> dict:
-        return {k: _clean(v) for k, v in asdict(self).items()}
+        return {k: clean(v) for k, v in asdict(self).items()}
 
     @property
     def interval(self) -> list[float | None]:
-        return [_clean(self.conf_low), _clean(self.conf_high)]
+        return [clean(self.conf_low), clean(self.conf_high)]
 
 
-def _clean(value):
+def clean(value):
     """Plain Python numbers for JSON; NaN and infinity become None."""
     if value is None or isinstance(value, (str, bool)):
         return value
@@ -72,8 +72,8 @@ def statistic(estimate: float | None, std_error: float | None, estimand: str) ->
     if estimate is None or std_error is None or not std_error > 0:
         return None
     if estimand in RATIO_ESTIMANDS:
-        return _clean(math.log(estimate) / std_error) if estimate > 0 else None
-    return _clean(estimate / std_error)
+        return clean(math.log(estimate) / std_error) if estimate > 0 else None
+    return clean(estimate / std_error)
 
 
 def estimates_table(estimates: Iterable[Estimate], *, conf_level: float, exploratory: Iterable[str] = ()) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config
+from helpers.methods.tidy import clean
 from helpers.parameters import load_parameters
 
 
@@ -158,7 +158,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
+        return clean(float(value))
     if isinstance(value, (np.bool_,)):
         return bool(value)
     if isinstance(value, (pd.Timestamp,)):

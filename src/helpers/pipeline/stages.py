@@ -182,13 +182,18 @@ def compliance_figures(ctx: StageContext, data: pd.DataFrame, tables: dict) -> d
     return drawn
 
 
+def write_compliance(ctx: StageContext, rates: dict, tables: dict, predictors: dict) -> dict:
+    """The stage result: delivery rates, the delivery tables and the predictors of delivery."""
+    return ctx.write_stage_result("03_compliance_analysis",
+                                  {"rates": rates, **tables, "predictors_of_delivery": predictors})
+
+
 def compliance_analysis(ctx: StageContext) -> dict:
     """Stage 3: delivery of the contact, by arm and by characteristic."""
     data = ctx.read_analysis_table()
     tables = delivery_tables(ctx, data)
     compliance_figures(ctx, data, tables)
-    return ctx.write_stage_result("03_compliance_analysis", {
-        "rates": delivery_rates(ctx, data), **tables, "predictors_of_delivery": predictors_of_delivery(ctx, data)})
+    return write_compliance(ctx, delivery_rates(ctx, data), tables, predictors_of_delivery(ctx, data))
 
 
 # -- Stage 4: effect estimation ---------------------------------------------------------------

@@ -265,16 +265,6 @@ def power_table(outcomes: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def estimates_display(estimates: list[dict] | pd.DataFrame) -> pd.DataFrame:
-    frame = pd.DataFrame(estimates)
-    return pd.DataFrame({
-        "Outcome": frame["outcome"], "Estimand": frame["estimand"].str.replace("_", " "),
-        "Estimate": frame["estimate"].map(num), "Std. error": frame["std_error"].map(num),
-        "Low": frame["conf_low"].map(num), "High": frame["conf_high"].map(num),
-        "p-value": frame["p_value"].map(num), "Method": frame["method"], "n": frame["n"],
-    })
-
-
 def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.DataFrame:
     level = numbers.level(confidence_level)
     prevented, share = extrapolation["prevented"], extrapolation["share_of_hate_crimes"]

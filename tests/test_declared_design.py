@@ -22,6 +22,7 @@ from helpers.inputs.simulate import Assignment
 from helpers.methods import audit, designs, dispatch, estimation
 from helpers.parameters import load_parameters
 from helpers.pipeline.results import validate_results
+from tests.reference_values import load
 
 from .trials import FAST, check_parameter_space, designed, run_in_process, simulated, write_parameters
 
@@ -332,11 +333,8 @@ def test_one_sided_bernoulli_randomisation_p_near_exact_enumeration():
 # ---- estimators added for the designs, against R ---------------------------------------------------
 
 REFERENCE = Path(__file__).parent / "reference"
-# tests/reference/dispatch.R (output beside it), R 4.2.2, estimatr 1.0.0, sandwich 3.0.2
-R = {"cluster.log_rr.estimate": -0.83125021870728877, "cluster.log_rr.std.error": 0.31031369218327692,
-     "blocked.lin.estimate": -0.046984126984126823, "blocked.lin.std.error": 0.076680414152888163,
-     "cluster.lin.estimate": -0.2657967228843226, "cluster.lin.std.error": 0.099146968835446714,
-     "cluster.lin.conf.low": -0.47854158092792698, "cluster.lin.conf.high": -0.053051864840718221}
+# tests/reference/declared_design.R writes these to declared_design.out (R 4.2.2, estimatr 1.0.0, sandwich 3.0.2).
+R = load("declared_design")
 
 
 def test_cluster_risk_ratio_matches_a_clustered_sandwich():

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from scipy.stats import norm
 
 from helpers.methods import estimation, tidy
@@ -202,12 +203,27 @@ def test_a_sceptical_prior_lowers_the_probability_of_benefit(data):
 
 
 def test_the_tidy_table_has_estimatrs_columns_and_statistics(reference_results):
-    """statistic = estimate / std_error, on the log scale for a ratio: by hand from the shipped trial's figures."""
+    """Each statistic is that of the test whose p-value sits beside it: by hand from the shipped trial's figures."""
     rows = {(r["outcome"], r["estimand"]): r for r in reference_results["estimates"]}
     assert list(reference_results["estimates"][0]) == tidy.TABLE_COLUMNS
     difference, ratio = rows["attrition", "risk_difference"], rows["attrition", "risk_ratio"]
     assert difference["estimate"] == pytest.approx(54 / 125 - 69 / 125)
-    assert difference["statistic"] == pytest.approx(difference["estimate"] / difference["std_error"])
+    # the risk difference's p-value is the score test's (Miettinen & Nurminen 1985): under no difference the
+    # risk is the pooled 123/250, and the variance carries N / (N - 1)
+    pooled = 123 / 250
+    score = (54 / 125 - 69 / 125) / math.sqrt(pooled * (1 - pooled) * (2 / 125) * 250 / 249)
+    assert difference["statistic"] == pytest.approx(score, abs=1e-12)
+    assert difference["p_value"] == pytest.approx(2 * stats.norm.sf(abs(score)), abs=1e-12)
+    # a Wald statistic from the Wald standard error would not match the p-value: the negative control
+    assert abs(difference["estimate"] / difference["std_error"] - score) > 0.01
+    # every p-value's statistic gives it back, from the normal or the t distribution on the row's df
+    for row in rows.values():
+        if row["p_value"] is None:
+            assert row["statistic"] is None, row["estimand"]
+        elif row["statistic"] is not None:
+            tail = stats.norm.sf(abs(row["statistic"])) if row["df"] is None else stats.t.sf(abs(row["statistic"]),
+                                                                                            row["df"])
+            assert row["p_value"] == pytest.approx(2 * tail, rel=1e-9), row["estimand"]
     # log(54/69) / sqrt(1/54 - 1/125 + 1/69 - 1/125), Katz's standard error of the log risk ratio
     assert ratio["statistic"] == pytest.approx(math.log(54 / 69) / math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125))
     assert {r["conf_level"] for r in rows.values()} == {0.95}

@@ -412,7 +412,8 @@ def _decode(file: str, raw: bytes, notes: list[str]) -> str:
         if len(head) > 8 and (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even)):
             raise InputError([Problem(file, "the file looks like UTF-16 text without a byte-order mark; "
                                             "save it as 'CSV UTF-8' and try again")])
-        raise InputError([Problem(file, "this is a binary file, not a CSV text file")])
+        if _mostly_binary(head.count(0), len(head)):
+            raise InputError([Problem(file, "this is a binary file, not a CSV text file")])
     try:
         return _refuse_binary(file, raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
@@ -424,9 +425,16 @@ def _decode(file: str, raw: bytes, notes: list[str]) -> str:
 
 
 def _refuse_binary(file: str, text: str) -> str:
-    if "\x00" in text[:4096]:
+    head = text[:4096]
+    if _mostly_binary(head.count("\x00"), len(head)):
         raise InputError([Problem(file, "this is a binary file, not a CSV text file")])
     return text
+
+
+def _mostly_binary(nul_bytes: int, length: int) -> bool:
+    """Whether NUL bytes are a binary file's (many) rather than a stray one in a text file (a value that the
+    contract check then refuses by row and column)."""
+    return nul_bytes > max(1, length // 100) or (nul_bytes and length < 100)
 
 
 def _first_lines(text: str) -> dict[int, str]:

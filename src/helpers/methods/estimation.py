@@ -245,7 +245,7 @@ def delivery_contrast(data: pd.DataFrame, *, treatment: str = "assigned", receiv
                f"under business as usual ({control.sum()} of {len(control)})")
     else:
         return {**result, "identified": True}
-    return {**result, "identified": False, "delivery": why, "reason": f"{why}: {EXCLUSION_RESTRICTION}"}
+    return {**result, "identified": False, "delivery": why, "reason": f"{why}; {EXCLUSION_RESTRICTION}"}
 
 
 def _instrument_problem(z: np.ndarray, d: np.ndarray) -> str | None:

@@ -19,8 +19,8 @@ def effect(results: dict) -> str:
     low, high = cace["relative_risk_reduction_ci"]
     identification = results.get("identification") or {}
     if identification.get("identified") is False:
-        return (f"Not estimable: {identification['reason']}. The arms' difference is in the tables of section 4, as "
-                "a comparison of the allocation, not an effect of SRC.")
+        return (f"Not estimable: {identification['reason']}. The difference between the arms is reported as a "
+                "comparison of the allocation, not as an effect of SRC.")
     if itt["risk_ratio"] is None:
         offered = "Offering SRC: the relative change in withdrawal is not estimable on these data."
     else:
@@ -45,6 +45,10 @@ def mechanism(params: dict) -> str:
 
 
 def moderators(results: dict) -> str:
+    identification = results.get("identification") or {}
+    if identification.get("identified") is False:
+        return (f"Not estimable: {identification['delivery']}, so there is no effect of SRC whose size could differ "
+                "between groups.")
     subgroups = results.get("subgroups") or []
     tested = [s for s in subgroups if s.get("interaction_p_value") is not None]
     if not tested:
@@ -94,7 +98,8 @@ def economic_cost(results: dict) -> str:
     level = numbers.level(results['provenance']['parameters']['confidence_level'])
     low, high = econ["cost_per_prevented_withdrawal_ci"]
     if econ["cost_per_year"] is None:
-        return f"{(econ.get('reason') or 'not estimable').capitalize()}."
+        reason = econ.get("reason") or "not estimable"
+        return f"{reason[:1].upper()}{reason[1:]}."
     if econ["cost_per_prevented_withdrawal"] is None:
         per = "cannot be estimated: " + (econ.get("reason") or "not estimable").removeprefix("not estimable: ")
     elif high is None:

@@ -284,6 +284,16 @@ def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.Data
     ])
 
 
+def extrapolation_notes(extrapolation: dict) -> list[str]:
+    """Why a prevented-withdrawals figure is not shown: one line per figure, each reason once."""
+    labels = {"itt": "SRC as delivered in the trial", "full_compliance": "SRC delivered to every victim"}
+    lines = [f"{labels.get(key, key)}: {reason}" for key, reason in (extrapolation.get("notes") or {}).items()]
+    absolute = extrapolation.get("absolute_transport") or {}
+    if absolute.get("reason"):
+        lines.append(f"The absolute difference carried to the force: {absolute['reason']}")
+    return lines
+
+
 def _parameter_text(value) -> str:
     """A parameter as it would be written in the YAML file: null, lists and mappings as JSON."""
     import json
@@ -378,6 +388,9 @@ def contact_mode_table(rows: list[dict] | None) -> pd.DataFrame:
 def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFrame:
     level = numbers.level(confidence_level)
     fmt = count
+    if not scenarios:  # no complier estimate to carry: one row that says so, not an empty table
+        return pd.DataFrame([{"Share of victims contacted": "any", "Withdrawals prevented a year": NOT_ESTIMABLE,
+                              f"{level} interval": "–"}])
     return pd.DataFrame([{"Share of victims contacted": f"{s['delivery_rate']:.0%}",
                           "Withdrawals prevented a year": fmt(s["prevented"]),
                           f"{level} interval": interval(s["prevented_ci"], fmt)} for s in scenarios])
@@ -545,7 +558,7 @@ def limitations(results: dict) -> list[str]:
     if open_cases:
         lines.append(f"{open_cases} investigation(s) were still open and are left out of the outcome analysis; "
                      "the bounds show how far they could move it.")
-    if attrition["cace"]["weak_instrument"]:
+    if attrition["cace"]["weak_instrument"] and identification.get("identified") is not False:
         lines.append(f"The instrument is weak (first-stage F below {results['thresholds']['weak_instrument_f']:g}): read the Anderson-Rubin set, not the Wald "
                      "interval, for the complier effect.")
     return lines

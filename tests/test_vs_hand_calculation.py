@@ -230,3 +230,34 @@ def test_the_tidy_table_has_estimatrs_columns_and_statistics(reference_results):
     assert not rows["attrition", "risk_difference_per_protocol"]["prespecified"]
     assert rows["attrition", "complier_average_causal_effect"]["prespecified"]
     assert tidy.statistic(None, 0.1, "risk_difference") is None and tidy.statistic(0.5, None, "risk_ratio") is None
+
+
+def test_the_smallest_detectable_change_follows_the_outcomes_direction():
+    """Cohen's h at 125 per arm: a fall below the control risk for a decrease, a rise above it for an increase."""
+    h = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * math.sqrt(2 / 125)
+    p0 = 7 / 125
+    rise = math.sin(math.asin(math.sqrt(p0)) + h / 2) ** 2 - p0
+    fall = math.sin(max(0.0, math.asin(math.sqrt(p0)) - h / 2)) ** 2 - p0
+    up = estimation.power_analysis(p0, 125, 125, direction="increase")["minimum_detectable_difference"]
+    down = estimation.power_analysis(p0, 125, 125, direction="decrease")["minimum_detectable_difference"]
+    assert up == pytest.approx(rise, abs=1e-12) and up > 0
+    assert down == pytest.approx(fall, abs=1e-12) and down < 0
+    # a fall cannot go below 0, nor a rise above 1: the whole way down, or up
+    assert estimation.power_analysis(0.01, 125, 125, direction="decrease")["minimum_detectable_difference"] == \
+        pytest.approx(-0.01, abs=1e-12)
+    # near 1 a rise stops at 1: the whole way up
+    assert estimation.power_analysis(0.98, 125, 125, direction="increase")["minimum_detectable_difference"] == \
+        pytest.approx(0.02, abs=1e-12)
+
+
+def test_numbers_within_1e_12_of_zero_are_zero():
+    assert tidy.clean(1.7e-18) == 0.0 and tidy.clean(-1e-13) == 0.0 and tidy.clean(-0.0) == 0.0
+    assert str(tidy.clean(-0.0)) == "0.0" and tidy.clean(2e-12) == 2e-12 and tidy.clean(-0.5) == -0.5
+    assert tidy.clean(float("nan")) is None and tidy.clean(0) == 0
+
+
+def test_the_charge_outcome_detects_an_increase_in_the_shipped_run(reference_results):
+    """Charge and positive outcomes are meant to increase: their smallest detectable change is positive."""
+    for name in ("charge", "positive_outcome"):
+        assert reference_results["outcomes"][name]["power"]["minimum_detectable_difference"] > 0
+    assert reference_results["outcomes"]["attrition"]["power"]["minimum_detectable_difference"] < 0

@@ -247,7 +247,8 @@ def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | No
     header, body = list(frame.iloc[header_position]), frame.iloc[header_position + 1:]
     body, dropped, kept = _normalise_headers(body, header, contract_columns, label)
     if workbook is not None:
-        _refuse_unreadable_cells(workbook, header_line - 1, kept, label)
+        contract = {position: name for position, name in kept.items() if name in contract_columns}
+        _refuse_unreadable_cells(workbook, header_line - 1, contract, label)
         body = _excel_values(body, date_columns, workbook.epoch, label, notes)
     _check_size(label, "data rows", len(body), limits.max_rows, "max_rows")
     if len(body) == 0:  # rows, not cells: a sheet whose columns were all dropped still has rows
@@ -678,42 +679,43 @@ def _cell_list(cells: list[tuple[int, int]]) -> str:
     return shown + (f", ... ({len(names)} cells)" if len(names) > MAX_CELLS_NAMED else "")
 
 
-def _refuse_unreadable_cells(workbook: Workbook, header_index: int, kept: dict[int, str], label: str) -> None:
-    """Refuse cells of the header line and of the kept columns below it whose value the file does not hold:
-    formulas never calculated, Excel errors, and merged ranges (only their first cell has a value)."""
+UNCACHED = ("hold a formula with no saved value ({cells}): the workbook was written by a program and never opened "
+            "and saved in a spreadsheet, so the file does not hold what the formulas compute (a reader would see "
+            "blanks); open the workbook in Excel or LibreOffice and save it, or export the sheet as CSV")
+ERRORS = "hold an Excel error ({kinds}) instead of a value ({cells}): the formulas that fill them failed; correct them in the workbook"
+
+
+def _refuse_unreadable_cells(workbook: Workbook, header_index: int, contract: dict[int, str], label: str) -> None:
+    """Refuse cells whose value the file does not hold, in the header line and in the contract's columns below it
+    (``contract``: their labels by position): formulas never calculated, Excel errors, and merged ranges (only
+    their first cell has a value). Other columns are never read, so what they hold does not matter."""
     from openpyxl.utils.cell import range_boundaries
 
-    relevant = lambda r, c: r == header_index or (r > header_index and c in kept)
+    groups: dict[tuple[str, int | None], list[tuple[int, int, str]]] = {}
+    for kind, cells in (("uncached", [(r, c, "") for r, c in workbook.uncached]), ("errors", workbook.errors)):
+        for r, c, value in cells:
+            if r == header_index:  # the header names the columns: any unreadable cell there is refused
+                groups.setdefault((kind, None), []).append((r, c, value))
+            elif r > header_index and c in contract:
+                groups.setdefault((kind, c), []).append((r, c, value))
     problems = []
-    by_column: dict[int, list[tuple[int, int]]] = {}
-    for r, c in workbook.uncached:
-        if relevant(r, c):
-            by_column.setdefault(c, []).append((r, c))
-    for c, cells in sorted(by_column.items()):
-        problems.append(Problem(label, (
-            f"{len(cells)} cell(s) hold a formula with no saved value ({_cell_list(cells)}): the workbook was written by "
-            "a program and never opened and saved in a spreadsheet, so the file does not hold what the formulas "
-            "compute (a reader would see blanks); open the workbook in Excel or LibreOffice and save it, or export "
-            "the sheet as CSV"), kept.get(c) or f"column {column_letter(c)}", tuple(r + 1 for r, _ in cells)))
-    errors: dict[int, list[tuple[int, int, str]]] = {}
-    for r, c, value in workbook.errors:
-        if relevant(r, c):
-            errors.setdefault(c, []).append((r, c, value))
-    for c, cells in sorted(errors.items()):
-        kinds = ", ".join(sorted({v for _, _, v in cells}))
-        problems.append(Problem(label, (
-            f"{len(cells)} cell(s) hold an Excel error ({kinds}) instead of a value ({_cell_list([(r, c) for r, c, _ in cells])}): "
-            "the formulas that fill them failed; correct them in the workbook"),
-            kept.get(c) or f"column {column_letter(c)}", tuple(r + 1 for r, _, _ in cells)))
+    for (kind, c), cells in sorted(groups.items(), key=lambda item: (item[0][0], -1 if item[0][1] is None
+                                                                     else item[0][1])):
+        positions = [(r, column) for r, column, _ in cells]
+        text = (UNCACHED if kind == "uncached" else ERRORS).format(
+            cells=_cell_list(positions), kinds=", ".join(sorted({v for _, _, v in cells})))
+        where = "" if c is not None else "the header line's "
+        problems.append(Problem(label, f"{len(cells)} of {where}cell(s) {text}" if where else f"{len(cells)} cell(s) "
+                                f"{text}", None if c is None else contract[c], tuple(sorted({r + 1 for r, _ in positions}))))
     for reference in workbook.merged:
         first_col, first_row, last_col, last_row = range_boundaries(reference)
         rows = [r for r in range(first_row - 1, last_row) if r > header_index]
-        columns = [c for c in range(first_col - 1, last_col) if c in kept]
+        columns = [c for c in range(first_col - 1, last_col) if c in contract]
         if rows and columns:
             problems.append(Problem(label, (
                 f"cells {reference} are merged: a spreadsheet keeps a merged range's value in its first cell and "
                 "leaves the others empty, so the rows it spans cannot be read; unmerge the cells (Excel: Home > Merge "
-                "& Center > Unmerge Cells) and fill in every row"), kept[columns[0]], tuple(r + 1 for r in rows)))
+                "& Center > Unmerge Cells) and fill in every row"), contract[columns[0]], tuple(r + 1 for r in rows)))
     if problems:
         raise InputError(problems)
 

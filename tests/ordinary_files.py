@@ -8,6 +8,8 @@ that a test compares the run with the files, not with a number typed by hand.
 """
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +142,21 @@ def no_delivery(folder: Path) -> dict:
     allocation, extract = trial.write(folder)
     params = parameters(folder, randomisation_draws=2000)
     return {"args": ["--allocation", str(allocation), "--extract", str(extract), "--params", str(params)]}
+
+
+def page_text(page: str) -> str:
+    """A report's words, as a reader sees them (no markup, styles or scripts)."""
+    text = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+def numbers_in(node):
+    """Every float of a results.json, however deep."""
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from numbers_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from numbers_in(value)
+    elif isinstance(node, float):
+        yield node

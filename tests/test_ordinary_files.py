@@ -25,6 +25,7 @@ from helpers.report import summary
 
 pytest.register_assert_rewrite("tests.e2e_runs")  # it is also this module's plugin, loaded below
 from . import e2e_runs, ordinary_files  # noqa: E402
+from .ordinary_files import numbers_in, page_text  # noqa: E402
 from .reference_values import load  # noqa: E402
 
 pytest_plugins = ("tests.e2e_runs",)
@@ -62,14 +63,6 @@ def repeated_wards_run():
 @pytest.fixture(scope="module")
 def no_delivery_run():
     return finished("no_delivery_run")
-
-
-def page_text(page: str) -> str:
-    """The report's words, as a reader sees them."""
-    import html
-
-    text = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
 
 
 # --- a workbook as analysts keep one -----------------------------------------------------------------
@@ -219,23 +212,12 @@ def test_without_delivery_page_one_says_no_one_received_the_contact(no_delivery_
 
 # --- no tiny or signed zero anywhere -------------------------------------------------------------------
 
-def _numbers(node):
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _numbers(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _numbers(value)
-    elif isinstance(node, float):
-        yield node
-
-
 @pytest.mark.parametrize("name", ["workbook_run", "repeated_wards_run", "no_delivery_run"])
 def test_no_number_is_a_rounding_error_or_a_signed_zero(name, request):
     run = request.getfixturevalue(name)
     text = (run["out"] / "results.json").read_text(encoding="utf-8")
     assert not re.search(r"-0\.0(?![0-9]*[1-9])", text)
-    for value in _numbers(run["results"]):
+    for value in numbers_in(run["results"]):
         assert value == 0 or abs(value) >= 1e-12, value
         assert not (value == 0 and math.copysign(1, value) < 0)
     page = page_text(run["page"])

@@ -245,6 +245,8 @@ def read_input(path: Path | str, contract_columns: list[str], *, sheet: str | No
     if header_line - 1 in widths:
         _refuse_long_lines(frame, header_position, widths[header_line - 1], path.name, delimiter)
     header, body = list(frame.iloc[header_position]), frame.iloc[header_position + 1:]
+    if workbook is not None:  # header cells as text, as every other cell becomes below
+        header = [_excel_cell(cell) for cell in header]
     body, dropped, kept = _normalise_headers(body, header, contract_columns, label)
     if workbook is not None:
         contract = {position: name for position, name in kept.items() if name in contract_columns}

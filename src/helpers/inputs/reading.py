@@ -437,7 +437,7 @@ def _refuse_binary(file: str, text: str) -> str:
 def _mostly_binary(nul_bytes: int, length: int) -> bool:
     """Whether NUL bytes are a binary file's (many) rather than a stray one in a text file (a value that the
     contract check then refuses by row and column)."""
-    return nul_bytes > max(1, length // 100) or (nul_bytes and length < 100)
+    return nul_bytes > max(1, length // 100) or (nul_bytes > 0 and length < 100)
 
 
 def _first_lines(text: str) -> dict[int, str]:

@@ -1,6 +1,7 @@
-"""The full ``srceval run`` commands of test_end_to_end.py, started as soon as collection ends.
+"""The full ``srceval run`` commands of test_end_to_end.py and test_ordinary_files.py, started as soon
+as collection ends.
 
-A pytest plugin, loaded by test_end_to_end.py (``pytest_plugins``). Most of the suite runs in
+A pytest plugin, loaded by those modules (``pytest_plugins``). Most of the suite runs in
 process, on one core; the end-to-end runs start in the background when the session knows which
 tests it will run, use the other core while the tests before them run, and are usually finished
 when their tests need them. Only the runs that the selected tests use are started; none with
@@ -18,9 +19,12 @@ from pathlib import Path
 from helpers import config
 from helpers.inputs.simulate import TrialDesign, simulate_trial
 
+from . import ordinary_files
+
 SRCEVAL = Path(sys.executable).with_name("srceval")
-MODULE = "test_end_to_end"
-RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run")
+MODULES = ("test_end_to_end", "test_ordinary_files")
+RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run", "workbook_run", "repeated_wards_run",
+        "no_delivery_run")
 MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
            "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
 
@@ -79,6 +83,16 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
         return folder, Started(folder / "log", "run", "--allocation", str(trial / "allocation_log.xlsx"), "--extract",
                                str(trial / "crime_extract.csv"), "--params", str(trial / "parameters.yml"),
                                "--out", str(folder / "out"))
+    builders = {"workbook_run": (ordinary_files.odd_workbook, "leadership"),
+                "repeated_wards_run": (ordinary_files.repeated_wards, "leadership"),
+                "no_delivery_run": (ordinary_files.no_delivery, "full")}
+    if name in builders:  # files made here, run from their own folder with relative paths, as an evaluator would
+        build, audience = builders[name]
+        made = build(folder / "in")
+        args = [str(Path(a).relative_to(folder)) if a.startswith(str(folder)) else a for a in made["args"]]
+        command = Started(folder / "log", "run", *args, "--out", "out", "--audience", audience, cwd=folder)
+        command.made = made  # what the files were made to give, for the tests to compare with
+        return folder, command
     raise KeyError(name)
 
 
@@ -106,7 +120,7 @@ def pytest_collection_finish(session) -> None:
     if session.config.option.collectonly:
         return
     needed = {name for item in session.items if getattr(item, "module", None) is not None
-              and item.module.__name__.rpartition(".")[2] == MODULE
+              and item.module.__name__.rpartition(".")[2] in MODULES
               for name in getattr(item, "fixturenames", ()) if name in RUNS}
     if needed:
         start(needed)

@@ -169,14 +169,19 @@ def test_a_named_sheet_is_read(tmp_path, params, small_trial):
     extract.to_csv(tmp_path / "extract.csv", index=False)
     result = clean_inputs(path, tmp_path / "extract.csv", params["outcomes"], sheet={"allocation": "Log"})
     assert result.flow["randomised"] == 40
-    with pytest.raises(InputError, match="required column is missing"):
-        clean_inputs(path, tmp_path / "extract.csv", params["outcomes"])  # the first sheet is the cover
+    assert result.inputs["allocation"]["sheet"] == "Log"
+    assert result.inputs["allocation"]["sheet_reason"] == "named with --allocation-sheet"
+    # unnamed: the cover sheet lacks the log's columns, so the only visible sheet that has them is read
+    chosen = clean_inputs(path, tmp_path / "extract.csv", params["outcomes"])
+    assert chosen.flow["randomised"] == 40 and chosen.inputs["allocation"]["sheet"] == "Log"
+    assert chosen.inputs["allocation"]["sheet_reason"].startswith("the only visible sheet with the required columns")
 
 
 def test_an_unknown_sheet_is_a_clear_error(tmp_path, params, small_trial):
     allocation, extract = small_trial
     allocation.to_excel(tmp_path / "allocation.xlsx", sheet_name="Log", index=False)
     extract.to_csv(tmp_path / "extract.csv", index=False)
-    with pytest.raises(InputError, match="allocation.xlsx: cannot read the sheet"):
+    with pytest.raises(InputError, match="allocation.xlsx: cannot read the sheet: the workbook has no sheet named "
+                                         "'Nope'; its sheets are 'Log'"):
         clean_inputs(tmp_path / "allocation.xlsx", tmp_path / "extract.csv", params["outcomes"],
                      sheet={"allocation": "Nope"})

@@ -562,14 +562,13 @@ def test_zero_padded_codes_and_doubled_spaces_in_strands_are_read(write_inputs, 
     assert cleaned.analysis["attrition"].sum() > 0
 
 
-def test_an_empty_first_sheet_names_the_sheets_and_the_option(tmp_path, small_trial):
-    from helpers.errors import InputError
+def test_an_empty_first_sheet_is_passed_over_for_the_sheet_with_the_data(tmp_path, small_trial):
     from helpers.inputs.reading import read_input
     allocation, _ = small_trial
     path = tmp_path / "allocation_log.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         pd.DataFrame().to_excel(writer, sheet_name="Cover", index=False)
         allocation.to_excel(writer, sheet_name="Log", index=False)
-    with pytest.raises(InputError) as refused:
-        read_input(path, ["crime_ref", "allocated_on", "allocation"], required=["crime_ref"])
-    assert "the first sheet ('Cover') is empty" in str(refused.value) and "--allocation-sheet" in str(refused.value)
+    table = read_input(path, ["crime_ref", "allocated_on", "allocation"], required=["crime_ref"])
+    assert table.sheet == "Log" and len(table.data) == 40
+    assert table.sheet_reason == "the only visible sheet with the required columns (crime_ref)"

@@ -318,6 +318,17 @@ def test_refuses_a_cluster_randomised_run(tmp_path, capsys):
     assert f"{paths[1]}: a cluster design" in message
 
 
+def test_refuses_a_run_in_which_no_one_received_the_contact(tmp_path, capsys):
+    """Its arms' difference is not an effect of SRC (the exclusion restriction): pooled, it would be credited as one."""
+    runs = three_runs()
+    runs[0]["identification"] = {"identified": False, "reason": "no victim received the contact (none of the 125 "
+                                                                 "allocated to SRC); the allocation can change ..."}
+    paths = write_runs(tmp_path, runs)
+    message = refused(["pool", *map(str, paths), "--out", str(tmp_path / "o")], capsys)
+    assert f"{paths[0]}: no victim received the contact (none of the 125 allocated to SRC)" in message
+    assert "its arms' difference is not an effect of SRC, so it cannot be pooled" in message
+
+
 def test_refuses_different_outcome_definitions(tmp_path, capsys):
     runs = three_runs()
     runs[2]["provenance"]["parameters"]["outcomes"]["attrition"]["codes"] = ["14"]

@@ -25,10 +25,12 @@ def short_label(label: str, *, capital: bool = False) -> str:
     short = label.split(" (")[0].strip()
     return short[:1].upper() + short[1:] if capital else short
 
-# Strict types: YAML's "0.95" (a string) or `yes` (a boolean) is refused, not coerced.
-Probability = Annotated[float, Field(strict=True, gt=0, lt=1)]
-Share = Annotated[float, Field(strict=True, ge=0, le=1)]
-NonNegative = Annotated[float, Field(strict=True, ge=0)]
+# Strict types: YAML's "0.95" (a string) or `yes` (a boolean) is refused, not coerced; YAML's
+# `.inf` and `.nan` are refused too (a cost of infinity is a slip, not an assumption).
+Probability = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
+Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 Text = Annotated[str, Field(strict=True, min_length=1)]
 
 
@@ -73,14 +75,18 @@ class Outcomes(Strict):
 
 
 class Economics(Strict):
-    """Labelled costing assumptions of the delivery."""
+    """Labelled costing assumptions of the delivery.
 
-    minutes_per_phone_contact: NonNegative
-    minutes_per_visit: NonNegative
+    Money and the time a contact takes are finite and positive: a contact that costs nothing, or
+    infinitely much, makes every cost figure meaningless. An unsuccessful attempt may take no time.
+    """
+
+    minutes_per_phone_contact: Positive
+    minutes_per_visit: Positive
     minutes_per_unsuccessful_attempt: NonNegative
     share_by_constables: Share
-    hourly_cost_constable: NonNegative
-    hourly_cost_pcso: NonNegative
+    hourly_cost_constable: Positive
+    hourly_cost_pcso: Positive
     source: Text
 
 
@@ -112,8 +118,8 @@ class Subgroups(Strict):
 class Bayesian(Strict):
     """Beta priors for each arm's risk: the default (uniform) and a sceptical one shown beside it."""
 
-    prior: Annotated[list[Annotated[float, Field(strict=True, gt=0)]], Field(min_length=2, max_length=2)]
-    sceptical_prior: Annotated[list[Annotated[float, Field(strict=True, gt=0)]], Field(min_length=2, max_length=2)]
+    prior: Annotated[list[Positive], Field(min_length=2, max_length=2)]
+    sceptical_prior: Annotated[list[Positive], Field(min_length=2, max_length=2)]
     relative_threshold: Probability
 
 
@@ -145,6 +151,9 @@ DESIGN_COLUMNS = ("borough", "ward", "offence_group", "primary_strand")
 ASSIGNMENTS = ("complete", "simple", "blocked", "cluster")
 
 
+DesignColumn = Literal[DESIGN_COLUMNS]  # type: ignore[valid-type]
+
+
 class Design(Strict):
     """How reports were allocated: the estimators, tests and audit checks follow it.
 
@@ -152,41 +161,60 @@ class Design(Strict):
     simple: each report to SRC with ``probability``, independently (Bernoulli);
     blocked: complete randomisation within each value of ``blocks`` (shares may differ by block);
     cluster: whole units (``clusters``, e.g. wards) randomised, every report following its unit.
+
+    ``blocks`` and ``clusters`` name one column, whose values are the units as written (``ward``: each
+    ward label is one unit, in whatever borough it appears), or a list of columns whose combinations
+    are the units (``[borough, ward]``: a ward within its borough, so that two boroughs' wards of the
+    same name are two units).
     """
 
     assignment: Literal[ASSIGNMENTS] = "complete"  # type: ignore[valid-type]
-    blocks: Literal[DESIGN_COLUMNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
-    clusters: Literal[DESIGN_COLUMNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
+    blocks: DesignColumn | list[DesignColumn] | None = Field(None, validate_default=True)
+    clusters: DesignColumn | list[DesignColumn] | None = Field(None, validate_default=True)
     probability: Probability = 0.5
 
     @field_validator("blocks", "clusters")
     @classmethod
-    def _column_fits_the_assignment(cls, value: str | None, info) -> str | None:
+    def _column_fits_the_assignment(cls, value: str | list[str] | None, info) -> str | list[str] | None:
         own = {"blocks": "blocked", "clusters": "cluster"}[info.field_name]
         assignment = info.data.get("assignment")
+        if isinstance(value, list):
+            if not value:
+                raise ValueError(f"an empty list names no column; name one of {', '.join(DESIGN_COLUMNS)}, or a "
+                                 "list of them whose combinations are the units, such as [borough, ward]")
+            if len(set(value)) < len(value):
+                raise ValueError("a column is named twice; each column of the list is named once")
+            value = value[0] if len(value) == 1 else list(value)
         if assignment is None:  # the assignment itself is wrong, and said so
             return value
         if assignment == own and value is None:
             what = "the column randomised within" if own == "blocked" else "the column whose units were randomised"
-            raise ValueError(f"a {own} design needs '{info.field_name}': {what}, one of {', '.join(DESIGN_COLUMNS)}")
+            raise ValueError(f"a {own} design needs '{info.field_name}': {what}, one of {', '.join(DESIGN_COLUMNS)} "
+                             "(or a list of them, such as [borough, ward] for wards within boroughs)")
         if assignment != own and value is not None:
             raise ValueError(f"'{info.field_name}' belongs to a {own} design, and the assignment is '{assignment}' "
                              f"(set assignment: {own}, or {info.field_name}: null)")
         return value
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns whose values (together) make the design's units, outermost first; empty for none."""
+        value = self.blocks or self.clusters
+        return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+    @property
     def column(self) -> str | None:
-        """The column of the design's units (blocks or clusters), or None."""
-        return self.blocks or self.clusters
+        """The column of the design's units (the innermost of a nested list), or None."""
+        return self.columns[-1] if self.columns else None
 
 
 class Parameters(Strict):
     """Every analysis choice of one run (``config/parameters.yml``)."""
 
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)]
-    confidence_level: Annotated[float, Field(strict=True, ge=0.5, lt=1)]
+    confidence_level: Annotated[float, Field(strict=True, ge=0.5, lt=1, allow_inf_nan=False)]
     randomisation_draws: Annotated[int, Field(strict=True, ge=100, le=10_000_000)]
-    target_power: Annotated[float, Field(strict=True, ge=0.5, lt=1)]
+    target_power: Annotated[float, Field(strict=True, ge=0.5, lt=1, allow_inf_nan=False)]
     # Below 3, a published count could single out a victim (the issue of small cells).
     disclosure_threshold: Annotated[int, Field(strict=True, ge=3, le=100)]
     allocation_rule: AllocationRule
@@ -200,7 +228,7 @@ class Parameters(Strict):
     delivery_constraints: Text
     input_limits: InputLimits = InputLimits()
     # Shares of victims reached for the "if delivery improved" table; the trial's own share is added.
-    delivery_scenarios: Annotated[list[Annotated[float, Field(strict=True, gt=0, le=1)]],
+    delivery_scenarios: Annotated[list[Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)]],
                                   Field(min_length=1)] = [0.8, 0.9, 1.0]
     design: Design = Design()
     analysis_plan: AnalysisPlan

@@ -72,14 +72,71 @@ def allocation_before_report(data: pd.DataFrame) -> pd.DataFrame:
 def threshold_rule_breaches(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC") -> int | None:
     """Reports whose arm does not follow the documented rule of the random number.
 
-    The rule: a draw below ``threshold`` allocates to ``below``, otherwise to the other arm.
-    None when the log has no random numbers.
+    The rule: a draw below ``threshold`` allocates to ``below``, otherwise to the other arm. Only
+    draws in [0, 1] are checked (:func:`random_numbers_out_of_range` flags the others). None when
+    the log has no random number in [0, 1].
     """
     draws = data["random_number"]
-    if draws.isna().all():
+    usable = draws.notna() & ~_out_of_range(draws)
+    if not usable.any():
         return None
     expected_below = (draws < threshold) == (data["allocation"] == below)
-    return int((~expected_below & draws.notna()).sum())
+    return int((~expected_below & usable).sum())
+
+
+def _out_of_range(draws: pd.Series) -> pd.Series:
+    values = draws.astype(float)
+    return values.notna() & ~(np.isfinite(values) & (values >= 0) & (values <= 1))
+
+
+def random_numbers_out_of_range(data: pd.DataFrame) -> pd.DataFrame:
+    """Allocation log entries whose random number is not a draw in [0, 1] (7, -5, infinity): a random
+    number generator's draw lies in [0, 1], so such a number was typed, pasted or computed wrongly."""
+    if "random_number" not in data:
+        return data.iloc[0:0][["allocation_order", "alloc_row"]]
+    return data.loc[_out_of_range(data["random_number"]), ["allocation_order", "alloc_row"]]
+
+
+def allocated_after_outcome(data: pd.DataFrame) -> pd.DataFrame:
+    """Reports allocated after their outcome was recorded: the outcome was known when they were randomised,
+    so they could not have been eligible, and their outcome cannot be an effect of the allocation."""
+    if "outcome_on" not in data:
+        return data.iloc[0:0][["allocation_order", "alloc_row"]]
+    late = data["outcome_on"].notna() & (data["allocated_on"] > data["outcome_on"])
+    return data.loc[late, ["allocation_order", "alloc_row", "source_row"]]
+
+
+def conflicting_entries(data: pd.DataFrame) -> pd.DataFrame:
+    """Reports entered more than once in the allocation log, in the same arm, with different dates or random
+    numbers: which entry records the randomisation is unknown (the first was kept by cleaning)."""
+    if "allocation_entries_differ" not in data:
+        return data.iloc[0:0][["allocation_order", "alloc_row"]]
+    return data.loc[data["allocation_entries_differ"].fillna(False).astype(bool), ["allocation_order", "alloc_row"]]
+
+
+def _rows(frame: pd.DataFrame, column: str = "alloc_row") -> str:
+    from helpers.errors import format_rows
+
+    return format_rows(frame[column].astype(int).tolist())
+
+
+def oddity_flags(out_of_range: pd.DataFrame, after_outcome: pd.DataFrame, conflicting: pd.DataFrame) -> list[str]:
+    """Flags for entries of the allocation log that no randomisation could have produced, each naming its rows."""
+    flags = []
+    if len(out_of_range):
+        flags.append(f"{len(out_of_range)} random number(s) in the allocation log are outside [0, 1] or not finite "
+                     f"(allocation log {_rows(out_of_range)}): a generator's draw lies between 0 and 1, so these were "
+                     "typed or computed wrongly; they are left out of the check of the documented rule.")
+    if len(after_outcome):
+        flags.append(f"{len(after_outcome)} report(s) were allocated after their outcome was recorded (allocation "
+                     f"log {_rows(after_outcome)}; crime extract {_rows(after_outcome, 'source_row')}): the outcome "
+                     "was known when they were randomised, so they cannot have been eligible; check the dates.")
+    if len(conflicting):
+        flags.append(f"{len(conflicting)} report(s) were entered more than once in the allocation log, in the same "
+                     f"arm but with a different date or random number (allocation log {_rows(conflicting)} kept; "
+                     "the other entries are in the exclusion log): which entry records the randomisation is not "
+                     "known; check the log.")
+    return flags
 
 
 def _covariate_values(data: pd.DataFrame):
@@ -299,24 +356,62 @@ def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str =
     balance = balance_table(data)
     common = balance[balance["n"] >= MIN_LEVEL_COUNT]
     max_smd = float(common["standardised_difference"].abs().max()) if len(common) else None
+    oddities = log_oddities(data)
     return {
         "ratio": ratio, "runs": runs, "omnibus": omnibus,
         "omnibus_randomisation": randomisation_balance_test(data, draws=draws, seed=seed),
         "allocated_before_report": int(len(early)), "threshold_rule_breaches": breaches,
+        **oddities["counts"],
         "by_weekday": periods["weekday"], "by_month": periods["month"],
         "max_abs_standardised_difference": max_smd,
-        "flags": audit_flags(ratio, runs, omnibus, len(early), breaches, periods),
+        "flags": audit_flags(ratio, runs, omnibus, len(early), breaches, periods) + oddities["flags"],
         "balance": balance,
     }
+
+
+def log_oddities(data: pd.DataFrame) -> dict:
+    """Entries of the allocation log that no randomisation produces: counts for results.json, and their flags."""
+    found = (random_numbers_out_of_range(data), allocated_after_outcome(data), conflicting_entries(data))
+    names = ("random_numbers_out_of_range", "allocated_after_outcome", "conflicting_log_entries")
+    return {"counts": {name: int(len(frame)) for name, frame in zip(names, found)}, "flags": oddity_flags(*found)}
 
 
 # --------------------------------------------------------------------------------------------
 # Other designs: simple (Bernoulli), blocked and cluster randomisation
 # --------------------------------------------------------------------------------------------
 
+def _design_columns(design: dict) -> tuple[str, ...]:
+    value = design.get("blocks") or design.get("clusters")
+    return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+
 def _unit_noun(design: dict) -> str:
+    names = _design_columns(design)
     return {"borough": "borough", "ward": "ward", "offence_group": "offence group",
-            "primary_strand": "hate strand"}.get(design.get("blocks") or design.get("clusters"), "unit")
+            "primary_strand": "hate strand"}.get(names[-1] if names else None, "unit")
+
+
+MAX_LABELS_NAMED = 10  # ward labels named in one warning; results.json lists them all
+
+
+def wards_in_several_boroughs(data: pd.DataFrame) -> dict[str, int]:
+    """Ward labels that appear in more than one borough, with how many boroughs each appears in."""
+    if "ward" not in data or "borough" not in data:
+        return {}
+    spread = data.groupby(data["ward"].astype(str))["borough"].nunique()
+    return {str(label): int(n) for label, n in spread[spread > 1].items()}
+
+
+def repeated_label_warning(labels: dict[str, int], design: dict) -> str | None:
+    """A warning when the design takes ward labels as units while some label appears in several boroughs."""
+    if not labels:
+        return None
+    kind = "clusters" if design.get("clusters") else "blocks"
+    named = ", ".join(f"'{label}' ({n} boroughs)" for label, n in list(labels.items())[:MAX_LABELS_NAMED])
+    more = f", and {len(labels) - MAX_LABELS_NAMED} more" if len(labels) > MAX_LABELS_NAMED else ""
+    return (f"{len(labels)} ward label(s) appear in more than one borough: {named}{more}. The declared design "
+            f"({kind}: ward) takes each label as one ward wherever it appears; if these are different wards that "
+            f"share a name, declare {kind}: [borough, ward] instead.")
 
 
 def _does_not_apply(design: dict, what: str) -> str:
@@ -354,9 +449,15 @@ def cluster_arms(data: pd.DataFrame, units: pd.Series, *, treatment: str = "assi
     return table
 
 
-def cluster_breaches(table: pd.DataFrame, design: dict) -> tuple[list[dict], list[str]]:
-    """Clusters with reports in both arms, and one flag each, by cluster and count (no report's details)."""
+def cluster_breaches(table: pd.DataFrame, design: dict, repeated: dict[str, int] | None = None
+                     ) -> tuple[list[dict], list[str]]:
+    """Clusters with reports in both arms, and one flag each, by cluster and count (no report's details).
+
+    ``repeated`` maps ward labels found in several boroughs to their number of boroughs: a breached
+    cluster among them is said to be one, since two wards that share a name may be what broke it.
+    """
     noun = _unit_noun(design)
+    repeated = repeated or {}
     split = table[(table["src"] > 0) & (table["src"] < table["reports"])]
     breaches, flags = [], []
     for row in split.itertuples(index=False):
@@ -370,9 +471,11 @@ def cluster_breaches(table: pd.DataFrame, design: dict) -> tuple[list[dict], lis
                          "in_other_arm": int(other)})
         arm = "" if row.arm == "split evenly" else f", an {row.arm} {noun}" if row.arm == "SRC" else \
             f", a {row.arm} {noun}"
+        shared = (f" The label {row.cluster} appears in {repeated[str(row.cluster)]} boroughs: if these are "
+                  "different wards, declare clusters: [borough, ward]." if str(row.cluster) in repeated else "")
         flags.append(f"Cluster design breached: {noun} {row.cluster}{arm}: {text}. A cluster design allocates "
                      f"every report of a {noun} to the {noun}'s arm, so the cluster estimates are not estimable "
-                     "until the allocation is corrected or explained.")
+                     f"until the allocation is corrected or explained.{shared}")
     if len(flags) > MAX_NAMED:
         flags = flags[:MAX_NAMED] + [f"Cluster design breached in {len(flags) - MAX_NAMED} more {noun}s with reports "
                                      "in both arms (the design section of results.json lists every one)."]
@@ -578,8 +681,14 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
     assignment = design["assignment"]
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
-    checks: dict = {"assignment": assignment, "column": design.get("blocks") or design.get("clusters")}
+    names = _design_columns(design)
+    checks: dict = {"assignment": assignment, "column": names[-1] if names else None, "columns": list(names),
+                    "warnings": []}
     extra_flags: list[str] = []
+    repeated = wards_in_several_boroughs(data) if "ward" in names and "borough" not in names else {}
+    if repeated:
+        checks["wards_in_several_boroughs"] = repeated
+        checks["warnings"].append(repeated_label_warning(repeated, design))
     if assignment == "simple":
         ratio = ratio_test(data, share=float(design["probability"]))
         runs, omnibus = runs_test(data), omnibus_balance_test(data)
@@ -615,7 +724,7 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
                                          "imbalance; blocks with one arm only are left out")
         else:
             table = cluster_arms(data, units)
-            found, extra_flags = cluster_breaches(table, design)
+            found, extra_flags = cluster_breaches(table, design, repeated)
             balance = balance_table(data)
             by_cluster = cluster_balance(data, units, table.set_index("cluster")["arm"])
             shown = by_cluster["standardised_difference"].dropna().abs()
@@ -626,12 +735,14 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
     common = balance[balance["n"] >= MIN_LEVEL_COUNT] if len(balance) else balance
     max_smd = float(common["standardised_difference"].abs().max()) if len(common) else None
     checks["flags"] = extra_flags
+    oddities = log_oddities(data)
     return {
         "ratio": ratio, "runs": runs, "omnibus": omnibus, "omnibus_randomisation": omnibus_randomisation,
-        "allocated_before_report": int(len(early)), "threshold_rule_breaches": breaches,
+        "allocated_before_report": int(len(early)), "threshold_rule_breaches": breaches, **oddities["counts"],
         "by_weekday": periods["weekday"], "by_month": periods["month"],
         "max_abs_standardised_difference": max_smd,
-        "flags": audit_flags(ratio, runs, flagged_balance, len(early), breaches, periods) + extra_flags,
+        "flags": audit_flags(ratio, runs, flagged_balance, len(early), breaches, periods) + extra_flags
+        + oddities["flags"],
         "balance": balance, "design": checks,
     }
 

@@ -184,4 +184,4 @@ def biased_comparisons(data: pd.DataFrame, outcome: str, *, alpha: float = 0.05)
 
 
 def _relabel(estimate, estimand: str, method: str):
-    return replace(estimate, estimand=estimand, method=method)
+    return replace(estimate, estimand=estimand, method=f"{method}; {estimate.method}")

@@ -50,7 +50,8 @@ def read_run(path: Path, label: str) -> Run:
     Read: ``outcomes.<name>.control|treatment.events|n`` and
     ``provenance.parameters.outcomes.<name>.codes`` (and ``.label`` when present, for the
     report's headings); ``provenance.git_commit`` and
-    ``provenance.generated_at`` when present (shown, never required). Nothing else.
+    ``provenance.generated_at`` when present (shown, never required); ``design.assignment`` and
+    ``identification`` when present, to refuse a run whose counts do not measure the effect of SRC.
     """
     path = Path(path)
     try:
@@ -67,6 +68,11 @@ def read_run(path: Path, label: str) -> Run:
         raise PoolInputError(f"{path}: a {design} design; pooling reads each run's two-by-two counts, which is "
                              "right only for individually randomised runs (complete or simple), so this run "
                              "cannot be pooled here")
+    identification = document.get("identification") or {}
+    if identification.get("identified") is False:  # its arms' difference is not an effect of SRC
+        raise PoolInputError(f"{path}: {identification.get('reason') or 'the allocation did not change delivery'}; "
+                             "its arms' difference is not an effect of SRC, so it cannot be pooled with runs that "
+                             "measure one")
     outcomes, definitions = document["outcomes"], document["provenance"]["parameters"]["outcomes"]
     counts = {name: StudyCounts(label, int(entry["treatment"]["events"]), int(entry["treatment"]["n"]),
                                 int(entry["control"]["events"]), int(entry["control"]["n"]))

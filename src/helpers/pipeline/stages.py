@@ -237,6 +237,8 @@ def write_effects(ctx: StageContext, data: pd.DataFrame, outcomes: dict, estimat
               "contact_mode": compliance.outcome_by_contact_mode(data, "attrition") if recorded(data, "src_mode")
               else None,
               "design": dispatch.design_result(design, data, outcomes, plan["primary_outcome"], not_valid),
+              # whether a difference between the arms can be an effect of the contact (delivery differs by arm)
+              "identification": estimation.delivery_contrast(data),
               "thresholds": {"weak_instrument_f": estimation.WEAK_INSTRUMENT_F,
                              "min_subgroup_per_arm": subgroups.MIN_SUBGROUP_PER_ARM}}
     return ctx.write_stage_result("04_effect_estimation", result)
@@ -274,11 +276,18 @@ def _scenario_rates(ctx: StageContext) -> list[float]:
 
 # -- Stage 5: extrapolation -------------------------------------------------------------------
 
+def not_an_effect(ctx: StageContext) -> str | None:
+    """Why a difference between the arms is not an effect of SRC (no contact delivered, say), or None."""
+    identification = ctx.read_stage_result("04_effect_estimation").get("identification") or {}
+    return identification.get("reason") if identification.get("identified") is False else None
+
+
 def transport(ctx: StageContext, attrition: dict) -> dict:
     """The trial's effect carried to the force (relative and absolute), and the delivery scenarios."""
-    key = ctx.params["population"]
-    force = extrapolation.force_extrapolation(attrition, load_population(ctx.params)[key], key)
-    force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"], force["withdrawals"])
+    key, why = ctx.params["population"], not_an_effect(ctx)
+    force = extrapolation.force_extrapolation(attrition, load_population(ctx.params)[key], key, not_an_effect=why)
+    force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"], force["withdrawals"],
+                                                                   not_an_effect=why)
     return {"extrapolation": force,
             "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"],
                                                                    rates=_scenario_rates(ctx),
@@ -286,8 +295,11 @@ def transport(ctx: StageContext, attrition: dict) -> dict:
 
 
 def cost(ctx: StageContext, attrition: dict, force: dict) -> dict | None:
-    """Officer time and cost per prevented withdrawal; None when the extract records no contact modes."""
-    delivery = ctx.read_stage_result("03_compliance_analysis")
+    """Officer time and cost per prevented withdrawal; None when the extract records no contact modes, not
+    estimable (with the reason) when no contact was delivered."""
+    delivery, why = ctx.read_stage_result("03_compliance_analysis"), not_an_effect(ctx)
+    if why:
+        return economics.not_estimable(force, ctx.params["economics"], why)
     if delivery["contact_modes"] is None:  # the cost rests on the trial's mix of calls and visits
         return None
     return economics.economics(attrition, force, delivery, ctx.params["economics"])
@@ -302,20 +314,22 @@ def national(ctx: StageContext, attrition: dict, force: dict) -> dict:
         assumption = f"withdrawal share assumed equal to the {force['population']} share"
     return extrapolation.national_scenario(attrition, load_population(ctx.params),
                                            key=ctx.params["national_population"], assumed_share=share,
-                                           assumption=assumption)
+                                           assumption=assumption, not_an_effect=not_an_effect(ctx))
 
 
 def extrapolation_figures(ctx: StageContext, attrition: dict, result: dict) -> dict:
-    """Prevented withdrawals, the cost curve (if costed) and the national sensitivity curve."""
+    """Prevented withdrawals (if any is estimable), the cost curve (if costed) and the national sensitivity curve."""
     force, national_result = result["extrapolation"], result["national"]
-    drawn = {"extrapolation": figures.extrapolation_plot(
-        force["prevented"], ctx.files.figure("extrapolation"), population_label=force["population"],
-        confidence_level=float(ctx.params["confidence_level"]))}
-    if result["economics"] is not None:
+    drawn = {}
+    if force["prevented"]["itt"] is not None or force["prevented"]["full_compliance"] is not None:
+        drawn["extrapolation"] = figures.extrapolation_plot(
+            force["prevented"], ctx.files.figure("extrapolation"), population_label=force["population"],
+            confidence_level=float(ctx.params["confidence_level"]))
+    if result["economics"] is not None and result["economics"]["cost_per_year"] is not None:
         curve = economics.cost_curve(attrition, force, ctx.params["economics"], result["economics"]["phone_share"])
         drawn["cost_per_prevented"] = figures.cost_plot(curve, ctx.files.figure("cost_per_prevented"),
                                                         population_label=force["population"])
-    curve = extrapolation.sensitivity_curve(attrition, national_result["hate_crimes"])
+    curve = extrapolation.sensitivity_curve(attrition, national_result["hate_crimes"], not_an_effect=not_an_effect(ctx))
     if curve is not None:
         drawn["national_sensitivity"] = figures.sensitivity_plot(
             curve, ctx.files.figure("national_sensitivity"), label=national_result["population"],

@@ -187,8 +187,8 @@ def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, co
             continue
         ax.barh(i, estimate, color=PALETTE["src"] if i == 0 else PALETTE["accent"], height=0.5)
         ax.errorbar(estimate, i, xerr=_error_bar(estimate, low, high), fmt="none", color="#333333", capsize=4)
-        interval = "no interval" if low is None or high is None else f"{low:,.0f} to {high:,.0f}"
-        ax.text(max(high if high is not None else estimate, estimate) + 60, i, f"{estimate:,.0f}\n({interval})",
+        interval = numbers.interval([low, high], numbers.count)
+        ax.text(max(high if high is not None else estimate, estimate) + 60, i, f"{numbers.count(estimate)}\n({interval})",
                 va="center", fontsize=8.5)
     ax.set_yticks([0, 1], [r[0] for r in rows], fontsize=8.5)
     ax.set_xlabel(f"Withdrawals prevented a year ({numbers.level(confidence_level)} interval)")

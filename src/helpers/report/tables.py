@@ -180,6 +180,10 @@ def audit_checks(audit: dict) -> pd.DataFrame:
          num(audit["by_weekday"]["p_value"])),
         ("SRC share by month (chi-squared)", f"{len(audit['by_month']['table'])} months", num(audit["by_month"]["p_value"])),
         ("Allocated before the report date", str(audit["allocated_before_report"]), "–"),
+        ("Allocated after the outcome was recorded", str(audit.get("allocated_after_outcome", 0)), "–"),
+        ("Random numbers outside [0, 1] or not finite", str(audit.get("random_numbers_out_of_range", 0)), "–"),
+        ("Reports logged twice with another date or random number", str(audit.get("conflicting_log_entries", 0)),
+         "–"),
         ("Arm contradicts the random number's rule", "no random numbers" if breaches is None else str(breaches), "–"),
         ("Largest standardised difference (levels with 10+ reports)",
          num(audit["max_abs_standardised_difference"], 2), "–"),
@@ -257,8 +261,9 @@ def power_table(outcomes: dict) -> pd.DataFrame:
         direction = entry["itt"].get("one_sided_direction", "decrease")
         needed, detectable = power["n_per_arm_for_target_power"], power["minimum_detectable_difference"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
-                     f"Smallest change detectable with {target} power, this trial's arms (percentage points)":
-                         NOT_ESTIMABLE if detectable is None else f"{abs(detectable) * 100:.1f}",
+                     f"Smallest change detectable with {target} power, this trial's arms, in the outcome's "
+                     "stated direction (percentage points)":
+                         NOT_ESTIMABLE if detectable is None else points(detectable, signed=True),
                      f"Reports per arm for {target} power to detect a {change} relative "
                      f"{'reduction' if direction == 'decrease' else 'increase'}":
                          NOT_ESTIMABLE if needed is None else f"{needed:,}"})
@@ -279,6 +284,16 @@ def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.Data
     ])
 
 
+def extrapolation_notes(extrapolation: dict) -> list[str]:
+    """Why a prevented-withdrawals figure is not shown: one line per figure, each reason once."""
+    labels = {"itt": "SRC as delivered in the trial", "full_compliance": "SRC delivered to every victim"}
+    lines = [f"{labels.get(key, key)}: {reason}" for key, reason in (extrapolation.get("notes") or {}).items()]
+    absolute = extrapolation.get("absolute_transport") or {}
+    if absolute.get("reason"):
+        lines.append(f"The absolute difference carried to the force: {absolute['reason']}")
+    return lines
+
+
 def _parameter_text(value) -> str:
     """A parameter as it would be written in the YAML file: null, lists and mappings as JSON."""
     import json
@@ -293,6 +308,8 @@ def provenance_table(results: dict) -> pd.DataFrame:
     for role in ("allocation", "extract"):
         info = results["inputs"][role]
         rows.append((f"{role.title()} file", f"{info['file']} ({info['size_bytes']:,} bytes, {info['rows']} rows)"))
+        if info.get("sheet") is not None:
+            rows.append((f"{role.title()} sheet read", f"'{info['sheet']}': {info['sheet_reason']}"))
         rows.append((f"{role.title()} SHA-256", info["sha256"]))
         if info["dropped_identifier_columns"]:
             rows.append((f"{role.title()}: identifying columns dropped", ", ".join(info["dropped_identifier_columns"])))
@@ -371,6 +388,9 @@ def contact_mode_table(rows: list[dict] | None) -> pd.DataFrame:
 def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFrame:
     level = numbers.level(confidence_level)
     fmt = count
+    if not scenarios:  # no complier estimate to carry: one row that says so, not an empty table
+        return pd.DataFrame([{"Share of victims contacted": "any", "Withdrawals prevented a year": NOT_ESTIMABLE,
+                              f"{level} interval": "–"}])
     return pd.DataFrame([{"Share of victims contacted": f"{s['delivery_rate']:.0%}",
                           "Withdrawals prevented a year": fmt(s["prevented"]),
                           f"{level} interval": interval(s["prevented_ci"], fmt)} for s in scenarios])
@@ -381,15 +401,21 @@ def economics_table(econ: dict) -> pd.DataFrame:
     if econ is None:
         return pd.DataFrame([("Cost of delivery", "not estimated: the extract does not record how contacts were made")],
                             columns=["Item", "Value"])
-    money = lambda v: "unbounded" if v is None else f"£{v:,.0f}"
-    low, high = econ["cost_per_prevented_withdrawal_ci"]
-    rows = [("Officer hours a year (every victim offered SRC)", f"{econ['hours_per_year']:,.0f}"),
-            ("Cost a year", money(econ["cost_per_year"])),
-            ("Cost per withdrawal prevented", money(econ["cost_per_prevented_withdrawal"])),
-            ("  interval", f"{money(low) if low is not None else '–'} to {money(high)}"),
-            ("Share of contacts by phone (the trial's)", f"{econ['phone_share']:.0%}"),
-            ("Average minutes per contact", f"{econ['minutes_per_contact']:.0f}"),
-            ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
+    money = lambda v: NOT_ESTIMABLE if v is None else f"£{v:,.0f}"
+    if econ["cost_per_year"] is None:
+        rows = [("Cost of delivery", econ.get("reason") or NOT_ESTIMABLE),
+                ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
+    else:
+        per_prevented = econ["cost_per_prevented_withdrawal"]
+        rows = [("Officer hours a year (every victim offered SRC)", f"{econ['hours_per_year']:,.0f}"),
+                ("Cost a year", money(econ["cost_per_year"])),
+                ("Cost per withdrawal prevented", money(per_prevented) if per_prevented is not None else
+                 econ.get("reason") or NOT_ESTIMABLE),
+                ("  interval", "–" if per_prevented is None else interval(
+                    econ["cost_per_prevented_withdrawal_ci"], lambda v: f"£{v:,.0f}")),
+                ("Share of contacts by phone (the trial's)", f"{econ['phone_share']:.0%}"),
+                ("Average minutes per contact", f"{econ['minutes_per_contact']:.0f}"),
+                ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
     rows += [(f"Assumption: {key.replace('_', ' ')}", str(value)) for key, value in econ["assumptions"].items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])
 
@@ -472,7 +498,8 @@ def provenance_lines(results: dict) -> list[str]:
                      "matches it).")
     for role in ("allocation", "extract"):
         info = results["inputs"][role]
-        lines.append(f"{role.title()} file: {info['file']}, SHA-256 {info['sha256']}")
+        sheet = f", sheet '{info['sheet']}' ({info['sheet_reason']})" if info.get("sheet") is not None else ""
+        lines.append(f"{role.title()} file: {info['file']}{sheet}, SHA-256 {info['sha256']}")
     if design_line(results):
         lines.append(design_line(results))
     lines.append(f"Run on {results['provenance']['generated_at']} by srceval {results['provenance']['package_version']}"
@@ -515,7 +542,10 @@ def limitations(results: dict) -> list[str]:
                      "not the trial.")
     lines.append(f"One trial of {flow['randomised']} reports: the interval of the effect on withdrawal is wide, and "
                  "charges and positive outcomes are too rare to compare.")
-    if rate is not None and rate < 1:
+    identification = results.get("identification") or {}
+    if identification.get("identified") is False:
+        lines.append(f"No effect of SRC can be estimated: {identification['reason']}.")
+    elif rate is not None and rate < 1:
         lines.append(f"Delivery was incomplete ({pct(rate, 0)} of the SRC arm): the complier effect assumes "
                      "exclusion, monotonicity and no interference, and carrying it to every victim assumes that "
                      "those not reached would respond as those reached did.")
@@ -528,7 +558,7 @@ def limitations(results: dict) -> list[str]:
     if open_cases:
         lines.append(f"{open_cases} investigation(s) were still open and are left out of the outcome analysis; "
                      "the bounds show how far they could move it.")
-    if attrition["cace"]["weak_instrument"]:
+    if attrition["cace"]["weak_instrument"] and identification.get("identified") is not False:
         lines.append(f"The instrument is weak (first-stage F below {results['thresholds']['weak_instrument_f']:g}): read the Anderson-Rubin set, not the Wald "
                      "interval, for the complier effect.")
     return lines

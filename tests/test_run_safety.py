@@ -101,19 +101,21 @@ def test_every_path_argument_is_made_absolute_from_the_current_folder(tmp_path, 
     assert args.processed == tmp_path / "rel" / "p"
 
 
-def test_a_relative_out_gives_the_stages_absolute_paths_and_stages_beside_it(tmp_path, monkeypatch, stages):
+def test_a_relative_out_gives_the_stages_absolute_paths_and_stages_inside_it(tmp_path, monkeypatch, stages):
     caller = tmp_path / "elsewhere"
     caller.mkdir()
     monkeypatch.chdir(caller)
-    seen = []
-    stages["during"] = lambda stage: seen.extend(p for p in caller.iterdir() if p.name.startswith(".out-staging-"))
+    beside = []
+    stages["during"] = lambda stage: beside.extend(p for p in (caller / "rel").iterdir() if p.name != "out")
     assert run("--out", "rel/out") == 0
     assert {"allocation_path", "extract_path"} <= set(stages["calls"][0][1])  # stage 1 reads the inputs
     for _, parameters in stages["calls"]:
         for key in {"allocation_path", "extract_path", "output_dir", "processed_dir", "params_file"} & set(parameters):
             assert Path(parameters[key]).is_absolute(), key
-        assert Path(parameters["output_dir"]).parent.parent == caller / "rel"  # staging beside OUT
-    assert not seen and not list((caller / "rel").glob(".out-staging-*"))
+        staging = Path(parameters["output_dir"]).parent
+        assert staging.parent == caller / "rel" / "out" and staging.name.startswith(".srceval-staging-")
+    assert not beside, "nothing is written beside the output folder"
+    assert not list((caller / "rel" / "out").glob(".srceval-staging-*")) and not (caller / "rel" / "out" / ".srceval.lock").exists()
     assert (caller / "rel" / "out" / "results.json").read_text() == '{"run": "new"}'
     assert (caller / "rel" / "out" / "processed" / "analysis_table.parquet").is_file()
 
@@ -233,8 +235,9 @@ def test_publishing_never_overwrites_an_input(tmp_path):
     target = config.StageFiles(tmp_path / "out", tmp_path / "p")
     target.figures_dir.mkdir(parents=True)
     target.figure("x").write_bytes(b"an input")
-    with pytest.raises(outputs.RefusedPath, match="would overwrite its input"):
-        outputs.publish(staged, target, [target.figure("x")])
+    with outputs.RunFolders(target.output_dir, target.processed_dir) as folders:
+        with pytest.raises(outputs.RefusedPath, match="would overwrite its input"):
+            folders.publish(staged, target, [target.figure("x")])
     assert target.figure("x").read_bytes() == b"an input" and not target.results.exists()
 
 
@@ -248,7 +251,7 @@ def test_a_failed_run_leaves_the_output_as_it_was(tmp_path, stages, capsys):
 
     stages["during"] = fail
     assert run("--out", str(out)) == 1
-    assert tree(out) == before and not list(tmp_path.glob(".out-staging-*"))
+    assert tree(out) == before and not list(out.glob(".srceval-staging-*")) and not (out / ".srceval.lock").exists()
 
 
 # 4. interruptions ----------------------------------------------------------------------------
@@ -260,20 +263,18 @@ def dead_pid() -> int:
 
 
 def test_staging_folders_of_killed_runs_are_removed_at_the_start(tmp_path, stages, capsys):
+    """A run holds its folder's lock, so any staging folder in it belongs to a run that was killed."""
     out = tmp_path / "out"
-    old = time.time() - 3600
-    folders = {name: tmp_path / f".out-staging-{name}" for name in ("dead", "live", "nopid_old", "nopid_new")}
-    for name, folder in folders.items():
-        (folder / "out").mkdir(parents=True)
-        if name in ("dead", "live"):
-            (folder / outputs.PID_FILE).write_text(f"{dead_pid() if name == 'dead' else os.getpid()}\n")
-        if name != "nopid_new":
-            os.utime(folder, (old, old))
-    (tmp_path / ".other-staging-dead").mkdir()
+    (out / ".srceval-staging-dead" / "out").mkdir(parents=True)
+    (out / ".srceval-staging-dead" / "out" / "results.json").write_text("{}")
+    (out / ".srceval-staging-link").symlink_to(tmp_path / "kept")
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "file.txt").write_text("mine")
+    (tmp_path / ".out-staging-other").mkdir()  # beside the folder: not this run's to remove
     assert run("--out", str(out)) == 0
-    assert [n for n, f in folders.items() if f.exists()] == ["live", "nopid_new"]
-    assert (tmp_path / ".other-staging-dead").exists()
-    assert f"Removed 2 staging folder(s) left in {tmp_path} by interrupted runs." in capsys.readouterr().out
+    assert not (out / ".srceval-staging-dead").exists()
+    assert (tmp_path / "kept" / "file.txt").read_text() == "mine" and (tmp_path / ".out-staging-other").exists()
+    assert f"Removed 1 staging folder(s) left in {out} by interrupted runs." in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -291,20 +292,20 @@ def test_a_signal_stops_the_run_cleanly(tmp_path, stages, capsys, signum):
     assert run("--out", str(out)) == 128 + signum
     err = capsys.readouterr().err
     assert err == f"srceval: run interrupted; no results were written, the earlier report in {out} is unchanged\n"
-    assert tree(out) == before and not list(tmp_path.glob(".out-staging-*"))
+    assert tree(out) == before and not list(out.glob(".srceval-staging-*")) and not (out / ".srceval.lock").exists()
     assert signal.getsignal(signum) == handler  # the handler of before the run is back
 
 
 def test_a_signal_while_results_are_put_in_place_waits_for_them(tmp_path, stages, capsys, monkeypatch):
     out = tmp_path / "out"
     earlier_report(out)
-    publish = outputs.publish
+    publish = outputs.RunFolders.publish
 
     def interrupted_publish(*args):
         os.kill(os.getpid(), signal.SIGTERM)
         return publish(*args)
 
-    monkeypatch.setattr(outputs, "publish", interrupted_publish)
+    monkeypatch.setattr(outputs.RunFolders, "publish", interrupted_publish)
     assert run("--out", str(out)) == 143
     assert capsys.readouterr().err == f"srceval: run interrupted after its results were written to {out}\n"
     assert (out / "results.json").read_text() == '{"run": "new"}' and (out / outputs.MANIFEST_NAME).is_file()
@@ -321,7 +322,7 @@ def test_sigterm_during_a_real_run_kills_its_kernel_and_writes_nothing(tmp_path)
     process = subprocess.Popen([str(SRCEVAL), "run", "--out", str(out), "--processed", str(tmp_path / "p")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, kernels = time.monotonic() + 120, []
-    while time.monotonic() < deadline and not (kernels and list(tmp_path.glob(".out-staging-*"))):
+    while time.monotonic() < deadline and not (kernels and list(out.glob(".srceval-staging-*"))):
         assert process.poll() is None, process.communicate()
         kernels = kernels_of(process.pid)
         time.sleep(0.1)
@@ -333,7 +334,7 @@ def test_sigterm_during_a_real_run_kills_its_kernel_and_writes_nothing(tmp_path)
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines() == [f"srceval: run interrupted; no results were written, the earlier "
                                            f"report in {out} is unchanged"]
-    assert not list(tmp_path.glob(".out-staging-*")) and not (tmp_path / "p").exists()
+    assert not list(out.glob(".srceval-*")) and not (tmp_path / "p").exists()
     assert tree(out) == before
     still = subprocess.run(["ps", "-o", "pid=,stat=", "-p", ",".join(map(str, kernels))], capture_output=True,
                            text=True).stdout

@@ -23,15 +23,22 @@ import pandas as pd
 
 from helpers.errors import InputError, Problem
 
-# Columns that identify a person directly. Matched against the header with case and every
-# character other than a letter or digit removed ("D.O.B" -> "dob"); contract columns are
-# matched first and never dropped. Short words match the whole header only ("tel", "mo",
-# "age"), so that "hotel" or "damage" are not taken for them.
+# Columns that identify a person directly, recognised by what the header means rather than its exact
+# spelling. Matched against the header with case and every character other than a letter or digit
+# removed ("D.O.B" -> "dob"); contract columns are matched first and never dropped. Words below match
+# anywhere in the header ("Caller's phone", "OfficerInCase"); the short words of _IDENTIFIER_TOKENS
+# only as a whole word of it ("OIC", "Tel no", "victim_age"), so that "hotel", "choice" or "damage"
+# are not taken for them.
 _IDENTIFIER_WORDS = (
     # names and people
-    "name", "surname", "forename", "initials", "complainant", "witness",
-    # addresses and places a person lives
+    "name", "surname", "forename", "initials", "complainant", "witness", "caller", "informant", "reportedby",
+    "reportingperson", "contact", "nextofkin", "guardian", "carer", "spouse", "partner",
+    # officers (an officer in the case names a person, and narrows a report to a handful)
+    "officer", "investigator", "collarnumber", "warrantnumber", "shouldernumber", "payroll",
+    # addresses and places a person lives or was
     "address", "street", "housenumber", "houseno", "postcode", "postalcode", "zipcode", "uprn",
+    "(?<!al)location", "locality", "venue", "premises", "whereabouts", "gridref", "latitude", "longitude",
+    "coordinates", "easting", "northing", "geocode", "what3words",
     # contact details
     "phone", "mobile", "email", "contactno", "contactnumber", "contactdetails", "telno", "telnumber",
     # birth and age
@@ -39,9 +46,10 @@ _IDENTIFIER_WORDS = (
     # official numbers
     "nationalinsurance", "ninumber", "nino", "passport", "drivinglicen", "licenceno", "pncid", "cronumber",
     "vrm", "vehiclereg", "numberplate", "ipaddress",
-    # free text
-    "note", "freetext", "comment", "narrative", "summary", "description", "remark", "details",
-    "modusoperandi", "occurrencetext", "circumstances",
+    # free text, whatever it is called
+    "note", "freetext", "comment", "narrative", "summary", "description", "remark", "details", "detail",
+    "modusoperandi", "occurrencetext", "circumstances", "observation", "information", "synopsis", "statement",
+    "memo", "message", "annotation", "transcript", "story",
 )
 _IDENTIFIER_WHOLE = (
     "victim", "suspect", "offender", "person", "tel", "telephone", "mo", "flat", "flatno", "flatnumber",
@@ -49,6 +57,11 @@ _IDENTIFIER_WHOLE = (
     "ni", "cro", "pnc",
     "registration", "reg", "text", "zip", "ip",
 )
+# Short words that identify when they are a whole word of the header, wherever it stands.
+_IDENTIFIER_TOKENS = frozenset({
+    "oic", "tel", "mo", "ni", "cro", "pnc", "reg", "zip", "ip", "age", "dob", "nok", "pc", "ds", "dc", "di",
+    "text", "info", "log", "desc", "obs", "update", "account", "lat", "lon", "lng", "geo", "gps", "flat", "who",
+})
 IDENTIFIER_PATTERN = re.compile(
     "|".join(sorted(set(_IDENTIFIER_WORDS), key=len, reverse=True))
     + "|" + "|".join(rf"^{w}$" for w in _IDENTIFIER_WHOLE)
@@ -121,10 +134,19 @@ def identifier_key(name: object) -> str:
     return re.sub(r"[^0-9a-z]+", "", normalise_text(str(name)).casefold())
 
 
+def header_words(name: object) -> list[str]:
+    """The words of a header: split at anything but letters and digits, and where camelCase turns."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])", " ", normalise_text(str(name)))
+    return [word for word in re.split(r"[^0-9a-z]+", text.casefold()) if word]
+
+
 def is_identifier_header(name: object) -> bool:
-    """Whether a header names a column that identifies a person (checked after the contract's names)."""
+    """Whether a header names a column that identifies a person or holds free text (checked after the
+    contract's names): by the words it contains, not only its exact spelling."""
     key = identifier_key(name)
-    return bool(key) and IDENTIFIER_PATTERN.search(key) is not None
+    if not key:
+        return False
+    return IDENTIFIER_PATTERN.search(key) is not None or any(word in _IDENTIFIER_TOKENS for word in header_words(name))
 
 
 def column_letter(position: int) -> str:

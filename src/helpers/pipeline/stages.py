@@ -76,7 +76,7 @@ def clean(ctx: StageContext) -> CleaningResult:
         if checked is not None:
             return checked
     return clean_inputs(ctx.allocation_path, ctx.extract_path, settings["outcomes"], sheet=settings["sheets"],
-                        limits=settings["input_limits"])
+                        limits=settings["input_limits"], disclosure_threshold=settings["disclosure_threshold"])
 
 
 

@@ -473,19 +473,35 @@ def _refuse_empty_first_sheet(path: Path) -> None:
                                              "--allocation-sheet or --extract-sheet")])
 
 
+# A part of an .xlsx that inflates more than this many times its compressed size is a zip bomb: the
+# XML of real workbooks compresses 5 to 30 times, a sheet of one repeated value at most some 200 times.
+MAX_COMPRESSION_RATIO = 1_000
+MAX_WORKBOOK_PARTS = 10_000
+
+
 def _check_workbook_size(path: Path, limits: InputLimits) -> None:
-    """Sum the uncompressed sizes the zip directory declares before openpyxl inflates anything:
-    a small .xlsx can expand to gigabytes of XML (a zip bomb)."""
+    """Sum the uncompressed sizes the zip directory declares for every part of the archive, whatever its
+    name, before openpyxl inflates anything: a small .xlsx can expand to gigabytes (a zip bomb), and a
+    worksheet part need not end in .xml. A part that inflates far beyond what XML does is refused too.
+    (Reading a part never yields more than its declared size: Python's zip reader stops there.)"""
     try:
         with zipfile.ZipFile(path) as book:
             parts = book.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError([Problem(path.name, f"this is not a readable Excel workbook ({exc})")])
     if not any(p.filename == "xl/workbook.xml" for p in parts):
         raise InputError([Problem(path.name, "this is a zip file but not an Excel .xlsx workbook")])
-    megabytes = sum(p.file_size for p in parts if p.filename.endswith((".xml", ".rels"))) / 1e6
-    _check_size(path.name, "of uncompressed XML", megabytes, limits.max_xlsx_uncompressed_mb,
+    if len(parts) > MAX_WORKBOOK_PARTS:
+        raise InputError([Problem(path.name, f"the workbook's archive holds {len(parts):,} parts, more than a "
+                                             f"workbook has (the limit is {MAX_WORKBOOK_PARTS:,})")])
+    megabytes = sum(p.file_size for p in parts) / 1e6
+    _check_size(path.name, "uncompressed", megabytes, limits.max_xlsx_uncompressed_mb,
                 "max_xlsx_uncompressed_mb", unit=" MB")
+    inflated = [p for p in parts if p.file_size > 1_000_000 and p.file_size > MAX_COMPRESSION_RATIO * max(p.compress_size, 1)]
+    if inflated:
+        raise InputError([Problem(path.name, f"the workbook's part {inflated[0].filename[:80]!r} inflates "
+                                             f"{inflated[0].file_size / max(inflated[0].compress_size, 1):,.0f} times "
+                                             "its stored size, which no spreadsheet does (a zip bomb); it was not read")])
 
 
 def _excel_cell(value: object) -> object:

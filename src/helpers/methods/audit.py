@@ -41,6 +41,8 @@ BINARY_COVARIATES = {"suspect_identified": "Suspect identified", "repeat_victim"
 STRAND_COVARIATES = {"strand_race": "race", "strand_religion": "religion", "strand_disability": "disability",
                      "strand_sexual_orientation": "sexual orientation", "strand_transgender": "transgender"}
 CONTINUOUS_COVARIATES = {"days_report_to_allocation": "Days from report to allocation"}
+# Strands too rare to publish one by one, combined (helpers.methods.disclosure): reports with any of them.
+OTHER_STRANDS = "strand_other"
 
 
 def ratio_test(data: pd.DataFrame, *, treatment: str = "assigned", share: float = 0.5) -> dict:
@@ -84,15 +86,15 @@ def threshold_rule_breaches(data: pd.DataFrame, *, threshold: float = 0.5, below
 
 def _covariate_values(data: pd.DataFrame):
     """Each baseline covariate as (label, level, values, share): an indicator per level, or a number."""
-    for column, level in STRAND_COVARIATES.items():
+    for column, level in {**STRAND_COVARIATES, OTHER_STRANDS: "other strands"}.items():
         if column in data:
             yield "Hate strand", level, data[column].astype(float), True
     for column, label in {**CATEGORICAL_COVARIATES, **BINARY_COVARIATES}.items():
         if column not in data or data[column].isna().all():
             continue
         values = data[column].astype("string").fillna("not recorded")
-        if column in BINARY_COVARIATES:
-            values = values.map({"True": "yes", "False": "no"}).fillna("not recorded")
+        if column in BINARY_COVARIATES:  # true/false as yes/no; a published (grouped) level as it is
+            values = values.replace({"True": "yes", "False": "no"}).fillna("not recorded")
         for level in sorted(values.unique()):
             yield label, level, (values == level).astype(float), True
     for column, label in CONTINUOUS_COVARIATES.items():
@@ -282,7 +284,8 @@ def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: in
 
 
 def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC", draws: int = 10_000,
-                     seed: int = 0, design: dict | None = None, units: pd.Series | None = None) -> dict:
+                     seed: int = 0, design: dict | None = None, units: pd.Series | None = None,
+                     named: set | None = None) -> dict:
     """Every allocation check, with the flags the report shows.
 
     ``threshold`` and ``below`` state the documented rule of the random number: a draw below
@@ -354,12 +357,20 @@ def cluster_arms(data: pd.DataFrame, units: pd.Series, *, treatment: str = "assi
     return table
 
 
-def cluster_breaches(table: pd.DataFrame, design: dict) -> tuple[list[dict], list[str]]:
-    """Clusters with reports in both arms, and one flag each, by cluster and count (no report's details)."""
+def cluster_breaches(table: pd.DataFrame, design: dict, named: set | None = None) -> tuple[list[dict], list[str]]:
+    """Clusters with reports in both arms, and one flag each, by cluster and count (no report's details).
+
+    A cluster not in ``named`` (too few reports to name, see :mod:`helpers.methods.disclosure`) is
+    listed without its name or counts, and its flags are combined into one.
+    """
     noun = _unit_noun(design)
     split = table[(table["src"] > 0) & (table["src"] < table["reports"])]
-    breaches, flags = [], []
+    breaches, flags, unnamed = [], [], 0
     for row in split.itertuples(index=False):
+        if named is not None and row.cluster not in named:
+            unnamed += 1
+            breaches.append({"cluster": None, "arm": None, "reports": None, "in_other_arm": None})
+            continue
         if row.arm == "split evenly":
             other, text = row.src, f"{row.src} of its {row.reports} reports are SRC and {row.src} business as usual"
         else:
@@ -376,23 +387,35 @@ def cluster_breaches(table: pd.DataFrame, design: dict) -> tuple[list[dict], lis
     if len(flags) > MAX_NAMED:
         flags = flags[:MAX_NAMED] + [f"Cluster design breached in {len(flags) - MAX_NAMED} more {noun}s with reports "
                                      "in both arms (the design section of results.json lists every one)."]
+    if unnamed:
+        flags.append(f"Cluster design breached in {unnamed} {noun if unnamed == 1 else noun + 's'} with too few reports "
+                     f"to be named or counted here (disclosure control): reports of one {noun} are in both arms, so the "
+                     "cluster estimates are not estimable until the allocation is corrected or explained; a table of "
+                     f"the allocation by {noun} in the input files finds {'it' if unnamed == 1 else 'them'}.")
     return breaches, flags
 
 
 MAX_NAMED = 5  # units named in one flag; the design section of results.json lists them all
 
 
-def _one_arm_flag(one_arm: pd.DataFrame, design: dict) -> str:
-    """One flag for the blocks with one arm only, named (no counts: a block may be a ward)."""
+def _one_arm_flag(one_arm: pd.DataFrame, design: dict, named: set | None = None) -> str:
+    """One flag for the blocks with one arm only, named (no counts: a block may be a ward); a block too small
+    to be named (see :mod:`helpers.methods.disclosure`) is counted, not named."""
     noun = _unit_noun(design)
-    named = [f"{row.block} (SRC only)" if row.bau == 0 else f"{row.block} (business as usual only)"
-             for row in one_arm.head(MAX_NAMED).itertuples(index=False)]
-    more = f", and {len(one_arm) - MAX_NAMED} more" if len(one_arm) > MAX_NAMED else ""
-    if len(one_arm) == 1:
-        row = next(one_arm.itertuples(index=False))
+    shown = one_arm if named is None else one_arm[one_arm["block"].isin(named)]
+    hidden = len(one_arm) - len(shown)
+    named_text = [f"{row.block} (SRC only)" if row.bau == 0 else f"{row.block} (business as usual only)"
+                  for row in shown.head(MAX_NAMED).itertuples(index=False)]
+    if hidden:
+        named_text.append(f"{hidden} {noun}{'s' if hidden > 1 else ''} too small to name")
+    more = f", and {len(shown) - MAX_NAMED} more" if len(shown) > MAX_NAMED else ""
+    if len(one_arm) == 1 and not hidden:
+        row = next(shown.itertuples(index=False))
         what = f"{noun} {row.block} has reports in the {'SRC' if row.bau == 0 else 'business-as-usual'} arm only"
+    elif len(one_arm) == 1:
+        what = f"a {noun} too small to name has reports in one arm only"
     else:
-        what = f"{len(one_arm)} {noun}s have reports in one arm only ({'; '.join(named)}{more})"
+        what = f"{len(one_arm)} {noun}s have reports in one arm only ({'; '.join(named_text)}{more})"
     return (f"Blocked design breached: {what}. A blocked design randomises within every block, so such a block "
             "cannot be compared and the blocked estimates are not estimable.")
 
@@ -573,7 +596,7 @@ def design_period_test(data: pd.DataFrame, period: str, design: dict, units: pd.
 
 
 def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, threshold: float, below: str,
-                  draws: int, seed: int) -> dict:
+                  draws: int, seed: int, named: set | None = None) -> dict:
     """The allocation checks of a simple, blocked or cluster design (see the module's docstring)."""
     assignment = design["assignment"]
     early = allocation_before_report(data)
@@ -607,15 +630,16 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
             balance = balance_table(data, weights=weights)
             one_arm = shares[(shares["src"] == 0) | (shares["bau"] == 0)]
             if len(one_arm):
-                extra_flags.append(_one_arm_flag(one_arm, design))
-            checks.update(blocks=shares, blocks_with_one_arm=[str(b) for b in one_arm["block"]],
+                extra_flags.append(_one_arm_flag(one_arm, design, named))
+            checks.update(blocks=shares, blocks_with_one_arm=[str(b) for b in one_arm["block"]
+                                                              if named is None or b in named],
                           share_range=[float(shares["share"].min()), float(shares["share"].max())],
                           balance_method="arm means weighted block by block (each block's arms weighted to the "
                                          "block's size), so that blocks with different SRC shares do not show as "
                                          "imbalance; blocks with one arm only are left out")
         else:
             table = cluster_arms(data, units)
-            found, extra_flags = cluster_breaches(table, design)
+            found, extra_flags = cluster_breaches(table, design, named)
             balance = balance_table(data)
             by_cluster = cluster_balance(data, units, table.set_index("cluster")["arm"])
             shown = by_cluster["standardised_difference"].dropna().abs()

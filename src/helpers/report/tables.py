@@ -376,11 +376,10 @@ def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFra
                           f"{level} interval": interval(s["prevented_ci"], fmt)} for s in scenarios])
 
 
-def economics_table(econ: dict) -> pd.DataFrame:
-    """Cost outputs, then every assumption behind them, labelled as assumptions."""
+def economics_table(econ: dict, reason: str = "the extract does not record how contacts were made") -> pd.DataFrame:
+    """Cost outputs, then every assumption behind them, labelled as assumptions (``reason``: why there are none)."""
     if econ is None:
-        return pd.DataFrame([("Cost of delivery", "not estimated: the extract does not record how contacts were made")],
-                            columns=["Item", "Value"])
+        return pd.DataFrame([("Cost of delivery", f"not estimated: {reason}")], columns=["Item", "Value"])
     money = lambda v: "unbounded" if v is None else f"£{v:,.0f}"
     low, high = econ["cost_per_prevented_withdrawal_ci"]
     rows = [("Officer hours a year (every victim offered SRC)", f"{econ['hours_per_year']:,.0f}"),

@@ -39,14 +39,6 @@ def test_biased_comparisons_are_labelled(analysis):
     assert all("biased" in r.method for r in rows)
 
 
-def test_delivery_by_strand_counts_a_report_in_each_of_its_strands():
-    data = pd.DataFrame({"assigned": [1, 1, 1, 0], "received": [1, 0, 1, 0],
-                         "strand_race": [1, 1, 0, 1], "strand_religion": [1, 0, 1, 0]})
-    table = compliance.delivery_by_strand(data, {"strand_race": "race", "strand_religion": "religion"})
-    assert table.set_index("group")[["allocated", "received"]].to_dict("index") == {
-        "race": {"allocated": 2, "received": 1}, "religion": {"allocated": 2, "received": 2}}
-
-
 def test_predictors_of_delivery_find_a_built_in_predictor():
     """Delivery 90% in one borough and 30% in the other: an odds ratio of (0.3/0.7)/(0.9/0.1) = 0.048."""
     import numpy as np

@@ -41,8 +41,6 @@ BINARY_COVARIATES = {"suspect_identified": "Suspect identified", "repeat_victim"
 STRAND_COVARIATES = {"strand_race": "race", "strand_religion": "religion", "strand_disability": "disability",
                      "strand_sexual_orientation": "sexual orientation", "strand_transgender": "transgender"}
 CONTINUOUS_COVARIATES = {"days_report_to_allocation": "Days from report to allocation"}
-# Strands too rare to publish one by one, combined (helpers.methods.disclosure): reports with any of them.
-OTHER_STRANDS = "strand_other"
 
 
 def ratio_test(data: pd.DataFrame, *, treatment: str = "assigned", share: float = 0.5) -> dict:
@@ -84,9 +82,19 @@ def threshold_rule_breaches(data: pd.DataFrame, *, threshold: float = 0.5, below
     return int((~expected_below & draws.notna()).sum())
 
 
-def _covariate_values(data: pd.DataFrame):
-    """Each baseline covariate as (label, level, values, share): an indicator per level, or a number."""
-    for column, level in {**STRAND_COVARIATES, OTHER_STRANDS: "other strands"}.items():
+def _covariate_values(data: pd.DataFrame, first_strand: bool = False):
+    """Each baseline covariate as (label, level, values, share): an indicator per level, or a number.
+
+    Hate strands are one indicator per strand (a report with several counts under each), or with
+    ``first_strand`` each report's first strand (:data:`~helpers.methods.subgroups.STRAND_RULE`), as
+    the published tables show them: per-strand counts beside first-strand counts would give back
+    how many reports hold each combination of strands.
+    """
+    if first_strand and "primary_strand" in data:
+        values = data["primary_strand"].astype("string").fillna("not recorded")
+        for level in sorted(values.unique()):
+            yield "Hate strand", level, (values == level).astype(float), True
+    for column, level in ({} if first_strand else STRAND_COVARIATES).items():
         if column in data:
             yield "Hate strand", level, data[column].astype(float), True
     for column, label in {**CATEGORICAL_COVARIATES, **BINARY_COVARIATES}.items():
@@ -102,17 +110,19 @@ def _covariate_values(data: pd.DataFrame):
             yield label, "mean", data[column].astype(float), False
 
 
-def balance_table(data: pd.DataFrame, *, treatment: str = "assigned", weights: pd.Series | None = None) -> pd.DataFrame:
+def balance_table(data: pd.DataFrame, *, treatment: str = "assigned", weights: pd.Series | None = None,
+                  first_strand: bool = False) -> pd.DataFrame:
     """Baseline covariates by arm with standardised differences (Austin 2009).
 
     Categorical covariates give one row per level (share of reports); continuous ones the mean.
     The standardised difference is (treatment - control) / pooled SD. ``weights`` (one per
     report, see :func:`block_weights`) compare weighted arm means instead: a blocked design's arms
     taken block by block, so that blocks with different SRC shares do not show as imbalance.
+    ``first_strand`` shows each report's first hate strand instead of one row per strand.
     """
     z = data[treatment] == 1
     return pd.DataFrame([_balance_row(label, level, values, z, share=share, weights=weights)
-                         for label, level, values, share in _covariate_values(data)])
+                         for label, level, values, share in _covariate_values(data, first_strand)])
 
 
 def _balance_row(label, level, values: pd.Series, z: pd.Series, *, share: bool,
@@ -435,7 +445,7 @@ def cluster_summary(table: pd.DataFrame) -> dict:
     return summary
 
 
-def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series) -> pd.DataFrame:
+def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series, first_strand: bool = False) -> pd.DataFrame:
     """Baseline covariates compared between SRC and BAU clusters: each cluster's share (or mean) is one value.
 
     The unit of randomisation is the cluster, so balance is judged over clusters: the mean of the
@@ -443,7 +453,7 @@ def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series) -> pd
     ``arms`` maps a cluster to "SRC" or "BAU" (a cluster split evenly is left out).
     """
     rows = []
-    for label, level, values, _ in _covariate_values(data):
+    for label, level, values, _ in _covariate_values(data, first_strand):
         means = values.groupby(units.to_numpy()).mean()
         arm = means.index.map(arms)
         treated, control = means[arm == "SRC"], means[arm == "BAU"]

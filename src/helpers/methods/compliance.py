@@ -72,18 +72,6 @@ def delivery_by(data: pd.DataFrame, by: str | list[str], *, treatment: str = "as
     return table.rename(columns={keys[-1]: "group"})
 
 
-def delivery_by_strand(data: pd.DataFrame, strands: dict[str, str], *, treatment: str = "assigned",
-                       received: str = "received") -> pd.DataFrame:
-    """Delivery by hate strand; a report with two strands counts in both."""
-    src = data[data[treatment] == 1]
-    rows = [{"group": label, "allocated": int(src[column].sum()),
-             "received": int(src.loc[src[column] == 1, received].sum())}
-            for column, label in strands.items() if column in src and src[column].sum() > 0]
-    table = pd.DataFrame(rows, columns=["group", "allocated", "received"])
-    table["rate"] = table["received"] / table["allocated"]
-    return table
-
-
 def contact_timing(data: pd.DataFrame, *, received: str = "received") -> dict:
     """Days from report to contact among delivered contacts: median and quartiles."""
     days = data.loc[data[received] == 1, "days_report_to_contact"].dropna()

@@ -25,15 +25,20 @@ subtraction:
   counts cannot all be safe), in any table, figure, flag or warning: a free-text label such as
   a ward's may be a person's name.
 - **One grouping per characteristic, shared by every table that shows it** (the balance table,
-  the delivery tables, the subgroup effects, the design's blocks), computed on the cells of all
-  of them; a table that must combine further (the subgroup effects need 10 reports an arm) only
-  merges whole groups. Every published figure is then a sum of safe cells, and no difference of
+  the delivery tables, the subgroup effects, the design's blocks): a table whose own cells need
+  more (the delivery tables, the subgroup effects) starts from the shared grouping and only
+  merges whole groups, and the subgroup effects then combine groups of fewer than 10 reports an
+  arm. A characteristic is shown in one view only: a report's hate strands as its first strand
+  everywhere, since counts of each strand beside counts of first strands would give back the
+  reports holding each combination. Every published figure is then a sum of safe cells, and no difference of
   two tables isolates a cell that is not: what a linear attacker can solve from all the tables
   and the trial's totals (``tests/test_disclosure_attack.py`` does it by linear programming)
   is a cell of 0, or at least the threshold.
 - **Wards are grouped within their borough's group**, so that a borough row minus its ward
   rows is itself a published (safe) row: "other wards" in each borough.
-- **Time is grouped by merging neighbours** (a week or month with few reports joins the next).
+- **Time is grouped by merging neighbours** (a week or month with few reports joins the next),
+  and the weeks of a chart within the published months, so that a month minus its weeks is
+  published too.
 
 The trial's own figures (reports, delivery and outcomes by arm, the participant flow) are
 published whole: they are the trial's result, and they are the totals every table above is
@@ -162,12 +167,18 @@ def group_values(levels: pd.Series, threshold: int, cells: Iterable[str], *, oth
 
 
 def group_ordered(keys: pd.Series, report: pd.DataFrame, threshold: int, cells: Iterable[str],
-                  label: Callable[[object, object], str]) -> pd.Series:
+                  label: Callable[[object, object], str], within: pd.Series | None = None) -> pd.Series:
     """Each report's published period: consecutive periods merged until every cell of each is safe.
 
     ``keys`` are sortable (a date, a month, a weekday number); a merged run of periods is named
-    ``label(first, last)``, a single period ``label(key, key)``.
+    ``label(first, last)``, a single period ``label(key, key)``. ``within`` merges separately
+    inside each of its values (weeks inside their published month), so that the runs nest in them.
     """
+    if within is not None:
+        published = pd.Series(pd.NA, index=keys.index, dtype="string")
+        for rows in keys.groupby(within.to_numpy()).groups.values():
+            published.loc[rows] = group_ordered(keys.loc[rows], report.loc[rows], threshold, cells, label).to_numpy()
+        return published
     cells = list(cells)
     sums = report[cells].groupby(keys.to_numpy()).sum().sort_index()
     runs = [[key] for key in sums.index]
@@ -187,35 +198,6 @@ def group_ordered(keys: pd.Series, report: pd.DataFrame, threshold: int, cells: 
         runs[low:high + 1] = [runs[low] + runs[high]]
     mapping = {key: label(run[0], run[-1]) for run in runs for key in run}
     return keys.map(mapping).astype("string")
-
-
-def group_indicators(indicators: pd.DataFrame, report: pd.DataFrame, threshold: int, cells: Iterable[str], *,
-                     other: str = OTHER["strands"]) -> pd.DataFrame:
-    """Overlapping yes/no categories (a report's hate strands) grouped for publication.
-
-    Each published column is a named category, or ``other`` (reports with any of the combined
-    categories). A category is published when its cells and those of the reports without it are
-    all safe (the arm sizes are published, so "without" follows by subtraction).
-    """
-    cells = list(cells)
-    totals = report[cells].sum()
-    named = [c for c in indicators.columns if indicators[c].any()]
-    merged: list[str] = []
-
-    def publishable(mask: pd.Series) -> bool:
-        inside = report.loc[mask.astype(bool), cells].sum()
-        return safe(inside, threshold) and safe(totals - inside, threshold)
-
-    merged += [c for c in named if not publishable(indicators[c])]
-    named = [c for c in named if c not in merged]
-    while merged and not publishable(indicators[merged].any(axis=1)) and named:
-        smallest = min(named, key=lambda c: (int(indicators[c].sum()), c))
-        named.remove(smallest)
-        merged.append(smallest)
-    published = {c: indicators[c].astype(np.int8) for c in named}
-    if merged:
-        published[other] = indicators[merged].any(axis=1).astype(np.int8)
-    return pd.DataFrame(published, index=indicators.index)
 
 
 def published_names(labels: pd.Series, column: str) -> list[str]:
@@ -293,11 +275,13 @@ class Publication:
         """A design's blocks or clusters as published: a unit whose arm counts are unsafe is not named."""
         return group_values(units, self.threshold, ARMS, other=f"other {noun}", report=self.report)
 
-    def strands(self, indicators: pd.DataFrame, cells: Iterable[str] = ARMS) -> pd.DataFrame:
-        return group_indicators(indicators, self.report, self.threshold, cells)
+    def periods(self, keys: pd.Series, cells: Iterable[str], label=span, within: pd.Series | None = None) -> pd.Series:
+        return group_ordered(keys, self.report, self.threshold, cells, label, within=within)
 
-    def periods(self, keys: pd.Series, cells: Iterable[str], label=span) -> pd.Series:
-        return group_ordered(keys, self.report, self.threshold, cells, label)
+    def months(self) -> pd.Series:
+        """Each report's published month reported, for the delivery tables (SRC arm: received and not)."""
+        return self._memo("months", lambda: self.periods(self.data["reported_on"].dt.strftime("%Y-%m"),
+                                                         ("SRC",) + DELIVERY))
 
     def contact_modes(self) -> pd.Series:
         """How contacts were made, grouped so that the contacts and outcomes of each mode are safe."""

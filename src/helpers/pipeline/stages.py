@@ -146,19 +146,16 @@ def _period_table(publication: disclosure.Publication, data: pd.DataFrame, perio
     return table.reset_index()
 
 
-def published_data(publication: disclosure.Publication, family: str, *, strand_cells=disclosure.ARMS) -> pd.DataFrame:
-    """The analysis table with every published characteristic at its published level (``family``), and the
-    hate strands too rare to show one by one combined (:data:`audit.OTHER_STRANDS`)."""
+def published_data(publication: disclosure.Publication, family: str) -> pd.DataFrame:
+    """The analysis table with every published characteristic at its published level (``family``).
+
+    A report's hate strands are published as its first strand (the subgroups' rule): a table of
+    each strand set beside one of first strands would give back how many reports hold each
+    combination of strands.
+    """
     columns = ["borough", "ward", "offence_group", "victim_age_band", "victim_sex", "repeat_victim",
                "suspect_identified", "primary_strand"]
-    table = publication.recode(family, [c for c in columns if c in publication.data])
-    strands = [c for c in audit.STRAND_COVARIATES if c in table]
-    if strands:
-        shown = publication.strands(table[strands], strand_cells)
-        table = table.drop(columns=strands)
-        for column in shown:
-            table[audit.OTHER_STRANDS if column == disclosure.OTHER["strands"] else column] = shown[column]
-    return table
+    return publication.recode(family, [c for c in columns if c in publication.data])
 
 
 def protect_audit(ctx: StageContext, checks: dict, data: pd.DataFrame | None = None) -> dict:
@@ -171,7 +168,7 @@ def protect_audit(ctx: StageContext, checks: dict, data: pd.DataFrame | None = N
     units = dispatch.units(data, design)
     checks = dict(checks)
     weights = audit.block_weights(data["assigned"], units) if design["assignment"] == "blocked" else None
-    checks["balance"] = audit.balance_table(shown, weights=weights)
+    checks["balance"] = audit.balance_table(shown, weights=weights, first_strand=True)
     common = checks["balance"][checks["balance"]["n"] >= audit.MIN_LEVEL_COUNT] if len(checks["balance"]) else None
     checks["max_abs_standardised_difference"] = (float(common["standardised_difference"].abs().max())
                                                  if common is not None and len(common) else None)
@@ -193,7 +190,7 @@ def _published_design_checks(found: dict, publication: disclosure.Publication, d
         found["share_range"] = [float(blocks["share"].min()), float(blocks["share"].max())]
     if found.get("cluster_balance") is not None:
         arms = audit.cluster_arms(data, units).set_index("cluster")["arm"]
-        found["cluster_balance"] = audit.cluster_balance(shown, units, arms)
+        found["cluster_balance"] = audit.cluster_balance(shown, units, arms, first_strand=True)
     return found
 
 
@@ -233,16 +230,15 @@ def delivery_tables(ctx: StageContext, data: pd.DataFrame) -> dict:
     publication = disclosure.Publication(data, threshold)
     cells = ("SRC",) + disclosure.DELIVERY
     counts = ["allocated", "received"]
-    months = data.assign(month=publication.periods(data["reported_on"].dt.strftime("%Y-%m"), cells))
+    months = data.assign(month=publication.months())
     wards = publication.wards()
-    shown = published_data(publication, "delivery", strand_cells=disclosure.ARMS + disclosure.DELIVERY)
-    strands = {**audit.STRAND_COVARIATES, audit.OTHER_STRANDS: "other strands"}
+    shown = published_data(publication, "delivery")
     table = lambda frame: disclosure.format_counts(frame, counts)
     by_ward = compliance.delivery_by(data.assign(borough=wards["borough"], ward=wards["ward"]), ["borough", "ward"])
     return {
         "by_borough": table(compliance.delivery_by(shown, "borough")),
         "by_month": table(compliance.delivery_by(months, "month")),
-        "by_hate_strand": table(compliance.delivery_by_strand(shown, strands)),
+        "by_hate_strand": table(compliance.delivery_by(shown, "primary_strand")),
         "by_ward": table(by_ward.rename(columns={"borough": "in borough"})),
         "contact_modes": compliance.contact_modes(_published_modes(publication)) if recorded(data, "src_mode") else None,
         "contact_timing": compliance.contact_timing(data),
@@ -266,8 +262,7 @@ def predictors_of_delivery(ctx: StageContext, data: pd.DataFrame) -> dict:
     """
     publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
     shown = publication.recode("delivery", ["borough", "offence_group"])
-    cells = disclosure.ARMS + disclosure.DELIVERY
-    if "strand_race" in shown and "strand_race" not in publication.strands(data[["strand_race"]], cells):
+    if "strand_race" in shown and "race" not in set(publication.delivery("primary_strand")):  # race is always first
         shown = shown.drop(columns=["strand_race"])
     if "suspect_identified" in shown and shown["suspect_identified"].notna().all():
         levels = publication.delivery("suspect_identified")
@@ -279,8 +274,9 @@ def predictors_of_delivery(ctx: StageContext, data: pd.DataFrame) -> dict:
 def compliance_figures(ctx: StageContext, data: pd.DataFrame, tables: dict) -> dict:
     """Delivery by week and, where the extract records contact dates, days from report to contact."""
     threshold = int(ctx.params["disclosure_threshold"])
+    months = disclosure.Publication(data, threshold).months()
     drawn = {"delivery_by_week": figures.delivery_over_time(data, ctx.files.figure("delivery_by_week"),
-                                                            threshold=threshold)}
+                                                            threshold=threshold, months=months)}
     if tables["contact_timing"]["n"]:
         drawn["contact_timing"] = figures.contact_timing_plot(data, ctx.files.figure("contact_timing"),
                                                               threshold=threshold)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt  # the backend is the caller's: inline in JupyterLab, Agg when headless
+import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
@@ -110,18 +111,22 @@ def balance_plot(balance: pd.DataFrame, path: Path, *, large: float = 0.25):
     return _save(fig, path)
 
 
-def delivery_over_time(data: pd.DataFrame, path: Path, *, threshold: int = 5):
+def delivery_over_time(data: pd.DataFrame, path: Path, *, threshold: int = 5, months: pd.Series | None = None):
     """Share of SRC-arm reports that received the contact, by week reported.
 
     Weeks whose SRC reports, or those of them reached or not, would be fewer than ``threshold``
-    are merged with a neighbour (disclosure control: a bar is a rate over its reports), and the
-    bar spans the weeks it covers.
+    are merged with a neighbour (disclosure control: a bar is a rate over its reports), within the
+    published months of the delivery table (``months``, each report's), and a bar spans the days it covers.
     """
     from helpers.methods import disclosure
 
-    weeks = data["reported_on"].dt.to_period("W-SUN").dt.start_time
+    days = data["reported_on"]
+    weeks = days.dt.to_period("W-SUN").dt.start_time
+    if months is not None:  # a week split at a month's edge: each part starts where its month's reports do
+        weeks = pd.Series(np.maximum(weeks.to_numpy(), days.groupby(months.to_numpy()).transform("min").to_numpy()),
+                          index=days.index)
     runs = disclosure.group_ordered(weeks, disclosure.report_cells(data), threshold, ("SRC",) + disclosure.DELIVERY,
-                                    lambda first, last: f"{first.date()}/{last.date()}")
+                                    lambda first, last: f"{first.date()}/{last.date()}", within=months)
     src = data["assigned"] == 1
     periods = data.loc[src, "received"].groupby(runs[src].to_numpy()).mean()
     fig, ax = plt.subplots(figsize=(7.5, 3.2))

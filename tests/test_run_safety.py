@@ -254,6 +254,75 @@ def test_a_failed_run_leaves_the_output_as_it_was(tmp_path, stages, capsys):
     assert tree(out) == before and not list(out.glob(".srceval-staging-*")) and not (out / ".srceval.lock").exists()
 
 
+# 3b. links in the output folder and the lock ---------------------------------------------------
+
+def test_a_linked_file_in_the_output_folder_is_replaced_and_its_target_left_alone(tmp_path, stages):
+    out, mine = tmp_path / "out", tmp_path / "mine.json"
+    mine.write_text("the user's")
+    out.mkdir()
+    (out / "results.json").symlink_to(mine)
+    assert run("--out", str(out)) == 0
+    assert mine.read_text() == "the user's"
+    assert not (out / "results.json").is_symlink() and (out / "results.json").read_text() == '{"run": "new"}'
+
+
+@pytest.mark.parametrize("folder", ["figures", "stages", "notebooks", "processed"])
+def test_a_linked_folder_the_run_writes_into_refuses_it_before_it_starts(tmp_path, capsys, no_stage_may_start,
+                                                                         folder):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "balance.svg").write_text("the user's")
+    out.mkdir()
+    (out / folder).symlink_to(elsewhere)
+    assert run("--out", str(out)) == 2
+    assert f"{out / folder} is a symbolic link (to {elsewhere})" in capsys.readouterr().err
+    assert [p.name for p in elsewhere.iterdir()] == ["balance.svg"]  # not even a probe file was written there
+
+
+def test_no_manifest_entry_is_followed_through_a_link(tmp_path, stages):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.svg").write_text("the user's")
+    (elsewhere / "y.svg").write_text("the user's")
+    assert run("--out", str(out)) == 0
+    (out / "old").symlink_to(elsewhere)
+    (out / "stale.svg").symlink_to(elsewhere / "y.svg")
+    manifest = json.loads((out / outputs.MANIFEST_NAME).read_text())
+    manifest["files"] += ["old/x.svg", "stale.svg", str(elsewhere / "x.svg")]
+    (out / outputs.MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert run("--out", str(out)) == 0
+    assert (elsewhere / "x.svg").read_text() == "the user's" and (elsewhere / "y.svg").read_text() == "the user's"
+    assert not os.path.lexists(out / "stale.svg")  # the listed link itself is removed, not what it points to
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_with_who_holds_it(tmp_path, capsys, no_stage_may_start):
+    from helpers.pipeline.safewrite import OutputFolder
+
+    out = tmp_path / "out"
+    with OutputFolder(out, command="srceval run"):
+        assert run("--out", str(out)) == 2
+    message = capsys.readouterr().err
+    assert f"The output folder {out} is in use by srceval run (pid {os.getpid()} on host " in message
+    assert not (out / ".srceval.lock").exists()
+
+
+def test_the_processed_folder_outside_the_output_folder_is_locked_too(tmp_path, capsys, no_stage_may_start):
+    from helpers.pipeline.safewrite import OutputFolder
+
+    with OutputFolder(tmp_path / "p", command="srceval run"):
+        assert run("--out", str(tmp_path / "out"), "--processed", str(tmp_path / "p")) == 2
+    assert f"The output folder {tmp_path / 'p'} is in use" in capsys.readouterr().err
+
+
+def test_the_lock_is_released_after_a_run_and_a_refusal(tmp_path, stages, monkeypatch):
+    out = tmp_path / "out"
+    assert run("--out", str(out)) == 0
+    assert not (out / ".srceval.lock").exists()
+    monkeypatch.setattr(runner, "_contract_breach", lambda *args: "a breach")  # refused after the lock is taken
+    assert run("--out", str(out)) == 2
+    assert not (out / ".srceval.lock").exists() and not list(out.glob(".srceval-staging-*"))
+
+
 # 4. interruptions ----------------------------------------------------------------------------
 
 def dead_pid() -> int:
@@ -327,6 +396,9 @@ def test_sigterm_during_a_real_run_kills_its_kernel_and_writes_nothing(tmp_path)
         kernels = kernels_of(process.pid)
         time.sleep(0.1)
     assert kernels, "no kernel started"
+    second = subprocess.run([str(SRCEVAL), "run", "--out", str(out), "--processed", str(tmp_path / "q")],
+                            capture_output=True, text=True, timeout=120)  # a second run into the same folder
+    assert second.returncode == 2 and f"is in use by srceval run (pid {process.pid} on host" in second.stderr
     time.sleep(1)  # let the kernel get into its notebook
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
@@ -334,7 +406,7 @@ def test_sigterm_during_a_real_run_kills_its_kernel_and_writes_nothing(tmp_path)
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines() == [f"srceval: run interrupted; no results were written, the earlier "
                                            f"report in {out} is unchanged"]
-    assert not list(out.glob(".srceval-*")) and not (tmp_path / "p").exists()
+    assert not list(out.glob(".srceval-*")) and not (tmp_path / "p").exists() and not (tmp_path / "q").exists()
     assert tree(out) == before
     still = subprocess.run(["ps", "-o", "pid=,stat=", "-p", ",".join(map(str, kernels))], capture_output=True,
                            text=True).stdout

@@ -72,6 +72,9 @@ def check_folder(path: Path, role: str) -> list[Path]:
     if path == Path(path.anchor) or path.parent == Path(path.anchor) and path.name in SYSTEM_FOLDERS:
         raise RefusedPath(f"The {role} {path} is the filesystem's root or a system folder; choose a folder of "
                           "your own.")
+    if path.is_symlink():  # a folder named by the user is resolved already: this one is a link inside another
+        raise RefusedPath(f"The {role} {path} is a symbolic link (to {os.readlink(path)}); srceval writes only "
+                          "inside its folders and never through a link. Remove the link or name the folder itself.")
     if path.exists() and not path.is_dir():
         raise RefusedPath(f"The {role} {path} is a file, not a folder.")
     created = [folder for folder in (*reversed(path.parents), path) if not folder.exists()]

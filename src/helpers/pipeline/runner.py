@@ -107,8 +107,9 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
         SIGINT, SIGTERM or SIGHUP arrived: the kernels are stopped and nothing is written.
     """
     try:
-        allocation, extract, out, params_file, processed_dir = (
-            outputs.absolute(p) for p in (allocation, extract, out, params_file, processed_dir))
+        allocation, extract, out, params_file = (outputs.absolute(p) for p in (allocation, extract, out, params_file))
+        # its folder resolved, not the folder itself: OUT/processed that is a link is refused, never followed
+        processed_dir = outputs.absolute(Path(processed_dir).parent) / Path(processed_dir).name
     except outputs.RefusedPath as refused:
         raise RunFailure(str(refused), EXIT_BAD_INPUT) from None
     with _interruptions(out) as stop:

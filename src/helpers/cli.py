@@ -22,7 +22,7 @@ from helpers.inputs.simulate import (
 EXAMPLES = """examples:
   srceval run                                   # the shipped synthetic trial, report in reports/
   srceval run --allocation log.xlsx --extract extract.csv --out reports/bcu-2024
-  srceval simulate --out data/raw               # regenerate the shipped synthetic extract
+  srceval simulate --out data/raw --force       # regenerate the shipped synthetic extract
   srceval simulate --out trials/blocked --blocks borough --block-shares 0.3,0.5,0.7,0.5
   srceval simulate --out trials/cluster --clusters ward --n-control 300 --n-treatment 300
   srceval simulate --out trials/replications --replications 5 --effect-spread 0.05

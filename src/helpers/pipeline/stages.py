@@ -87,8 +87,10 @@ def write_cleaning(ctx: StageContext, cleaned: CleaningResult) -> dict:
     exclusions = cleaned.exclusions.drop(columns=["crime_ref"], errors="ignore")  # row numbers are enough
     analysis = cleaned.analysis
     boroughs = disclosure.Publication(analysis, ctx.params["disclosure_threshold"]).base("borough")
+    named = [name for name in disclosure.published_names(boroughs, "borough") if name != disclosure.OTHER["borough"]]
     trial = {"reported_from": analysis["reported_on"].min(), "reported_to": analysis["reported_on"].max(),
-             "boroughs": disclosure.published_names(boroughs, "borough"),  # a borough of a few reports is not named
+             "boroughs": named,  # a borough of a few reports is counted, not named
+             "boroughs_not_named": int(analysis["borough"].nunique() - len(named)),
              "last_outcome_on": analysis["outcome_on"].max() if recorded(analysis, "outcome_on") else None}
     result = {"inputs": {**cleaned.inputs, "origin": data_origin(ctx.allocation_path, ctx.extract_path)},
               "flow": cleaned.flow, "warnings": cleaned.warnings, "trial": trial,
@@ -228,7 +230,6 @@ def delivery_tables(ctx: StageContext, data: pd.DataFrame) -> dict:
     """
     threshold = int(ctx.params["disclosure_threshold"])
     publication = disclosure.Publication(data, threshold)
-    cells = ("SRC",) + disclosure.DELIVERY
     counts = ["allocated", "received"]
     months = data.assign(month=publication.months())
     wards = publication.wards()

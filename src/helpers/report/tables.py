@@ -188,16 +188,15 @@ def audit_checks(audit: dict) -> pd.DataFrame:
 
 
 def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """The balance table as the report shows it (its levels are the published ones: nothing is hidden)."""
     frame = pd.DataFrame(balance)
     shown = pd.DataFrame({"Characteristic": frame["covariate"], "Level": frame["level"], "Reports": frame["n"]})
     is_mean = frame["level"] == "mean"
-    hidden = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
-    value = lambda v, mean, h: "suppressed" if h else (num(v, 2) if mean else pct(v))
-    shown["Business as usual"] = [value(c, m, h) for c, m, h in zip(frame["control"], is_mean, hidden)]
-    shown["SRC"] = [value(t, m, h) for t, m, h in zip(frame["treatment"], is_mean, hidden)]
-    shown["Standardised difference"] = [
-        "suppressed" if h else (NOT_ESTIMABLE if missing(v) else minus(f"{v:+.2f}"))
-        for v, h in zip(frame["standardised_difference"], hidden)]
+    value = lambda v, mean: num(v, 2) if mean else pct(v)
+    shown["Business as usual"] = [value(c, m) for c, m in zip(frame["control"], is_mean)]
+    shown["SRC"] = [value(t, m) for t, m in zip(frame["treatment"], is_mean)]
+    shown["Standardised difference"] = [NOT_ESTIMABLE if missing(v) else minus(f"{v:+.2f}")
+                                        for v in frame["standardised_difference"]]
     return shown
 
 
@@ -518,7 +517,9 @@ def limitations(results: dict) -> list[str]:
         lines.append(f"Delivery was incomplete ({pct(rate, 0)} of the SRC arm): the complier effect assumes "
                      "exclusion, monotonicity and no interference, and carrying it to every victim assumes that "
                      "those not reached would respond as those reached did.")
-    lines.append(f"Generalisability: the trial ran in {len(boroughs)} borough(s) ({', '.join(boroughs)}); the "
+    unnamed = results.get("trial", {}).get("boroughs_not_named") or 0
+    places = ", ".join(boroughs) + (f", and {unnamed} with too few reports to name" if unnamed else "")
+    lines.append(f"Generalisability: the trial ran in {len(boroughs) + unnamed} borough(s) ({places}); the "
                  "force-wide and national figures assume the effect carries to other areas, years and baseline "
                  "rates of withdrawal, which the trial cannot test.")
     lines.append("No registration, protocol or pre-trial analysis plan was published: the plan in this report was "

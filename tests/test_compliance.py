@@ -121,17 +121,18 @@ def test_time_periods_merge_with_a_neighbour():
     assert grouped.value_counts().to_dict() == {"2022-10 to 2022-11": 12, "2022-12": 20}  # the smaller neighbour
 
 
-def test_overlapping_strands_combine_a_rare_strand_and_check_the_reports_without_it():
-    from helpers.methods import disclosure
-    report = pd.DataFrame({"SRC": [1] * 100})
-    strands = pd.DataFrame({"race": [1] * 95 + [0] * 5, "religion": [0] * 80 + [1] * 20,
-                            "transgender": [0] * 98 + [1] * 2})
-    shown = disclosure.group_indicators(strands, report, 5, ["SRC"])
-    # transgender (2) is combined, and religion with it so that the combined strands hold 20
-    assert list(shown.columns) == ["race", "other strands"] and shown["other strands"].sum() == 20
-    strands["race"] = [1] * 97 + [0] * 3  # 3 reports without race: race cannot be shown either
-    shown = disclosure.group_indicators(strands, report, 5, ["SRC"])
-    assert list(shown.columns) == ["other strands"] and shown["other strands"].sum() == 100
+def test_hate_strands_are_published_as_first_strands_that_add_up_to_each_arm(analysis):
+    """Per-strand counts beside first-strand counts would give back the reports holding each combination."""
+    from helpers.methods import audit, disclosure
+    from helpers.pipeline.stages import published_data
+
+    shown = published_data(disclosure.Publication(analysis, 5), "base")
+    balance = audit.balance_table(shown, first_strand=True)
+    strands = balance[balance["covariate"] == "Hate strand"]
+    assert strands["treatment"].sum() == pytest.approx(1) and strands["control"].sum() == pytest.approx(1)
+    assert strands["n"].sum() == len(analysis)
+    assert set(strands["level"]) <= {"race", "religion", "disability", "sexual orientation", "transgender",
+                                     "other strands"}
 
 
 def test_delivery_interval_widens_by_the_design_effect_under_clusters():

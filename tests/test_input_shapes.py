@@ -267,6 +267,11 @@ IDENTIFYING_HEADERS = [
     "e-mail", "mobile", "street", "house number", "flat", "post code", "surname", "forename", "first name",
     "last name", "full name", "officer notes", "free text", "occurrence summary", "MO", "details",
     "ip address", "vehicle registration", "VRM", "date of birth", "age", "Victim Age", "Phone", "Home Address",
+    # by meaning: people, officers, places, free text under other names
+    "contact", "Contact made with", "caller", "Caller's number", "informant", "Informant Name", "OIC", "OIC_ID",
+    "Officer in the case", "officer_in_case", "InvestigatingOfficer", "location", "Location of offence", "venue",
+    "Grid Ref", "latitude", "next of kin", "Latest update", "Case log", "Additional information", "Observations",
+    "Victim statement", "Synopsis", "Info", "Desc",
 ]
 
 
@@ -291,7 +296,8 @@ def test_contract_columns_are_never_taken_for_identifiers(header):
     assert key in contract
 
 
-@pytest.mark.parametrize("header", ["Crime Type", "Hate Flag", "Damage Value", "Hotel", "Station", "Team"])
+@pytest.mark.parametrize("header", ["Crime Type", "Hate Flag", "Damage Value", "Hotel", "Station", "Team", "Choice",
+                                    "Stage", "Allocation method", "allocation_order", "Priority", "Voice"])
 def test_ordinary_headers_are_not_taken_for_identifiers(header):
     assert not reading.is_identifier_header(header)
 

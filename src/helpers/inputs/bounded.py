@@ -158,6 +158,14 @@ def load_yaml(data: bytes, loader) -> object:
     return yaml.load(data.decode("utf-8"), Loader=loader)  # noqa: S506 - the loader is a SafeLoader
 
 
+def read_yaml(path: Path | str, *, what: str = "file", max_bytes: int = MAX_YAML_BYTES) -> object:
+    """A YAML file read within the limits above (a regular file, at most ``max_bytes``, at most
+    MAX_YAML_NODES values once its aliases are expanded), with YAML's safe loader."""
+    import yaml
+
+    return load_yaml(read_regular_file(path, max_bytes=max_bytes, what=what), bounded_yaml_loader(yaml.SafeLoader))
+
+
 # -- JSON --------------------------------------------------------------------------------------------
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

@@ -479,10 +479,9 @@ def provenance_lines(results: dict) -> list[str]:
 
 
 def _template_yaml(name: str):
-    import yaml
-
     from helpers import config
-    return yaml.safe_load((config.TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+    from helpers.inputs.bounded import read_yaml
+    return read_yaml(config.TEMPLATES_DIR / name, what="report template")
 
 
 def consort_table() -> pd.DataFrame:

@@ -218,7 +218,7 @@ class Attacker:
         compliance = self.stages["03_compliance_analysis"]
         self.publish_delivery(family, compliance["by_borough"], lambda row: family.members(delivery, row["group"]))
         wards = publication.wards()
-        ward_labels = wards["borough"] + "\x1f" + wards["ward"]
+        ward_labels = wards["borough"].astype(str) + "\x1f" + wards["ward"].astype(str)
         self.publish_delivery(family, compliance["by_ward"],
                               lambda row: family.members(ward_labels, f"{row['in borough']}\x1f{row['group']}"))
         self.publish_subgroups(family, "borough", publication.subgroups("borough"))
@@ -277,9 +277,9 @@ class Attacker:
         if "src_mode" not in self.data or self.stages["03_compliance_analysis"]["contact_modes"] is None:
             return None
         contacted = self.data["received"] == 1
-        modes = disclosure.levels_of(self.data, "src_mode").where(contacted, "not contacted")
+        modes = disclosure.levels_of(self.data, "src_mode").astype(str).where(contacted, "not contacted")
         family = Family("contact mode", modes, self.atoms)
-        labels = self.publication.contact_modes().where(contacted, "not contacted")
+        labels = self.publication.contact_modes().astype(str).where(contacted, "not contacted")
         for mode, count in self.stages["03_compliance_analysis"]["contact_modes"].items():
             family.publish(family.members(labels, mode), "contacted", count, f"mode {mode}")
         for row in self.stages["04_effect_estimation"]["contact_mode"] or []:

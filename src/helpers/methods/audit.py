@@ -295,7 +295,7 @@ def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: in
 
 def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC", draws: int = 10_000,
                      seed: int = 0, design: dict | None = None, units: pd.Series | None = None,
-                     named: set | None = None) -> dict:
+                     named: set | None = None, published: pd.DataFrame | None = None) -> dict:
     """Every allocation check, with the flags the report shows.
 
     ``threshold`` and ``below`` state the documented rule of the random number: a draw below
@@ -309,8 +309,8 @@ def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str =
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
     periods = {"weekday": allocation_by_period(data, "weekday"), "month": allocation_by_period(data, "month")}
-    balance = balance_table(data)
-    common = balance[balance["n"] >= MIN_LEVEL_COUNT]
+    balance = balance_table(data if published is None else published, first_strand=published is not None)
+    common = balance[balance["n"] >= MIN_LEVEL_COUNT] if len(balance) else balance
     max_smd = float(common["standardised_difference"].abs().max()) if len(common) else None
     return {
         "ratio": ratio, "runs": runs, "omnibus": omnibus,
@@ -606,11 +606,12 @@ def design_period_test(data: pd.DataFrame, period: str, design: dict, units: pd.
 
 
 def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, threshold: float, below: str,
-                  draws: int, seed: int, named: set | None = None) -> dict:
+                  draws: int, seed: int, named: set | None = None, published: pd.DataFrame | None = None) -> dict:
     """The allocation checks of a simple, blocked or cluster design (see the module's docstring)."""
     assignment = design["assignment"]
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
+    shown, first = (data, False) if published is None else (published, True)  # what the balance tables show
     checks: dict = {"assignment": assignment, "column": design.get("blocks") or design.get("clusters")}
     extra_flags: list[str] = []
     if assignment == "simple":
@@ -618,7 +619,7 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
         runs, omnibus = runs_test(data), omnibus_balance_test(data)
         omnibus_randomisation = randomisation_balance_test(data, draws=draws, seed=seed)
         periods = {"weekday": allocation_by_period(data, "weekday"), "month": allocation_by_period(data, "month")}
-        balance = balance_table(data)
+        balance = balance_table(shown, first_strand=first)
         flagged_balance = omnibus
     else:
         if units is None:
@@ -637,7 +638,7 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
         if assignment == "blocked":
             shares = block_shares(data, units)
             weights = block_weights(data["assigned"], units)
-            balance = balance_table(data, weights=weights)
+            balance = balance_table(shown, weights=weights, first_strand=first)
             one_arm = shares[(shares["src"] == 0) | (shares["bau"] == 0)]
             if len(one_arm):
                 extra_flags.append(_one_arm_flag(one_arm, design, named))
@@ -650,8 +651,8 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
         else:
             table = cluster_arms(data, units)
             found, extra_flags = cluster_breaches(table, design, named)
-            balance = balance_table(data)
-            by_cluster = cluster_balance(data, units, table.set_index("cluster")["arm"])
+            balance = balance_table(shown, first_strand=first)
+            by_cluster = cluster_balance(shown, units, table.set_index("cluster")["arm"], first_strand=first)
             shown = by_cluster["standardised_difference"].dropna().abs()
             checks.update(clusters=cluster_summary(table), breaches=found, cluster_balance=by_cluster,
                           max_abs_cluster_standardised_difference=float(shown.max()) if len(shown) else None,

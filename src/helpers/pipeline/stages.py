@@ -108,16 +108,17 @@ def data_cleaning(ctx: StageContext) -> dict:
 def audit_allocation(ctx: StageContext, data: pd.DataFrame) -> dict:
     """Every integrity check of the allocation and the baseline balance, under the declared design.
 
-    The tests run on the data as they are; the tables they show (arms by weekday and month) are
-    grouped for publication (:mod:`helpers.methods.disclosure`), and a flag names a block or
-    cluster only when its counts can be published.
+    The tests run on the data as they are; the tables they show (the baseline balance, arms by
+    weekday and month) are at the characteristics' published levels (:mod:`helpers.methods.disclosure`),
+    and a flag names a block or cluster only when its counts can be published.
     """
     rule, design = ctx.params["allocation_rule"], ctx.params["design"]
     units = dispatch.units(data, design)
     publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
     named = None if units is None else _named_units(publication, units, design)
     checks = audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
-                                    seed=ctx.seed, design=design, units=units, named=named)
+                                    seed=ctx.seed, design=design, units=units, named=named,
+                                    published=published_data(publication, "base"))
     for period in ("weekday", "month"):
         checks[f"by_{period}"] = {**checks[f"by_{period}"], "table": _period_table(publication, data, period)}
     return {**checks, "thresholds": {"flag_p_value": audit.FLAG_P_VALUE, "min_level_count": audit.MIN_LEVEL_COUNT,
@@ -138,7 +139,7 @@ def _period_table(publication: disclosure.Publication, data: pd.DataFrame, perio
         keys = dates.dt.day_of_week
         label = lambda first, last: disclosure.span(disclosure.WEEKDAYS[first], disclosure.WEEKDAYS[last])
     else:
-        keys = dates.dt.strftime("%Y-%m")
+        keys = dates.dt.to_period("M")
         label = disclosure.span
     grouped = publication.periods(keys, disclosure.ARMS, label)
     order = keys.groupby(grouped.to_numpy()).min().sort_values().index
@@ -161,39 +162,19 @@ def published_data(publication: disclosure.Publication, family: str) -> pd.DataF
 
 
 def protect_audit(ctx: StageContext, checks: dict, data: pd.DataFrame | None = None) -> dict:
-    """The baseline balance (and a design's blocks and clusters) as published: every characteristic at its
-    published level (:mod:`helpers.methods.disclosure`), so that no level of a few reports is shown or named."""
-    data = ctx.read_analysis_table() if data is None else data
+    """A design's block table as published: blocks of few reports combined, never named
+    (:mod:`helpers.methods.disclosure`); the balance tables are published levels already."""
     design = ctx.params["design"]
+    if design["assignment"] != "blocked" or checks.get("design", {}).get("blocks") is None:
+        return checks
+    data = ctx.read_analysis_table() if data is None else data
     publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
-    shown = published_data(publication, "base")
-    units = dispatch.units(data, design)
-    checks = dict(checks)
-    weights = audit.block_weights(data["assigned"], units) if design["assignment"] == "blocked" else None
-    checks["balance"] = audit.balance_table(shown, weights=weights, first_strand=True)
-    common = checks["balance"][checks["balance"]["n"] >= audit.MIN_LEVEL_COUNT] if len(checks["balance"]) else None
-    checks["max_abs_standardised_difference"] = (float(common["standardised_difference"].abs().max())
-                                                 if common is not None and len(common) else None)
-    if units is not None and "design" in checks:
-        checks["design"] = _published_design_checks(checks["design"], publication, data, shown, units, design)
-    return checks
-
-
-def _published_design_checks(found: dict, publication: disclosure.Publication, data: pd.DataFrame,
-                             shown: pd.DataFrame, units: pd.Series, design: dict) -> dict:
-    """A design's block table and cluster balance with units of few reports combined, not named."""
-    found = dict(found)
     noun = {"ward": "wards", "borough": "boroughs", "offence_group": "offence groups",
-            "primary_strand": "strands"}.get(design.get("blocks") or design.get("clusters"), "units")
-    published_units = publication.units(units, noun)
-    if found.get("blocks") is not None:
-        blocks = audit.block_shares(data, published_units)
-        found["blocks"] = blocks
-        found["share_range"] = [float(blocks["share"].min()), float(blocks["share"].max())]
-    if found.get("cluster_balance") is not None:
-        arms = audit.cluster_arms(data, units).set_index("cluster")["arm"]
-        found["cluster_balance"] = audit.cluster_balance(shown, units, arms, first_strand=True)
-    return found
+            "primary_strand": "strands"}.get(design["blocks"], "blocks")
+    blocks = audit.block_shares(data, publication.units(dispatch.units(data, design), noun))
+    found = {**checks["design"], "blocks": blocks,
+             "share_range": [float(blocks["share"].min()), float(blocks["share"].max())]}
+    return {**checks, "design": found}
 
 
 def audit_figures(ctx: StageContext, checks: dict, flow: dict) -> dict:
@@ -251,7 +232,8 @@ def _published_modes(publication: disclosure.Publication) -> pd.DataFrame:
     """The analysis table with the contact mode of contacted reports at its published level."""
     data = publication.data
     contacted = data["received"] == 1
-    return data.assign(src_mode=data["src_mode"].astype("string").where(~contacted, publication.contact_modes()))
+    return data.assign(src_mode=data["src_mode"].astype("string").where(
+        ~contacted, publication.contact_modes().astype("string")))
 
 
 def predictors_of_delivery(ctx: StageContext, data: pd.DataFrame) -> dict:

@@ -89,7 +89,7 @@ def write_cleaning(ctx: StageContext, cleaned: CleaningResult) -> dict:
     boroughs = disclosure.Publication(analysis, ctx.params["disclosure_threshold"]).base("borough")
     named = [name for name in disclosure.published_names(boroughs, "borough") if name != disclosure.OTHER["borough"]]
     trial = {"reported_from": analysis["reported_on"].min(), "reported_to": analysis["reported_on"].max(),
-             "boroughs": named,  # a borough of a few reports is counted, not named
+             "boroughs": named,  # a borough of few reports (and any combined with it) is counted, not named
              "boroughs_not_named": int(analysis["borough"].nunique() - len(named)),
              "last_outcome_on": analysis["outcome_on"].max() if recorded(analysis, "outcome_on") else None}
     result = {"inputs": {**cleaned.inputs, "origin": data_origin(ctx.allocation_path, ctx.extract_path)},

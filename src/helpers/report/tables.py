@@ -517,7 +517,8 @@ def limitations(results: dict) -> list[str]:
                      "exclusion, monotonicity and no interference, and carrying it to every victim assumes that "
                      "those not reached would respond as those reached did.")
     unnamed = results.get("trial", {}).get("boroughs_not_named") or 0
-    places = ", ".join(boroughs) + (f", and {unnamed} with too few reports to name" if unnamed else "")
+    places = ", ".join(boroughs) + (f", and {unnamed} not named: boroughs of few reports are combined with others"
+                                    if unnamed else "")
     lines.append(f"Generalisability: the trial ran in {len(boroughs) + unnamed} borough(s) ({places}); the "
                  "force-wide and national figures assume the effect carries to other areas, years and baseline "
                  "rates of withdrawal, which the trial cannot test.")

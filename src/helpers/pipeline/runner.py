@@ -1,7 +1,8 @@
 """Run the stage notebooks in order in one kernel, then write the report.
 
-Everything is written to a staging folder beside the output folder and put in place only when
-every stage has succeeded, so a failed or interrupted run leaves an earlier report as it was.
+Everything is written to a private staging folder inside the output folder and put in place only
+when every stage has succeeded, through the guarded writer (``helpers.pipeline.safewrite``: the
+folder locked, no link followed), so a failed or interrupted run leaves an earlier report as it was.
 
 What a run costs, and why it is done this way:
 

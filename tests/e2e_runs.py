@@ -1,5 +1,5 @@
-"""The full ``srceval run`` commands of test_end_to_end.py and test_ordinary_files.py, started as soon
-as collection ends.
+"""The full ``srceval run`` commands of test_end_to_end.py, test_ordinary_files.py and
+test_disclosure_attack.py, started as soon as collection ends.
 
 A pytest plugin, loaded by those modules (``pytest_plugins``). Most of the suite runs in
 process, on one core; the end-to-end runs start in the background when the session knows which
@@ -22,11 +22,14 @@ from helpers.inputs.simulate import TrialDesign, simulate_trial
 from . import ordinary_files
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
-MODULES = ("test_end_to_end", "test_ordinary_files")
+MODULES = ("test_end_to_end", "test_ordinary_files", "test_disclosure_attack")
 RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run", "workbook_run", "repeated_wards_run",
-        "no_delivery_run")
+        "no_delivery_run", "hostile_run")
 MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
            "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
+# Columns that identify a person by what they mean, under names the exact-name list never had.
+IDENTIFYING = {"contact": "ZQXCONTACT", "Caller": "ZQXCALLER", "Informant": "ZQXINFORMANT", "OIC": "ZQXOIC",
+               "Officer in the case": "ZQXOFFICER", "Location": "ZQXLOCATION", "Latest update": "ZQXUPDATE"}
 
 _started: dict = {}
 
@@ -61,6 +64,20 @@ def messy_inputs(folder: Path) -> tuple[Path, Path]:
     return trial.write(folder / "raw")
 
 
+def hostile_inputs(folder: Path) -> tuple[Path, Path]:
+    """The shipped trial with every hostile case at once (a borough of one report, one of two, a ward named
+    like a person, three transgender victims, a rare strand) and identifying columns under new names."""
+    from .trials import HAND_MADE, hostile
+
+    trial = simulate_trial(TrialDesign())
+    allocation, extract = hostile(trial.allocation, trial.extract, HAND_MADE["every hostile case at once"], seed=5)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "allocation.csv", folder / "extract.csv"
+    allocation.to_csv(paths[0], index=False)
+    extract.assign(**IDENTIFYING).to_csv(paths[1], index=False)
+    return paths
+
+
 def _start(name: str, folder: Path) -> tuple[Path, Started]:
     if name == "run":
         return folder, Started(folder, "run", "--out", str(folder / "reports"), "--processed", str(folder / "processed"))
@@ -83,6 +100,10 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
         return folder, Started(folder / "log", "run", "--allocation", str(trial / "allocation_log.xlsx"), "--extract",
                                str(trial / "crime_extract.csv"), "--params", str(trial / "parameters.yml"),
                                "--out", str(folder / "out"))
+    if name == "hostile_run":
+        allocation, extract = hostile_inputs(folder / "raw")
+        return folder, Started(folder / "log", "run", "--allocation", str(allocation), "--extract", str(extract),
+                               "--out", str(folder / "out"), "--processed", str(folder / "processed"))
     builders = {"workbook_run": (ordinary_files.odd_workbook, "leadership"),
                 "repeated_wards_run": (ordinary_files.repeated_wards, "leadership"),
                 "no_delivery_run": (ordinary_files.no_delivery, "full")}

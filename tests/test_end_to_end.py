@@ -268,7 +268,7 @@ MALFORMED = {
     "binary file": (lambda frame, path: path.write_bytes(b"\x00\x01PK\x03binary"), "binary file"),
     "header only": (lambda frame, path: frame.iloc[:0].to_csv(path, index=False), "header but no data rows"),
     "unknown outcome code": (lambda frame, path: frame.assign(**{"Outcome Code": "OC99"}).to_csv(path, index=False),
-                             "'OC99' is not a Home Office outcome code"),
+                             "column 'outcome_code', rows 2, 3, 4"),
     "bad yes/no": (lambda frame, path: frame.assign(src_completed="maybe").to_csv(path, index=False),
                    "column 'src_completed', rows 2, 3, 4"),
 }

@@ -171,8 +171,10 @@ def exclusion_counts(exclusions: list[dict] | pd.DataFrame) -> list[dict]:
 
 
 def cleaning_settings(params: dict, sheets: dict) -> dict:
-    """Everything besides the two files that cleaning depends on: outcome codes, limits, sheets."""
-    return {"outcomes": params["outcomes"], "input_limits": params["input_limits"], "sheets": sheets}
+    """Everything besides the two files that cleaning depends on: outcome codes, limits, sheets, and the
+    disclosure threshold (which places a warning may name)."""
+    return {"outcomes": params["outcomes"], "input_limits": params["input_limits"], "sheets": sheets,
+            "disclosure_threshold": params["disclosure_threshold"]}
 
 
 def _key(settings: dict) -> str:
@@ -180,7 +182,7 @@ def _key(settings: dict) -> str:
 
 
 def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sheet=None,
-                 limits: InputLimits | dict | None = None) -> CleaningResult:
+                 limits: InputLimits | dict | None = None, disclosure_threshold: int = 5) -> CleaningResult:
     """Read, validate, normalise and join the allocation log and the crime extract.
 
     Parameters
@@ -195,6 +197,9 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
     limits
         The largest input accepted: :class:`~helpers.inputs.reading.InputLimits`, or the
         ``input_limits`` parameter as a mapping; None takes the defaults.
+    disclosure_threshold
+        A warning names a borough or ward only if at least this many randomised reports hold it
+        (a place name held by fewer could single out a victim, or be a name).
 
     Raises
     ------
@@ -218,12 +223,17 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
     problems.raise_if_any()  # before any message could quote such a value
     value_warnings: list[str] = []
     allocation, alloc_dupes = normalise_allocation(tables["allocation"], problems, value_warnings)
-    extract, extract_dupes = normalise_extract(tables["extract"], problems, value_warnings)
+    spellings: dict = {}
+    extract, extract_dupes = normalise_extract(tables["extract"], problems, value_warnings, spellings=spellings)
     problems.raise_if_any()
     _check_all_allocated_reports_present(allocation, extract, tables["allocation"].label, problems)
     problems.raise_if_any()
 
     analysis = _join(allocation, extract, outcome_definitions)
+    for column, (file, found) in spellings.items():
+        held = analysis[column].value_counts()
+        named = {place for place, count in held.items() if count >= disclosure_threshold}
+        value_warnings.append(_spelling_warning(file, column, found, named))
     exclusions = _exclusion_log(tables, allocation, extract, alloc_dupes, extract_dupes)
     flow = consort_flow(tables["extract"].data, analysis, exclusions, tables["extract"].name)
     warnings = _warnings(tables, analysis, alloc_dupes, extract_dupes, value_warnings)
@@ -294,7 +304,8 @@ def normalise_allocation(table: InputTable, problems: ProblemList,
     arms_per_ref = out.dropna(subset=["allocation"]).groupby("crime_ref")["allocation"].nunique()
     for ref in arms_per_ref[arms_per_ref > 1].index:
         rows = out.loc[out["crime_ref"] == ref, "alloc_row"]
-        problems.add(file, f"reference {ref} is allocated to both SRC and BAU", "allocation", rows)
+        problems.add(file, "one reference is allocated to both SRC and BAU (the reference is not shown)", "allocation",
+                     rows)
     # Entries of one report in the same arm that disagree on the date or the random number: the first is
     # kept, and the audit flags them (which entry records the randomisation is not known).
     repeated = out[out.duplicated("crime_ref", keep=False)]
@@ -304,11 +315,13 @@ def normalise_allocation(table: InputTable, problems: ProblemList,
     return out[~duplicated].reset_index(drop=True), out[duplicated]
 
 
-def normalise_extract(table: InputTable, problems: ProblemList,
-                      warnings: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalise_extract(table: InputTable, problems: ProblemList, warnings: list[str] | None = None, *,
+                      spellings: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The crime extract with one row per reference, normalised, and the duplicate rows left out.
 
     ``warnings`` (when given) receives what was changed in the values, for the run's warnings.
+    ``spellings`` (when given) receives the place spellings merged, by column, instead of a
+    warning naming them: the caller names only places held by enough reports.
     """
     data, file = table.data, table.label
     warnings = [] if warnings is None else warnings
@@ -321,7 +334,7 @@ def normalise_extract(table: InputTable, problems: ProblemList,
     _report_invalid(record_type.isna(), data, "record_type", file, "expected crime or incident", problems)
     out["record_type"] = record_type
     for column in ("borough", "ward"):
-        out[column] = _place_names(data, column, file, problems, warnings)
+        out[column] = _place_names(data, column, file, problems, warnings, spellings)
     offence = _text(data["offence_group"])
     _report_invalid(offence == "", data, "offence_group", file, "a value is required", problems)
     out["offence_group"] = _vocabulary(data, "offence_group", offence, _offence_group, OTHER, file, warnings)
@@ -355,7 +368,8 @@ def _drop_duplicate_records(out: pd.DataFrame, file: str, problems: ProblemList)
     versions = repeated.drop_duplicates(compared).groupby("crime_ref").size()
     conflicting = repeated[_contained(repeated["crime_ref"], versions.index[versions > 1].to_series())]
     for ref, rows in conflicting.groupby("crime_ref")["source_row"]:
-        problems.add(file, f"reference {ref} appears on several rows with different values", "crime_ref", rows)
+        problems.add(file, "one reference appears on several rows with different values (the reference is not "
+                           "shown)", "crime_ref", rows)
     identical = out.duplicated(compared, keep="first")
     return out[~identical].reset_index(drop=True), out[identical]
 
@@ -363,9 +377,8 @@ def _drop_duplicate_records(out: pd.DataFrame, file: str, problems: ProblemList)
 def _check_all_allocated_reports_present(allocation, extract, file, problems) -> None:
     missing = ~_contained(allocation["crime_ref"], extract["crime_ref"])
     if missing.any():
-        refs = ", ".join(allocation.loc[missing, "crime_ref"].head(5))
-        problems.add(file, f"{int(missing.sum())} allocated reference(s) are not in the crime extract "
-                           f"(for example {refs})", "crime_ref", allocation.loc[missing, "alloc_row"])
+        problems.add(file, f"{int(missing.sum())} allocated reference(s) are not in the crime extract (the references "
+                           "are not shown)", "crime_ref", allocation.loc[missing, "alloc_row"])
 
 
 def _join(allocation: pd.DataFrame, extract: pd.DataFrame, outcome_definitions: dict) -> pd.DataFrame:
@@ -519,8 +532,12 @@ def _note_special_characters(special: pd.Series, data, column, file, warnings) -
 MAX_PLACE_NAME_CHARACTERS = 100
 
 
-def _place_names(data, column, file, problems, warnings) -> pd.Series:
-    """A borough or ward: free text, one spelling per place, and never personal data."""
+def _place_names(data, column, file, problems, warnings, found: dict | None = None) -> pd.Series:
+    """A borough or ward: free text, one spelling per place, and never personal data.
+
+    The spellings merged go to ``found`` (by column) when given, otherwise into a warning that names
+    no place (a place name may be a person's).
+    """
     values = _text(data[column])
     _report_invalid(values == "", data, column, file, "a value is required", problems)
     too_long = values.str.len() > MAX_PLACE_NAME_CHARACTERS
@@ -532,10 +549,16 @@ def _place_names(data, column, file, problems, warnings) -> pd.Series:
     if special.any():
         _note_special_characters(special, data, column, file, warnings)
     merged, spellings = merge_spellings(values)
-    if spellings:
-        warnings.append(f"{file}, column '{column}': spellings that differ only in capitals were counted as one "
-                        "place: " + _describe_spellings(spellings))
+    if spellings and found is not None:
+        found[column] = (file, spellings)
+    elif spellings:
+        warnings.append(_spelling_warning(file, column, spellings, set()))
     return merged
+
+
+def _spelling_warning(file: str, column: str, spellings: dict, named: set) -> str:
+    return (f"{file}, column '{column}': spellings that differ only in capitals were counted as one place: "
+            + _describe_spellings(spellings, named))
 
 
 def merge_spellings(values: pd.Series) -> tuple[pd.Series, dict[str, list[tuple[str, int]]]]:
@@ -563,10 +586,14 @@ def merge_spellings(values: pd.Series) -> tuple[pd.Series, dict[str, list[tuple[
 MAX_SPELLINGS_SHOWN = 10
 
 
-def _describe_spellings(spellings: dict[str, list[tuple[str, int]]]) -> str:
+def _describe_spellings(spellings: dict[str, list[tuple[str, int]]], named: set) -> str:
+    """The spellings merged, quoted only for the places in ``named`` (held by enough reports to be named)."""
     parts = []
-    for kept, found in sorted(spellings.items())[:MAX_SPELLINGS_SHOWN]:
+    for kept, found in sorted(spellings.items(), key=lambda item: (item[0] not in named, item[0]))[:MAX_SPELLINGS_SHOWN]:
         total = sum(count for _, count in found)
+        if kept not in named:
+            parts.append(f"a place held by too few reports to be named ({len(found)} spellings)")
+            continue
         others = ", ".join(f"'{spelling}' ({count})" for spelling, count in found[1:])
         parts.append(f"'{kept}' ({total} rows) includes {others}")
     if len(spellings) > MAX_SPELLINGS_SHOWN:
@@ -658,10 +685,13 @@ def _date_warnings(analysis, allocation_file, extract_file) -> list[str]:
 
 
 def _report_invalid(mask, data, column, file, expected, problems) -> None:
+    """Name the column and rows of values outside what the contract allows, never the values themselves:
+    any cell can hold a name or an address typed in the wrong column, and the message reaches screens and logs."""
     if mask.any():
-        values = sorted({str(v).strip() for v in data.loc[mask, column]})[:5]
-        shown = ", ".join(f"'{v}'" for v in values)
-        problems.add(file, f"{expected} (found {shown})", column, data.loc[mask, "source_row"])
+        distinct = data.loc[mask, column].astype(str).str.strip().nunique()
+        problems.add(file, f"{expected} ({distinct} other value{'s' if distinct != 1 else ''} found; not shown, since a "
+                           "cell may hold personal data: check these rows in the file)", column,
+                     data.loc[mask, "source_row"])
 
 
 def _dates(data, column, file, problems, *, required=False) -> pd.Series:

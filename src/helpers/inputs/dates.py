@@ -42,15 +42,15 @@ def parse_date(value: object) -> tuple[pd.Timestamp | None, str | None]:
     elif match := DAY_FIRST.match(text):
         day, month, year = (int(g) for g in match.groups())
     elif TWO_DIGIT_YEAR.match(text):
-        return None, f"'{text}' has a two-digit year and is ambiguous"
+        return None, "a date with a two-digit year, which is ambiguous"
     elif SERIAL.match(text) and SERIAL_RANGE[0] <= float(text) <= SERIAL_RANGE[1]:
         return None, SERIAL_NUMBER
-    else:
-        return None, f"'{text}' is not a date (expected 2022-10-03 or 03/10/2022)"
+    else:  # the value itself is never quoted: a mistyped cell may hold a name or a date of birth
+        return None, "not a date (expected 2022-10-03 or 03/10/2022); the value is not shown"
     try:
         return pd.Timestamp(year=year, month=month, day=day), None
     except ValueError:
-        return None, f"'{text}' is not a real date"
+        return None, "not a real date (no such day or month); the value is not shown"
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, dict[int, str]]:

@@ -29,7 +29,8 @@ def normalise_outcome_code(value: object) -> tuple[str | None, str | None]:
         return None, None
     match = _CODE.match(re.sub(r"[\s:#\-]+", " ", text.lower()).strip())
     if match is None or not FIRST_CODE <= int(match.group(1)) <= LAST_CODE:
-        return None, f"'{text}' is not a Home Office outcome code (1 to 22, variants such as 1A)"
+        # the value itself is never quoted: a mistyped cell may hold personal data
+        return None, "not a Home Office outcome code (1 to 22, variants such as 1A); the value is not shown"
     return f"{int(match.group(1))}{match.group(2).upper()}", None
 
 

@@ -23,15 +23,22 @@ import pandas as pd
 
 from helpers.errors import InputError, Problem
 
-# Columns that identify a person directly. Matched against the header with case and every
-# character other than a letter or digit removed ("D.O.B" -> "dob"); contract columns are
-# matched first and never dropped. Short words match the whole header only ("tel", "mo",
-# "age"), so that "hotel" or "damage" are not taken for them.
+# Columns that identify a person directly, recognised by what the header means rather than its exact
+# spelling. Matched against the header with case and every character other than a letter or digit
+# removed ("D.O.B" -> "dob"); contract columns are matched first and never dropped. Words below match
+# anywhere in the header ("Caller's phone", "OfficerInCase"); the short words of _IDENTIFIER_TOKENS
+# only as a whole word of it ("OIC", "Tel no", "victim_age"), so that "hotel", "choice" or "damage"
+# are not taken for them.
 _IDENTIFIER_WORDS = (
     # names and people
-    "name", "surname", "forename", "initials", "complainant", "witness",
-    # addresses and places a person lives
+    "name", "surname", "forename", "initials", "complainant", "witness", "caller", "informant", "reportedby",
+    "reportingperson", "contact", "nextofkin", "guardian", "carer", "spouse", "partner",
+    # officers (an officer in the case names a person, and narrows a report to a handful)
+    "officer", "investigator", "collarnumber", "warrantnumber", "shouldernumber", "payroll",
+    # addresses and places a person lives or was
     "address", "street", "housenumber", "houseno", "postcode", "postalcode", "zipcode", "uprn",
+    "(?<!al)location", "locality", "venue", "premises", "whereabouts", "gridref", "latitude", "longitude",
+    "coordinates", "easting", "northing", "geocode", "what3words",
     # contact details
     "phone", "mobile", "email", "contactno", "contactnumber", "contactdetails", "telno", "telnumber",
     # birth and age
@@ -39,9 +46,10 @@ _IDENTIFIER_WORDS = (
     # official numbers
     "nationalinsurance", "ninumber", "nino", "passport", "drivinglicen", "licenceno", "pncid", "cronumber",
     "vrm", "vehiclereg", "numberplate", "ipaddress",
-    # free text
-    "note", "freetext", "comment", "narrative", "summary", "description", "remark", "details",
-    "modusoperandi", "occurrencetext", "circumstances",
+    # free text, whatever it is called
+    "note", "freetext", "comment", "narrative", "summary", "description", "remark", "details", "detail",
+    "modusoperandi", "occurrencetext", "circumstances", "observation", "information", "synopsis", "statement",
+    "memo", "message", "annotation", "transcript", "story",
 )
 _IDENTIFIER_WHOLE = (
     "victim", "suspect", "offender", "person", "tel", "telephone", "mo", "flat", "flatno", "flatnumber",
@@ -49,6 +57,11 @@ _IDENTIFIER_WHOLE = (
     "ni", "cro", "pnc",
     "registration", "reg", "text", "zip", "ip",
 )
+# Short words that identify when they are a whole word of the header, wherever it stands.
+_IDENTIFIER_TOKENS = frozenset({
+    "oic", "tel", "mo", "ni", "cro", "pnc", "reg", "zip", "ip", "age", "dob", "nok", "pc", "ds", "dc", "di",
+    "text", "info", "log", "desc", "obs", "update", "account", "lat", "lon", "lng", "geo", "gps", "flat", "who",
+})
 IDENTIFIER_PATTERN = re.compile(
     "|".join(sorted(set(_IDENTIFIER_WORDS), key=len, reverse=True))
     + "|" + "|".join(rf"^{w}$" for w in _IDENTIFIER_WHOLE)
@@ -121,10 +134,19 @@ def identifier_key(name: object) -> str:
     return re.sub(r"[^0-9a-z]+", "", normalise_text(str(name)).casefold())
 
 
+def header_words(name: object) -> list[str]:
+    """The words of a header: split at anything but letters and digits, and where camelCase turns."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])", " ", normalise_text(str(name)))
+    return [word for word in re.split(r"[^0-9a-z]+", text.casefold()) if word]
+
+
 def is_identifier_header(name: object) -> bool:
-    """Whether a header names a column that identifies a person (checked after the contract's names)."""
+    """Whether a header names a column that identifies a person or holds free text (checked after the
+    contract's names): by the words it contains, not only its exact spelling."""
     key = identifier_key(name)
-    return bool(key) and IDENTIFIER_PATTERN.search(key) is not None
+    if not key:
+        return False
+    return IDENTIFIER_PATTERN.search(key) is not None or any(word in _IDENTIFIER_TOKENS for word in header_words(name))
 
 
 def column_letter(position: int) -> str:
@@ -764,19 +786,35 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# A part of an .xlsx that inflates more than this many times its compressed size is a zip bomb: the
+# XML of real workbooks compresses 5 to 30 times, a sheet of one repeated value at most some 200 times.
+MAX_COMPRESSION_RATIO = 1_000
+MAX_WORKBOOK_PARTS = 10_000
+
+
 def _check_workbook_size(path: Path, limits: InputLimits) -> None:
-    """Sum the uncompressed sizes the zip directory declares before openpyxl inflates anything:
-    a small .xlsx can expand to gigabytes of XML (a zip bomb)."""
+    """Sum the uncompressed sizes the zip directory declares for every part of the archive, whatever its
+    name, before openpyxl inflates anything: a small .xlsx can expand to gigabytes (a zip bomb), and a
+    worksheet part need not end in .xml. A part that inflates far beyond what XML does is refused too.
+    (Reading a part never yields more than its declared size: Python's zip reader stops there.)"""
     try:
         with zipfile.ZipFile(path) as book:
             parts = book.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError([Problem(path.name, f"this is not a readable Excel workbook ({exc})")])
     if not any(p.filename == "xl/workbook.xml" for p in parts):
         raise InputError([Problem(path.name, "this is a zip file but not an Excel .xlsx workbook")])
-    megabytes = sum(p.file_size for p in parts if p.filename.endswith((".xml", ".rels"))) / 1e6
-    _check_size(path.name, "of uncompressed XML", megabytes, limits.max_xlsx_uncompressed_mb,
+    if len(parts) > MAX_WORKBOOK_PARTS:
+        raise InputError([Problem(path.name, f"the workbook's archive holds {len(parts):,} parts, more than a "
+                                             f"workbook has (the limit is {MAX_WORKBOOK_PARTS:,})")])
+    megabytes = sum(p.file_size for p in parts) / 1e6
+    _check_size(path.name, "uncompressed", megabytes, limits.max_xlsx_uncompressed_mb,
                 "max_xlsx_uncompressed_mb", unit=" MB")
+    inflated = [p for p in parts if p.file_size > 1_000_000 and p.file_size > MAX_COMPRESSION_RATIO * max(p.compress_size, 1)]
+    if inflated:
+        raise InputError([Problem(path.name, f"the workbook's part {inflated[0].filename[:80]!r} inflates "
+                                             f"{inflated[0].file_size / max(inflated[0].compress_size, 1):,.0f} times "
+                                             "its stored size, which no spreadsheet does (a zip bomb); it was not read")])
 
 
 def _excel_cell(value: object) -> object:

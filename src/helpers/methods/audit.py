@@ -139,17 +139,27 @@ def oddity_flags(out_of_range: pd.DataFrame, after_outcome: pd.DataFrame, confli
     return flags
 
 
-def _covariate_values(data: pd.DataFrame):
-    """Each baseline covariate as (label, level, values, share): an indicator per level, or a number."""
-    for column, level in STRAND_COVARIATES.items():
+def _covariate_values(data: pd.DataFrame, first_strand: bool = False):
+    """Each baseline covariate as (label, level, values, share): an indicator per level, or a number.
+
+    Hate strands are one indicator per strand (a report with several counts under each), or with
+    ``first_strand`` each report's first strand (:data:`~helpers.methods.subgroups.STRAND_RULE`), as
+    the published tables show them: per-strand counts beside first-strand counts would give back
+    how many reports hold each combination of strands.
+    """
+    if first_strand and "primary_strand" in data:
+        values = data["primary_strand"].astype("string").fillna("not recorded")
+        for level in sorted(values.unique()):
+            yield "Hate strand", level, (values == level).astype(float), True
+    for column, level in ({} if first_strand else STRAND_COVARIATES).items():
         if column in data:
             yield "Hate strand", level, data[column].astype(float), True
     for column, label in {**CATEGORICAL_COVARIATES, **BINARY_COVARIATES}.items():
         if column not in data or data[column].isna().all():
             continue
         values = data[column].astype("string").fillna("not recorded")
-        if column in BINARY_COVARIATES:
-            values = values.map({"True": "yes", "False": "no"}).fillna("not recorded")
+        if column in BINARY_COVARIATES:  # true/false as yes/no; a published (grouped) level as it is
+            values = values.replace({"True": "yes", "False": "no"}).fillna("not recorded")
         for level in sorted(values.unique()):
             yield label, level, (values == level).astype(float), True
     for column, label in CONTINUOUS_COVARIATES.items():
@@ -157,17 +167,19 @@ def _covariate_values(data: pd.DataFrame):
             yield label, "mean", data[column].astype(float), False
 
 
-def balance_table(data: pd.DataFrame, *, treatment: str = "assigned", weights: pd.Series | None = None) -> pd.DataFrame:
+def balance_table(data: pd.DataFrame, *, treatment: str = "assigned", weights: pd.Series | None = None,
+                  first_strand: bool = False) -> pd.DataFrame:
     """Baseline covariates by arm with standardised differences (Austin 2009).
 
     Categorical covariates give one row per level (share of reports); continuous ones the mean.
     The standardised difference is (treatment - control) / pooled SD. ``weights`` (one per
     report, see :func:`block_weights`) compare weighted arm means instead: a blocked design's arms
     taken block by block, so that blocks with different SRC shares do not show as imbalance.
+    ``first_strand`` shows each report's first hate strand instead of one row per strand.
     """
     z = data[treatment] == 1
     return pd.DataFrame([_balance_row(label, level, values, z, share=share, weights=weights)
-                         for label, level, values, share in _covariate_values(data)])
+                         for label, level, values, share in _covariate_values(data, first_strand)])
 
 
 def _balance_row(label, level, values: pd.Series, z: pd.Series, *, share: bool,
@@ -339,7 +351,8 @@ def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: in
 
 
 def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC", draws: int = 10_000,
-                     seed: int = 0, design: dict | None = None, units: pd.Series | None = None) -> dict:
+                     seed: int = 0, design: dict | None = None, units: pd.Series | None = None,
+                     named: set | None = None, published: pd.DataFrame | None = None) -> dict:
     """Every allocation check, with the flags the report shows.
 
     ``threshold`` and ``below`` state the documented rule of the random number: a draw below
@@ -353,8 +366,8 @@ def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str =
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
     periods = {"weekday": allocation_by_period(data, "weekday"), "month": allocation_by_period(data, "month")}
-    balance = balance_table(data)
-    common = balance[balance["n"] >= MIN_LEVEL_COUNT]
+    balance = balance_table(data if published is None else published, first_strand=published is not None)
+    common = balance[balance["n"] >= MIN_LEVEL_COUNT] if len(balance) else balance
     max_smd = float(common["standardised_difference"].abs().max()) if len(common) else None
     oddities = log_oddities(data)
     return {
@@ -402,14 +415,24 @@ def wards_in_several_boroughs(data: pd.DataFrame) -> dict[str, int]:
     return {str(label): int(n) for label, n in spread[spread > 1].items()}
 
 
-def repeated_label_warning(labels: dict[str, int], design: dict) -> str | None:
-    """A warning when the design takes ward labels as units while some label appears in several boroughs."""
+def repeated_label_warning(labels: dict[str, int], design: dict, named: set | None = None) -> str | None:
+    """A warning when the design takes ward labels as units while some label appears in several boroughs.
+
+    A label not in ``named`` (held by too few reports to be named, see :mod:`helpers.methods.disclosure`)
+    is counted, not named: a ward's name may be a person's.
+    """
     if not labels:
         return None
     kind = "clusters" if design.get("clusters") else "blocks"
-    named = ", ".join(f"'{label}' ({n} boroughs)" for label, n in list(labels.items())[:MAX_LABELS_NAMED])
-    more = f", and {len(labels) - MAX_LABELS_NAMED} more" if len(labels) > MAX_LABELS_NAMED else ""
-    return (f"{len(labels)} ward label(s) appear in more than one borough: {named}{more}. The declared design "
+    shown = {label: n for label, n in labels.items() if named is None or label in named}
+    parts = [f"'{label}' ({n} boroughs)" for label, n in list(shown.items())[:MAX_LABELS_NAMED]]
+    if len(shown) > MAX_LABELS_NAMED:
+        parts.append(f"{len(shown) - MAX_LABELS_NAMED} more")
+    if len(labels) > len(shown):
+        hidden = len(labels) - len(shown)
+        parts.append(f"{hidden} held by too few reports to be named")
+    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    return (f"{len(labels)} ward label(s) appear in more than one borough: {listed}. The declared design "
             f"({kind}: ward) takes each label as one ward wherever it appears; if these are different wards that "
             f"share a name, declare {kind}: [borough, ward] instead.")
 
@@ -449,18 +472,24 @@ def cluster_arms(data: pd.DataFrame, units: pd.Series, *, treatment: str = "assi
     return table
 
 
-def cluster_breaches(table: pd.DataFrame, design: dict, repeated: dict[str, int] | None = None
-                     ) -> tuple[list[dict], list[str]]:
+def cluster_breaches(table: pd.DataFrame, design: dict, repeated: dict[str, int] | None = None,
+                     named: set | None = None) -> tuple[list[dict], list[str]]:
     """Clusters with reports in both arms, and one flag each, by cluster and count (no report's details).
 
     ``repeated`` maps ward labels found in several boroughs to their number of boroughs: a breached
     cluster among them is said to be one, since two wards that share a name may be what broke it.
+    A cluster not in ``named`` (too few reports to name, see :mod:`helpers.methods.disclosure`) is
+    listed without its name or counts, and its flags are combined into one.
     """
     noun = _unit_noun(design)
     repeated = repeated or {}
     split = table[(table["src"] > 0) & (table["src"] < table["reports"])]
-    breaches, flags = [], []
+    breaches, flags, unnamed = [], [], 0
     for row in split.itertuples(index=False):
+        if named is not None and row.cluster not in named:
+            unnamed += 1
+            breaches.append({"cluster": None, "arm": None, "reports": None, "in_other_arm": None})
+            continue
         if row.arm == "split evenly":
             other, text = row.src, f"{row.src} of its {row.reports} reports are SRC and {row.src} business as usual"
         else:
@@ -479,23 +508,35 @@ def cluster_breaches(table: pd.DataFrame, design: dict, repeated: dict[str, int]
     if len(flags) > MAX_NAMED:
         flags = flags[:MAX_NAMED] + [f"Cluster design breached in {len(flags) - MAX_NAMED} more {noun}s with reports "
                                      "in both arms (the design section of results.json lists every one)."]
+    if unnamed:
+        flags.append(f"Cluster design breached in {unnamed} {noun if unnamed == 1 else noun + 's'} with too few reports "
+                     f"to be named or counted here (disclosure control): reports of one {noun} are in both arms, so the "
+                     "cluster estimates are not estimable until the allocation is corrected or explained; a table of "
+                     f"the allocation by {noun} in the input files finds {'it' if unnamed == 1 else 'them'}.")
     return breaches, flags
 
 
 MAX_NAMED = 5  # units named in one flag; the design section of results.json lists them all
 
 
-def _one_arm_flag(one_arm: pd.DataFrame, design: dict) -> str:
-    """One flag for the blocks with one arm only, named (no counts: a block may be a ward)."""
+def _one_arm_flag(one_arm: pd.DataFrame, design: dict, named: set | None = None) -> str:
+    """One flag for the blocks with one arm only, named (no counts: a block may be a ward); a block too small
+    to be named (see :mod:`helpers.methods.disclosure`) is counted, not named."""
     noun = _unit_noun(design)
-    named = [f"{row.block} (SRC only)" if row.bau == 0 else f"{row.block} (business as usual only)"
-             for row in one_arm.head(MAX_NAMED).itertuples(index=False)]
-    more = f", and {len(one_arm) - MAX_NAMED} more" if len(one_arm) > MAX_NAMED else ""
-    if len(one_arm) == 1:
-        row = next(one_arm.itertuples(index=False))
+    shown = one_arm if named is None else one_arm[one_arm["block"].isin(named)]
+    hidden = len(one_arm) - len(shown)
+    named_text = [f"{row.block} (SRC only)" if row.bau == 0 else f"{row.block} (business as usual only)"
+                  for row in shown.head(MAX_NAMED).itertuples(index=False)]
+    if hidden:
+        named_text.append(f"{hidden} {noun}{'s' if hidden > 1 else ''} too small to name")
+    more = f", and {len(shown) - MAX_NAMED} more" if len(shown) > MAX_NAMED else ""
+    if len(one_arm) == 1 and not hidden:
+        row = next(shown.itertuples(index=False))
         what = f"{noun} {row.block} has reports in the {'SRC' if row.bau == 0 else 'business-as-usual'} arm only"
+    elif len(one_arm) == 1:
+        what = f"a {noun} too small to name has reports in one arm only"
     else:
-        what = f"{len(one_arm)} {noun}s have reports in one arm only ({'; '.join(named)}{more})"
+        what = f"{len(one_arm)} {noun}s have reports in one arm only ({'; '.join(named_text)}{more})"
     return (f"Blocked design breached: {what}. A blocked design randomises within every block, so such a block "
             "cannot be compared and the blocked estimates are not estimable.")
 
@@ -515,7 +556,7 @@ def cluster_summary(table: pd.DataFrame) -> dict:
     return summary
 
 
-def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series) -> pd.DataFrame:
+def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series, first_strand: bool = False) -> pd.DataFrame:
     """Baseline covariates compared between SRC and BAU clusters: each cluster's share (or mean) is one value.
 
     The unit of randomisation is the cluster, so balance is judged over clusters: the mean of the
@@ -523,7 +564,7 @@ def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series) -> pd
     ``arms`` maps a cluster to "SRC" or "BAU" (a cluster split evenly is left out).
     """
     rows = []
-    for label, level, values, _ in _covariate_values(data):
+    for label, level, values, _ in _covariate_values(data, first_strand):
         means = values.groupby(units.to_numpy()).mean()
         arm = means.index.map(arms)
         treated, control = means[arm == "SRC"], means[arm == "BAU"]
@@ -676,25 +717,27 @@ def design_period_test(data: pd.DataFrame, period: str, design: dict, units: pd.
 
 
 def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, threshold: float, below: str,
-                  draws: int, seed: int) -> dict:
+                  draws: int, seed: int, named: set | None = None, published: pd.DataFrame | None = None) -> dict:
     """The allocation checks of a simple, blocked or cluster design (see the module's docstring)."""
     assignment = design["assignment"]
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
+    shown, first = (data, False) if published is None else (published, True)  # what the balance tables show
     names = _design_columns(design)
     checks: dict = {"assignment": assignment, "column": names[-1] if names else None, "columns": list(names),
                     "warnings": []}
     extra_flags: list[str] = []
     repeated = wards_in_several_boroughs(data) if "ward" in names and "borough" not in names else {}
     if repeated:
-        checks["wards_in_several_boroughs"] = repeated
-        checks["warnings"].append(repeated_label_warning(repeated, design))
+        # only labels held by enough reports to be named; the warning counts the others
+        checks["wards_in_several_boroughs"] = {k: v for k, v in repeated.items() if named is None or k in named}
+        checks["warnings"].append(repeated_label_warning(repeated, design, named))
     if assignment == "simple":
         ratio = ratio_test(data, share=float(design["probability"]))
         runs, omnibus = runs_test(data), omnibus_balance_test(data)
         omnibus_randomisation = randomisation_balance_test(data, draws=draws, seed=seed)
         periods = {"weekday": allocation_by_period(data, "weekday"), "month": allocation_by_period(data, "month")}
-        balance = balance_table(data)
+        balance = balance_table(shown, first_strand=first)
         flagged_balance = omnibus
     else:
         if units is None:
@@ -713,20 +756,21 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
         if assignment == "blocked":
             shares = block_shares(data, units)
             weights = block_weights(data["assigned"], units)
-            balance = balance_table(data, weights=weights)
+            balance = balance_table(shown, weights=weights, first_strand=first)
             one_arm = shares[(shares["src"] == 0) | (shares["bau"] == 0)]
             if len(one_arm):
-                extra_flags.append(_one_arm_flag(one_arm, design))
-            checks.update(blocks=shares, blocks_with_one_arm=[str(b) for b in one_arm["block"]],
+                extra_flags.append(_one_arm_flag(one_arm, design, named))
+            checks.update(blocks=shares, blocks_with_one_arm=[str(b) for b in one_arm["block"]
+                                                              if named is None or b in named],
                           share_range=[float(shares["share"].min()), float(shares["share"].max())],
                           balance_method="arm means weighted block by block (each block's arms weighted to the "
                                          "block's size), so that blocks with different SRC shares do not show as "
                                          "imbalance; blocks with one arm only are left out")
         else:
             table = cluster_arms(data, units)
-            found, extra_flags = cluster_breaches(table, design, repeated)
-            balance = balance_table(data)
-            by_cluster = cluster_balance(data, units, table.set_index("cluster")["arm"])
+            found, extra_flags = cluster_breaches(table, design, repeated, named)
+            balance = balance_table(shown, first_strand=first)
+            by_cluster = cluster_balance(shown, units, table.set_index("cluster")["arm"], first_strand=first)
             shown = by_cluster["standardised_difference"].dropna().abs()
             checks.update(clusters=cluster_summary(table), breaches=found, cluster_balance=by_cluster,
                           max_abs_cluster_standardised_difference=float(shown.max()) if len(shown) else None,

@@ -60,10 +60,10 @@ PUBLISHED_FIGURES = config.EXTERNAL_DIR / "published_figures.yml"
 
 def reconciliation(results: dict) -> list[dict]:
     """Each published figure beside the figures of this run that reproduce it."""
-    import yaml
+    from helpers.inputs.bounded import read_yaml
 
     rows = []
-    for figure in yaml.safe_load(PUBLISHED_FIGURES.read_text(encoding="utf-8")):
+    for figure in read_yaml(PUBLISHED_FIGURES, what="published figures file"):
         values = [_lookup(results, path) for path in figure["results"]]
         rows.append({"published": figure["published"], "is": figure["is"], "scale": figure["scale"],
                      "this_run": values, "results": figure["results"]})

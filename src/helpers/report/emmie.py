@@ -94,7 +94,7 @@ def implementation(results: dict, params: dict) -> str:
 def economic_cost(results: dict) -> str:
     econ = results["economics"]
     if econ is None:
-        return "Not estimated: the extract does not record how contacts were made, on which the cost rests."
+        return f"Not estimated: {not_costed_reason(results)}."
     level = numbers.level(results['provenance']['parameters']['confidence_level'])
     low, high = econ["cost_per_prevented_withdrawal_ci"]
     if econ["cost_per_year"] is None:
@@ -118,3 +118,11 @@ def emmie_sections(results: dict, params: dict) -> list[tuple[str, str]]:
     """(heading, text) for each of the five EMMIE elements."""
     return [("Effect", effect(results)), ("Mechanism", mechanism(params)), ("Moderators", moderators(results)),
             ("Implementation", implementation(results, params)), ("Economic cost", economic_cost(results))]
+
+
+def not_costed_reason(results: dict) -> str:
+    """Why the cost of delivery is not estimated: no contact modes, or too few of one to publish the mix."""
+    if results["compliance"].get("contact_modes") is None:
+        return "the extract does not record how contacts were made, on which the cost rests"
+    return ("too few contacts were made by phone to publish how many, and the cost, which rests on the mix of "
+            "calls and visits, would give the number back (disclosure control)")

@@ -192,16 +192,15 @@ def audit_checks(audit: dict) -> pd.DataFrame:
 
 
 def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """The balance table as the report shows it (its levels are the published ones: nothing is hidden)."""
     frame = pd.DataFrame(balance)
     shown = pd.DataFrame({"Characteristic": frame["covariate"], "Level": frame["level"], "Reports": frame["n"]})
     is_mean = frame["level"] == "mean"
-    hidden = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
-    value = lambda v, mean, h: "suppressed" if h else (num(v, 2) if mean else pct(v))
-    shown["Business as usual"] = [value(c, m, h) for c, m, h in zip(frame["control"], is_mean, hidden)]
-    shown["SRC"] = [value(t, m, h) for t, m, h in zip(frame["treatment"], is_mean, hidden)]
-    shown["Standardised difference"] = [
-        "suppressed" if h else (NOT_ESTIMABLE if missing(v) else minus(f"{v:+.2f}"))
-        for v, h in zip(frame["standardised_difference"], hidden)]
+    value = lambda v, mean: num(v, 2) if mean else pct(v)
+    shown["Business as usual"] = [value(c, m) for c, m in zip(frame["control"], is_mean)]
+    shown["SRC"] = [value(t, m) for t, m in zip(frame["treatment"], is_mean)]
+    shown["Standardised difference"] = [NOT_ESTIMABLE if missing(v) else minus(f"{v:+.2f}")
+                                        for v in frame["standardised_difference"]]
     return shown
 
 
@@ -396,11 +395,10 @@ def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFra
                           f"{level} interval": interval(s["prevented_ci"], fmt)} for s in scenarios])
 
 
-def economics_table(econ: dict) -> pd.DataFrame:
-    """Cost outputs, then every assumption behind them, labelled as assumptions."""
+def economics_table(econ: dict, reason: str = "the extract does not record how contacts were made") -> pd.DataFrame:
+    """Cost outputs, then every assumption behind them, labelled as assumptions (``reason``: why there are none)."""
     if econ is None:
-        return pd.DataFrame([("Cost of delivery", "not estimated: the extract does not record how contacts were made")],
-                            columns=["Item", "Value"])
+        return pd.DataFrame([("Cost of delivery", f"not estimated: {reason}")], columns=["Item", "Value"])
     money = lambda v: NOT_ESTIMABLE if v is None else f"£{v:,.0f}"
     if econ["cost_per_year"] is None:
         rows = [("Cost of delivery", econ.get("reason") or NOT_ESTIMABLE),
@@ -508,10 +506,9 @@ def provenance_lines(results: dict) -> list[str]:
 
 
 def _template_yaml(name: str):
-    import yaml
-
     from helpers import config
-    return yaml.safe_load((config.TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+    from helpers.inputs.bounded import read_yaml
+    return read_yaml(config.TEMPLATES_DIR / name, what="report template")
 
 
 def consort_table() -> pd.DataFrame:
@@ -549,7 +546,10 @@ def limitations(results: dict) -> list[str]:
         lines.append(f"Delivery was incomplete ({pct(rate, 0)} of the SRC arm): the complier effect assumes "
                      "exclusion, monotonicity and no interference, and carrying it to every victim assumes that "
                      "those not reached would respond as those reached did.")
-    lines.append(f"Generalisability: the trial ran in {len(boroughs)} borough(s) ({', '.join(boroughs)}); the "
+    unnamed = results.get("trial", {}).get("boroughs_not_named") or 0
+    places = ", ".join(boroughs) + (f", and {unnamed} not named: boroughs of few reports are combined with others"
+                                    if unnamed else "")
+    lines.append(f"Generalisability: the trial ran in {len(boroughs) + unnamed} borough(s) ({places}); the "
                  "force-wide and national figures assume the effect carries to other areas, years and baseline "
                  "rates of withdrawal, which the trial cannot test.")
     lines.append("No registration, protocol or pre-trial analysis plan was published: the plan in this report was "

@@ -22,7 +22,6 @@ from helpers.inputs.simulate import Assignment
 from helpers.methods import audit, designs, dispatch, estimation
 from helpers.parameters import load_parameters
 from helpers.pipeline.results import validate_results
-from tests.reference_values import load
 
 from . import ordinary_files
 from .reference_values import load

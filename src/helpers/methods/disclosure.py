@@ -243,13 +243,13 @@ def published_names(labels: pd.Series, column: str) -> list[str]:
     return names + ([other] if (labels == other).any() else [])
 
 
-def format_counts(table: pd.DataFrame, columns: list[str], *, rate: str | None = "rate") -> pd.DataFrame:
-    """A table of safe counts as the report shows them: counts as text, the rate as a percentage."""
+def counts_table(table: pd.DataFrame, columns: list[str], *, rate: str | None = "rate") -> pd.DataFrame:
+    """A table of safe counts as results.json holds them: whole numbers, the rate a fraction (None without reports)."""
     shown = table.copy()
     for column in columns:
-        shown[column] = [str(int(v)) for v in table[column]]
+        shown[column] = [int(v) for v in table[column]]
     if rate is not None and rate in shown:
-        shown[rate] = [f"{r:.0%}" if pd.notna(r) else "–" for r in table[rate]]
+        shown[rate] = [float(r) if pd.notna(r) else None for r in table[rate]]
     return shown
 
 

@@ -58,19 +58,16 @@ def git_commit() -> str | None:
 PUBLISHED_FIGURES = config.EXTERNAL_DIR / "published_figures.yml"
 
 
-def reconciliation(results: dict) -> list[dict]:
-    """Each published figure beside the figures of this run that reproduce it."""
+def reconciliation() -> list[dict]:
+    """Each published figure, and the paths of this run's figures that reproduce it (:func:`lookup` reads them)."""
     from helpers.inputs.bounded import read_yaml
 
-    rows = []
-    for figure in read_yaml(PUBLISHED_FIGURES, what="published figures file"):
-        values = [_lookup(results, path) for path in figure["results"]]
-        rows.append({"published": figure["published"], "is": figure["is"], "scale": figure["scale"],
-                     "this_run": values, "results": figure["results"]})
-    return rows
+    return [{"published": figure["published"], "is": figure["is"], "scale": figure["scale"],
+             "results": figure["results"]} for figure in read_yaml(PUBLISHED_FIGURES, what="published figures file")]
 
 
-def _lookup(results: dict, path: str):
+def lookup(results: dict, path: str):
+    """The figure at a dotted path of results.json (``outcomes.attrition.itt.risk_difference``), or None."""
     node = results
     for key in path.split("."):
         node = node.get(key) if isinstance(node, dict) else None
@@ -100,78 +97,38 @@ def analyses(plan: dict) -> list[dict]:
     ]
 
 
-# The stage results' tables that the report shows, carried whole into results.json: the report
-# reads results.json alone.
-AUDIT_DETAIL = ("ratio", "runs", "omnibus", "omnibus_randomisation", "by_weekday", "by_month", "balance")
-COMPLIANCE_DETAIL = ("rates", "by_borough", "by_month", "by_hate_strand", "by_ward", "contact_timing",
-                     "predictors_of_delivery", "disclosure_threshold")
-
-
 def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
-    """Build results.json from the stage results of this run, checked against the schema unless ``validate``
-    is False (the report notebook: the runner checks the file it writes)."""
+    """Build results.json from the stage results of this run, in the form of
+    :class:`helpers.pipeline.models.Results` (checked by the model unless ``validate`` is False)."""
     cleaning = ctx.read_stage_result("01_data_cleaning")
     audit = ctx.read_stage_result("02_allocation_audit")
     compliance = ctx.read_stage_result("03_compliance_analysis")
     effects = ctx.read_stage_result("04_effect_estimation")
     extrapolation = ctx.read_stage_result("05_extrapolation")
-    flow = cleaning["flow"]
     results = {
         "schema_version": SCHEMA_VERSION,
-        "inputs": {
-            "allocation_sha256": cleaning["inputs"]["allocation"]["sha256"],
-            "extract_sha256": cleaning["inputs"]["extract"]["sha256"],
-            "allocation": cleaning["inputs"]["allocation"],
-            "extract": cleaning["inputs"]["extract"],
-            "origin": cleaning["inputs"]["origin"],
-        },
+        "inputs": inputs_section(cleaning["inputs"]),
         "trial": cleaning["trial"],
-        "flow": flow,
-        "allocation_audit": {
-            "allocation_ratio_p_value": audit["ratio"]["p_value"],
-            "balance_omnibus_p_value": audit["omnibus"]["p_value"],
-            "max_abs_standardised_difference": audit["max_abs_standardised_difference"],
-            "flags": audit["flags"],
-            "balance_randomisation_p_value": audit["omnibus_randomisation"]["p_value"],
-            "runs_test_p_value": audit["runs"]["p_value"],
-            "weekday_p_value": audit["by_weekday"]["p_value"],
-            "month_p_value": audit["by_month"]["p_value"],
-            "allocated_before_report": audit["allocated_before_report"],
-            "threshold_rule_breaches": audit["threshold_rule_breaches"],
-            "random_numbers_out_of_range": audit["random_numbers_out_of_range"],
-            "allocated_after_outcome": audit["allocated_after_outcome"],
-            "conflicting_log_entries": audit["conflicting_log_entries"],
-            # The same checks in full, as the report shows them.
-            **{key: audit[key] for key in AUDIT_DETAIL},
-        },
-        "compliance": {
-            "treatment_received_rate": compliance["rates"]["treatment"]["rate"],
-            "treatment_received_rate_ci": [compliance["rates"]["treatment"]["conf_low"],
-                                           compliance["rates"]["treatment"]["conf_high"]],
-            "control_contamination_rate": compliance["rates"]["control"]["rate"],
-            "contact_modes": compliance["contact_modes"],
-            "days_report_to_contact_median": compliance["contact_timing"]["median"],
-            **{key: compliance[key] for key in COMPLIANCE_DETAIL},
-        },
-        "estimates": effects["estimates"],
-        # The rules the report states (flag threshold, smallest level, weak instrument), as this run applied them.
-        "thresholds": {**audit["thresholds"], **effects["thresholds"],
-                       "disclosure_threshold": compliance["disclosure_threshold"]},
+        "flow": {key: value for key, value in cleaning["flow"].items() if key != "exclusion_reasons"},
         "exclusions": exclusion_counts(cleaning["exclusions"]),
-        "outcomes": effects["outcomes"],
-        # whether a difference between the arms can be an effect of the contact (delivery differs by arm)
-        "identification": effects.get("identification"),
-        "extrapolation": {**extrapolation["extrapolation"],
-                          "delivery_scenarios": extrapolation["delivery_scenarios"]},
+        "allocation_audit": audit_section(audit),
+        "compliance": compliance_section(compliance),
+        "identification": {key: effects["identification"][key] for key in ("identified", "delivery", "assumption")},
+        "estimates": [{**row, "design": row.get("design") or ctx.params["design"]["assignment"]}
+                      for row in effects["estimates"]],
+        "outcomes": {name: outcome_section(entry) for name, entry in effects["outcomes"].items()},
         "subgroups": effects["subgroups"],
-        "economics": extrapolation["economics"],
+        "design": design_section(effects.get("design"), audit.get("design"), ctx.params["design"]),
+        "extrapolation": {**{k: v for k, v in extrapolation["extrapolation"].items() if k != "interval_includes_zero"},
+                          "delivery_scenarios": extrapolation["delivery_scenarios"]},
         "national_scenario": extrapolation.get("national"),
-        "analysis_plan": ctx.params["analysis_plan"],
+        "economics": None if extrapolation["economics"] is None else
+        {k: v for k, v in extrapolation["economics"].items() if k != "assumptions"},
+        # The rules the report states (flag threshold, smallest level, weak instrument), as this run applied them.
+        "thresholds": {**audit["thresholds"], **effects["thresholds"]},
         "analyses": analyses(ctx.params["analysis_plan"]),
-        # The declared design: how reports were allocated, in a sentence, and its audit checks.
-        "design": {**(effects.get("design") or {"assignment": ctx.params["design"]["assignment"]}),
-                   "audit": audit.get("design")},
-        "warnings": cleaning["warnings"] + list((audit.get("design") or {}).get("warnings") or []),
+        "reconciliation": reconciliation(),
+        "warnings": cleaning["warnings"],
         "skipped": cleaning["skipped"],
         "provenance": {
             "package_version": __version__,
@@ -182,11 +139,79 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
             "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         },
     }
-    results["reconciliation"] = reconciliation(results)
     results = to_jsonable(results)
-    if validate:
-        validate_results(results)
-    return results
+    if not validate:
+        return results
+    from helpers.pipeline.models import Results
+
+    return Results.model_validate(results).model_dump(mode="json", by_alias=True)
+
+
+def inputs_section(inputs: dict) -> dict:
+    """Each file's hash once, under the names the results contract gives them."""
+    files = {role: {k: v for k, v in inputs[role].items() if k != "sha256"} for role in ("allocation", "extract")}
+    return {"allocation_sha256": inputs["allocation"]["sha256"], "extract_sha256": inputs["extract"]["sha256"],
+            **files, "origin": inputs["origin"]}
+
+
+# Summary figures the results contract names, and the detail object whose p-value each one is.
+AUDIT_SUMMARY = {"allocation_ratio_p_value": "ratio", "balance_omnibus_p_value": "omnibus"}
+
+
+def audit_section(audit: dict) -> dict:
+    """Stage 2's checks: the contract's summary p-values once, each detail without the figure it names."""
+    section = {name: audit[detail]["p_value"] for name, detail in AUDIT_SUMMARY.items()}
+    section.update({key: audit[key] for key in (
+        "max_abs_standardised_difference", "flags", "allocated_before_report", "threshold_rule_breaches",
+        "random_numbers_out_of_range", "allocated_after_outcome", "conflicting_log_entries", "runs",
+        "omnibus_randomisation", "balance")})
+    section["ratio"] = {"expected_share": None, "reason": None,
+                        **{k: v for k, v in audit["ratio"].items() if k != "p_value"}}
+    section["omnibus"] = {k: v for k, v in audit["omnibus"].items() if k != "p_value"}
+    for period in ("weekday", "month"):
+        check = audit[f"by_{period}"]
+        table = [{"period": row[period], "SRC": row["SRC"], "BAU": row["BAU"]} for row in check["table"]]
+        section[f"by_{period}"] = {**check, "table": table}
+    return section
+
+
+def compliance_section(compliance: dict) -> dict:
+    """Stage 3's delivery: the contract's two rates with their intervals, then the tables."""
+    rates = compliance["rates"]
+    section = {"treatment_received_rate": rates["treatment"]["rate"],
+               "treatment_received_rate_ci": [rates["treatment"]["conf_low"], rates["treatment"]["conf_high"]],
+               "control_contamination_rate": rates["control"]["rate"],
+               "control_contamination_rate_ci": [rates["control"]["conf_low"], rates["control"]["conf_high"]],
+               "rate_method": rates["treatment"].get("method") or rates["control"].get("method")}
+    section.update({key: compliance[key] for key in ("contact_modes", "contact_timing", "by_borough", "by_month",
+                                                     "by_hate_strand", "by_ward", "predictors_of_delivery")})
+    return section
+
+
+# Keys of stage 4's outcome entry that repeat a row of the estimates table (its method, its other
+# figures) or another key: results.json keeps the row, and the contract's names for the rest.
+OUTCOME_REPEATS = {"itt": ("odds_ratio", "adjusted", "method", "methods", "one_sided_threshold"),
+                   "cace": ("method",)}
+
+
+def outcome_section(entry: dict) -> dict:
+    """One outcome's entry without what the estimates rows already hold."""
+    section = {key: value for key, value in entry.items() if key not in OUTCOME_REPEATS}
+    for part, repeats in OUTCOME_REPEATS.items():
+        section[part] = {key: value for key, value in entry[part].items() if key not in repeats}
+    section["cace"]["anderson_rubin"] = {key: value for key, value in entry["cace"]["anderson_rubin"].items()
+                                         if key not in ("first_stage_f", "weak_instrument")}
+    section["design"] = {key: value for key, value in entry["design"].items() if key != "column"}
+    return section
+
+
+def design_section(design: dict | None, audit: dict | None, declared: dict) -> dict:
+    """The declared design in a sentence with its consequences; the estimators are on the estimates rows."""
+    design = design or {"assignment": declared["assignment"]}
+    section = {key: value for key, value in design.items()
+               if key not in ("blocks", "clusters", "column", "estimators")}
+    section["audit"] = None if audit is None else {key: value for key, value in audit.items() if key != "column"}
+    return section
 
 
 def _relative(path: str) -> str:

@@ -215,16 +215,15 @@ def delivery_tables(ctx: StageContext, data: pd.DataFrame) -> dict:
     months = data.assign(month=publication.months())
     wards = publication.wards()
     shown = published_data(publication, "delivery")
-    table = lambda frame: disclosure.format_counts(frame, counts)
+    table = lambda frame: disclosure.counts_table(frame, counts)
     by_ward = compliance.delivery_by(data.assign(borough=wards["borough"], ward=wards["ward"]), ["borough", "ward"])
     return {
         "by_borough": table(compliance.delivery_by(shown, "borough")),
         "by_month": table(compliance.delivery_by(months, "month")),
         "by_hate_strand": table(compliance.delivery_by(shown, "primary_strand")),
-        "by_ward": table(by_ward.rename(columns={"borough": "in borough"})),
+        "by_ward": table(by_ward),
         "contact_modes": compliance.contact_modes(_published_modes(publication)) if recorded(data, "src_mode") else None,
         "contact_timing": compliance.contact_timing(data),
-        "disclosure_threshold": threshold,
     }
 
 

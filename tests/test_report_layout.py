@@ -82,6 +82,14 @@ def test_short_columns_keep_their_line_and_long_ones_share_the_rest():
     assert fitted.widths[0] >= layout.text_width(frame["Item"][0]) + layout.CELL_PADDING_EM - 0.01
 
 
+def test_names_paths_and_hashes_may_wrap_at_their_joints_and_nowhere_else():
+    sha256 = "50c5cdf0a07cf23661fbc63747c22fd125ad1e9551eaf5f0b1cc7a771d825418"
+    assert layout.with_wrap_points(f"data/external/population_figures.yml {sha256} 0.5") == (
+        "data/<wbr>external/<wbr>population_<wbr>figures.<wbr>yml 50c5cdf0a07cf236<wbr>61fbc63747c22fd1<wbr>"
+        "25ad1e9551eaf5f0<wbr>b1cc7a771d825418 0.5")
+    assert layout.longest_word(sha256) == pytest.approx(layout.text_width(sha256[:16]), abs=0.7)
+
+
 def test_table_html_names_its_columns_and_escapes_its_cells():
     frame = pd.DataFrame({"Ward": ["<b>KIN-07</b>"], "Reports": [1234], "Rate": [None]})
     html = tables.table_html(frame, "Table 3. Wards")

@@ -36,6 +36,7 @@ _NUMERIC_CELL = re.compile(rf"(?:\s*(?:{NUMBER}|(?:{_NUMERIC_WORDS})\b|[()/,;:<>
 _WRAP_AFTER = re.compile(r"(?<=[._/])(?=[A-Za-z])")
 # A line may also wrap after the hyphen of a compound word ("Holm-adjusted"), as browsers do.
 _HYPHEN = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
+_HASH = re.compile(r"[0-9a-f]{32,}")
 
 
 def is_numeric(text: str) -> bool:
@@ -66,14 +67,24 @@ def text_width(text: str, *, bold: bool = False) -> float:
     return sum(_advance(character, bold) for character in text)
 
 
+def _pieces(text: str) -> list[str]:
+    """The text cut where a long word may wrap: after the '.', '_' and '/' of names and paths, and
+    every 16 characters of a long hexadecimal hash (a SHA-256 is 64)."""
+    pieces = []
+    for piece in _WRAP_AFTER.split(text):
+        cuts = [0, *(at for run in _HASH.finditer(piece) for at in range(run.start() + 16, run.end(), 16))]
+        pieces += [piece[a:b] for a, b in zip(cuts, [*cuts[1:], len(piece)])]
+    return pieces
+
+
 def with_wrap_points(text: str) -> str:
-    """The text escaped as HTML, with ``<wbr>`` where a long name or path may wrap (after '.', '_', '/')."""
-    return "<wbr>".join(html.escape(piece) for piece in _WRAP_AFTER.split(text))
+    """The text escaped as HTML, with ``<wbr>`` where a long word may wrap (:func:`_pieces`)."""
+    return "<wbr>".join(html.escape(piece) for piece in _pieces(text))
 
 
 def longest_word(text: str, *, bold: bool = False) -> float:
     """Width of the widest piece of the text that cannot wrap (see :func:`with_wrap_points`), in em."""
-    pieces = re.split(r"\s+", _HYPHEN.sub("- ", _WRAP_AFTER.sub(" ", text)))
+    pieces = re.split(r"\s+", _HYPHEN.sub("- ", " ".join(_pieces(text))))
     return max((text_width(piece, bold=bold) for piece in pieces if piece), default=0.0)
 
 

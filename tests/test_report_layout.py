@@ -131,6 +131,11 @@ def test_every_figure_has_a_finding_on_the_shipped_data_and_on_an_empty_one(resu
         for data in (results, empty):
             text = tables.finding(name, data)
             assert text and "None" not in text and "nan" not in text, (name, text)
+    assert tables.finding("delivery_by_week", empty) == "No report was allocated to SRC, so there is no delivery to show"
+    one_interval = json.loads(json.dumps(results))
+    one_interval["extrapolation"]["prevented"].update(full_compliance=None, full_compliance_ci=[None, None])
+    assert tables.finding("extrapolation", one_interval).endswith(
+        f"interval {tables.interval(results['extrapolation']['prevented']['itt_ci'], tables.count)}); the interval includes zero")
     assert tables.finding("forest_plot", results).startswith(
         "Difference in risk with SRC as randomised, in percentage points (95% intervals): victim withdrew support "
         "for the investigation −12.0 (−23.9 to 0.4), and −15.0 if delivered to every victim")

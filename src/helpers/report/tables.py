@@ -91,7 +91,7 @@ def _balance_finding(results: dict) -> str:
     beyond = sum(abs(row["standardised_difference"]) > large for row in rows)
     return (f"The arms differ most in {largest['covariate'].lower()}, {largest['level']} "
             f"({minus(format(largest['standardised_difference'], '+.2f'))} standard deviations); {beyond} of the "
-            f"{len(rows)} levels shown differ by more than {large:g}")
+            f"{len(rows)} levels shown differ{'s' if beyond == 1 else ''} by more than {large:g}")
 
 
 def _delivery_finding(results: dict) -> str:
@@ -105,7 +105,9 @@ def _delivery_finding(results: dict) -> str:
                if not isinstance(r["rate"], str) or re.fullmatch(r"\d+(\.\d+)?%", r["rate"])]
     hidden = len(compliance.get("by_month") or []) - len(monthly)
     if len(monthly) >= 2:
-        text += (f"; by month reported, between {min(monthly):.0f}% and {max(monthly):.0f}%" +
+        spread = (f"{min(monthly):.0f}% in every month reported" if round(min(monthly)) == round(max(monthly)) else
+                  f"by month reported, between {min(monthly):.0f}% and {max(monthly):.0f}%")
+        text += (f"; {spread}" +
                  (f" ({hidden} month{'s' if hidden > 1 else ''} with hidden counts left out)" if hidden else ""))
     return text
 
@@ -140,7 +142,7 @@ def _extrapolation_finding(results: dict) -> str:
     force, level = results["extrapolation"], _level(results)
     prevented = force["prevented"]
     if missing(prevented["itt"]):
-        return f"Withdrawals prevented across the {force['population']} are not estimable{_why(force.get('notes'), 'prevented')}"
+        return f"Withdrawals prevented across the {force['population']} are not estimable{_why(force.get('notes'), 'itt')}"
     text = (f"{_more_or_fewer(prevented['itt']).capitalize()} withdrawals a year across the {force['population']} with "
             f"SRC as delivered in the trial ({level} interval {interval(prevented['itt_ci'], count)})")
     if not missing(prevented["full_compliance"]):
@@ -155,14 +157,19 @@ def _zero_note(intervals: list) -> str:
     zero = [low <= 0 <= high for low, high in spans]
     if not any(zero):
         return ""
-    return "; " + ("both intervals include" if len(spans) == 2 and all(zero) else
+    if len(spans) == 1:
+        return "; the interval includes zero"
+    return "; " + ("both intervals include" if all(zero) else
                    "the first interval includes" if zero[0] else "the second interval includes") + " zero"
 
 
 def _cost_finding(results: dict) -> str:
     econ, level = results["economics"], _level(results)
-    if econ is None or missing(econ["cost_per_prevented_withdrawal"]):
-        return "The cost per withdrawal prevented is not estimable"
+    if econ is None:
+        return "The cost is not estimated: the extract does not record how contacts were made"
+    if missing(econ["cost_per_prevented_withdrawal"]):
+        return ("The cost per withdrawal prevented is not estimable"
+                + _why(results["extrapolation"].get("notes"), "full_compliance"))
     low, high = econ["cost_per_prevented_withdrawal_ci"]
     money = lambda v: "no upper limit" if missing(v) else f"£{v:,.0f}"
     return (f"At the assumed costs, offering SRC to every victim would take about "
@@ -173,7 +180,7 @@ def _cost_finding(results: dict) -> str:
 def _national_finding(results: dict) -> str:
     national, level = results["national_scenario"], _level(results)
     if not national or missing(national["prevented"]["itt"]):
-        return "The national scenario is not estimable"
+        return "The national scenario is not estimable" + _why(results["extrapolation"].get("notes"), "itt")
     prevented = national["prevented"]
     return (f"At the assumed withdrawal share of {pct(national['assumed_withdrawal_share'])}, "
             f"{_more_or_fewer(prevented['itt'])} withdrawals a year in {national['population']} with SRC as delivered "

@@ -74,6 +74,11 @@ def test_a_table_too_wide_even_for_a_landscape_page_is_laid_out_by_the_browser()
     assert 'class="data short unfitted"' in tables.table_html(wider)
 
 
+def test_a_table_without_columns_leaves_its_caption_the_pages_width():
+    assert layout.column_layout([], []) is None
+    assert 'class="data short unfitted"' in tables.table_html(pd.DataFrame(), "Table 4. Nothing to show")
+
+
 def test_short_columns_keep_their_line_and_long_ones_share_the_rest():
     frame = pd.DataFrame({"Item": ["Parameter: economics.hourly_cost_pcso"],
                           "Value": ["a long explanation " * 12]})

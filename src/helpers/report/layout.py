@@ -108,6 +108,8 @@ def column_layout(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Layou
     widest cell, text columns of their longest word; the columns share what is left of the page
     (see :func:`_share`) up to the width of their longest line, heading included.
     """
+    if not header:  # nothing to measure: the table takes the page's width, so that its caption does
+        return None
     columns = list(zip(*rows)) if rows else [() for _ in header]
     numeric = tuple(any(cell.strip() for cell in cells) and all(is_numeric(cell) or cell.strip() in ("", "–")
                                                                  for cell in cells)

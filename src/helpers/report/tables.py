@@ -823,5 +823,5 @@ def last_run_text(previous: dict, results: dict) -> str:
               if sections else "none")
     return (f"The last run into this folder was made on {before.get('generated_at', 'an unknown date')} by srceval "
             f"{before.get('package_version', 'of an unknown version')} and read {files[0]} and {files[1]}. "
-            f"{(table['Changed'] == 'yes').sum()} of the {len(table)} headline figures changed. Other "
+            f"{(table['Changed'] == 'yes').sum() or 'None'} of the {len(table)} headline figures changed. Other "
             f"figures that changed, by section of results.json: {others}.")

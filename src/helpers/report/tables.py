@@ -282,7 +282,7 @@ def table_html(frame: pd.DataFrame, caption: str | None = None) -> str:
                                          for title, n in zip(header, numeric)) + "</tr></thead><tbody>")
     parts += ["<tr>" + "".join(f"<td{kind(n)}>{_cell_html(text)}</td>" for text, n in zip(row, numeric)) + "</tr>"
               for row in rows]
-    return "".join(parts) + "</tbody></table>"
+    return "\n".join(parts) + "</tbody></table>"  # a row a line: a notebook's diff shows which rows changed
 
 
 def _cell_text(value) -> str:

@@ -163,11 +163,17 @@ def test_a_number_broken_across_lines_is_found(tmp_path):
 
 
 def test_no_caption_ends_a_page(report_files):
-    for number, page in enumerate(_pdf_text(report_files[1]).split("\f"), start=1):
-        lines = [line for line in page.splitlines() if line.strip() and not re.fullmatch(r"\s*Page \d+ of \d+\s*", line)]
-        for index, line in enumerate(lines):
-            if re.match(r"\s*Table \d+\. ", line):
-                assert len(lines) - index >= 4, f"page {number}: '{line.strip()}' is left without its table"
+    """Each table's caption is printed on the page of its first row (and so of its heading row)."""
+    page = report_files[0].read_text(encoding="utf-8")
+    pages = _pdf_text(report_files[1]).split("\f")
+    tables = re.findall(r"<caption>(Table \d+\.) .*?</caption>.*?<tbody>\s*<tr>\s*<td[^>]*>(.*?)</td>", page, re.S)
+    assert len(tables) > 20
+    for caption, first_cell in tables:
+        first_word = re.sub(r"<[^>]+>", "", first_cell).split()[0]
+        where = [n for n, text in enumerate(pages) if f"{caption} " in text]
+        assert len(where) == 1, caption
+        text = pages[where[0]]
+        assert first_word in text[text.index(f"{caption} "):], f"page {where[0] + 1}: {caption} is left without its table"
 
 
 # Every number word of every table cell, and every cell of numbers, on one line (distinct line boxes).

@@ -87,12 +87,20 @@ def test_short_columns_keep_their_line_and_long_ones_share_the_rest():
     assert fitted.widths[0] >= layout.text_width(frame["Item"][0]) + layout.CELL_PADDING_EM - 0.01
 
 
-def test_names_paths_and_hashes_may_wrap_at_their_joints_and_nowhere_else():
+def test_names_and_paths_wrap_at_their_joints_and_hashes_anywhere():
     sha256 = "50c5cdf0a07cf23661fbc63747c22fd125ad1e9551eaf5f0b1cc7a771d825418"
     assert layout.with_wrap_points(f"data/external/population_figures.yml {sha256} 0.5") == (
-        "data/<wbr>external/<wbr>population_<wbr>figures.<wbr>yml 50c5cdf0a07cf236<wbr>61fbc63747c22fd1<wbr>"
-        "25ad1e9551eaf5f0<wbr>b1cc7a771d825418 0.5")
-    assert layout.longest_word(sha256) == pytest.approx(layout.text_width(sha256[:16]), abs=0.7)
+        f"data/<wbr>external/<wbr>population_<wbr>figures.<wbr>yml {sha256} 0.5")
+    assert layout.longest_word(sha256) == pytest.approx(layout.text_width("0" * 16))
+    html = tables.table_html(pd.DataFrame({"Item": ["Extract SHA-256"], "Value": [sha256]}))
+    assert f'<td class="hash">{sha256}</td>' in html  # whole, so that it reads (and is sanitised) as one
+
+
+def test_column_widths_do_not_change_with_a_hash_only_with_its_length():
+    frame = lambda commit: pd.DataFrame({"Item": ["Git commit", "Note"], "Value": [commit, "a note " * 20]})
+    assert tables.table_html(frame("f" * 40)) != tables.table_html(frame("0" * 40))
+    widths = lambda html: re.findall(r"--w: [\d.]+em", html)
+    assert widths(tables.table_html(frame("f" * 40))) == widths(tables.table_html(frame("0123456789" * 4)))
 
 
 def test_table_html_names_its_columns_and_escapes_its_cells():

@@ -62,29 +62,33 @@ def _advance(character: str, bold: bool) -> float:
     return glyph.linearHoriAdvance / 65536 / 100
 
 
-def text_width(text: str, *, bold: bool = False) -> float:
-    """Width of a line of text, in em (the sum of the glyphs' advances; no kerning, which only narrows)."""
-    return sum(_advance(character, bold) for character in text)
+def has_hash(text: str) -> bool:
+    """True for text holding a long hexadecimal hash (a SHA-256, a commit): its cell may wrap it anywhere
+    (the template's ``td.hash``), as a hash is read by copying, not across a line."""
+    return _HASH.search(text) is not None
 
 
-def _pieces(text: str) -> list[str]:
-    """The text cut where a long word may wrap: after the '.', '_' and '/' of names and paths, and
-    every 16 characters of a long hexadecimal hash (a SHA-256 is 64)."""
-    pieces = []
-    for piece in _WRAP_AFTER.split(text):
-        cuts = [0, *(at for run in _HASH.finditer(piece) for at in range(run.start() + 16, run.end(), 16))]
-        pieces += [piece[a:b] for a, b in zip(cuts, [*cuts[1:], len(piece)])]
-    return pieces
+def _stable(text: str) -> str:
+    """The text as measured: a hash as zeros of its length ('0' is the widest of its glyphs), so that the
+    widths do not change with the hash, only with its length."""
+    return _HASH.sub(lambda run: "0" * len(run.group()), text)
 
 
 def with_wrap_points(text: str) -> str:
-    """The text escaped as HTML, with ``<wbr>`` where a long word may wrap (:func:`_pieces`)."""
-    return "<wbr>".join(html.escape(piece) for piece in _pieces(text))
+    """The text escaped as HTML, with ``<wbr>`` where a long name or path may wrap (after '.', '_', '/')."""
+    return "<wbr>".join(html.escape(piece) for piece in _WRAP_AFTER.split(text))
+
+
+def text_width(text: str, *, bold: bool = False) -> float:
+    """Width of a line of text, in em (the sum of the glyphs' advances; no kerning, which only narrows)."""
+    return sum(_advance(character, bold) for character in _stable(text))
 
 
 def longest_word(text: str, *, bold: bool = False) -> float:
-    """Width of the widest piece of the text that cannot wrap (see :func:`with_wrap_points`), in em."""
-    pieces = re.split(r"\s+", _HYPHEN.sub("- ", " ".join(_pieces(text))))
+    """Width of the widest piece of the text that cannot wrap (see :func:`with_wrap_points`), in em; a
+    hash, which may wrap anywhere, counts as 16 of its characters."""
+    text = _HASH.sub(lambda run: " " + "0" * 16 + " ", text)
+    pieces = re.split(r"\s+", _HYPHEN.sub("- ", _WRAP_AFTER.sub(" ", text)))
     return max((text_width(piece, bold=bold) for piece in pieces if piece), default=0.0)
 
 

@@ -280,7 +280,8 @@ def table_html(frame: pd.DataFrame, caption: str | None = None) -> str:
                                             for w, n in zip(fitted.widths, numeric)) + "</colgroup>")
     parts.append("<thead><tr>" + "".join(f'<th scope="col"{kind(n)}>{_cell_html(title)}</th>'
                                          for title, n in zip(header, numeric)) + "</tr></thead><tbody>")
-    parts += ["<tr>" + "".join(f"<td{kind(n)}>{_cell_html(text)}</td>" for text, n in zip(row, numeric)) + "</tr>"
+    cell = lambda text, is_number: (kind(is_number) if is_number else ' class="hash"' if layout.has_hash(text) else "")
+    parts += ["<tr>" + "".join(f"<td{cell(text, n)}>{_cell_html(text)}</td>" for text, n in zip(row, numeric)) + "</tr>"
               for row in rows]
     return "\n".join(parts) + "</tbody></table>"  # a row a line: a notebook's diff shows which rows changed
 

@@ -7,6 +7,10 @@ Measures, in one run (`make bench`):
   shipped    `srceval run` on the shipped data (250 reports), end to end;
   generated  `srceval run` on generated extracts of 25,000 and 1,000,000 randomised reports;
   refusal    `srceval run` on the shipped extract with a required column removed (exit code 2);
+  pdf        the PDF step alone on the shipped run's report.html: WeasyPrint as `srceval` runs it
+             (in a new process, WeasyPrint imported first), beside Chromium printing the same HTML
+             (`chromium --headless --print-to-pdf`, its start-up included) as the yardstick; with
+             --pdf, only this, on the report.html files named (a report of an earlier version, say);
   tests      `python -m pytest` (only with --tests: it takes minutes);
 and prints the ratios shipped / floor and 25,000 / shipped, with the peak memory of each run, and
 writes them to benchmarks/results/benchmarks.json.
@@ -24,6 +28,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,6 +163,41 @@ def broken_extract(folder: Path) -> Path:
     return path
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# The PDF step as srceval takes it: WeasyPrint already imported (srceval imports it while the
+# kernel starts), then one layout of the page in a process that has laid out nothing yet.
+PDF_STEP = ("import sys, time; from pathlib import Path; import weasyprint; "
+            "from helpers.report.render import html_to_pdf; page = Path(sys.argv[1]).read_text(encoding='utf-8'); "
+            "started = time.perf_counter(); html_to_pdf(page, Path(sys.argv[2])); "
+            "print(round(time.perf_counter() - started, 3))")
+
+
+def _pages(pdf: Path) -> int | None:
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        return None
+    return len(PdfReader(pdf).pages)
+
+
+def pdf_step(html: Path, repeat: int, scratch: Path) -> dict:
+    """Seconds of the PDF step on a report.html (median of ``repeat``), WeasyPrint and Chromium."""
+    weasy, out = [], scratch / "weasyprint.pdf"
+    for _ in range(repeat):
+        child = subprocess.run([sys.executable, "-c", PDF_STEP, str(html), str(out)], capture_output=True, text=True,
+                               check=True)
+        weasy.append(float(child.stdout.strip().splitlines()[-1]))
+    row = {"html": str(html), "weasyprint_seconds": sorted(weasy)[len(weasy) // 2], "weasyprint_all": weasy,
+           "weasyprint_pages": _pages(out)}
+    if CHROMIUM:
+        printed = scratch / "chromium.pdf"
+        runs = [timed([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                       f"--print-to-pdf={printed}", html.resolve().as_uri()], expect=None) for _ in range(repeat)]
+        row.update(chromium_seconds=median_of(runs)["seconds"], chromium_all=[r["seconds"] for r in runs],
+                   chromium_pages=_pages(printed))
+    return row
+
+
 def tests() -> dict:
     row = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=config.PROJ_ROOT, expect=None)
     row["summary"] = row.pop("stdout").strip().splitlines()[-1]
@@ -173,9 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=300, help="seconds after which a generated extract's run "
                         "is stopped and recorded as unfinished")
     parser.add_argument("--tests", action="store_true", help="also time the test suite (python -m pytest)")
+    parser.add_argument("--pdf", type=Path, nargs="+", metavar="HTML",
+                        help="time only the PDF step, on these report.html files (WeasyPrint and Chromium)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "benchmarks.json", help="where to write the results")
     args = parser.parse_args(argv)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.pdf:
+        return pdf_only(args.pdf, args.repeat)
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="srceval-bench-") as scratch:
         scratch = Path(scratch)
@@ -188,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print("shipped data, 250 reports ...", flush=True)
         rows["shipped_250"] = median_of([pipeline(scratch / f"shipped{i}", config.DEFAULT_ALLOCATION,
                                                   config.DEFAULT_EXTRACT) for i in range(args.repeat)])
+        print("the PDF step on the shipped report, WeasyPrint and Chromium ...", flush=True)
+        rows["pdf"] = pdf_step(scratch / "shipped0" / "reports" / "report.html", args.repeat, scratch)
         for size in args.sizes:
             print(f"{size:,} generated reports ...", flush=True)
             allocation, extract, generation = generated(scratch / f"n{size}" / "raw", size)
@@ -218,12 +264,30 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{'run':<22}{'seconds':>10}{'peak MB':>10}  stages (s)")
     for name, row in rows.items():
+        if name == "pdf":
+            print(_pdf_line(name, row))
+            continue
         stages = " ".join(f"{stage[:2]}:{seconds:g}" for stage, seconds in row.get("stages", {}).items())
         print(f"{name:<22}{row['seconds']:>10.2f}{row['peak_memory_mb']:>10.0f}  {stages}  {row.get('unfinished', '')}")
     print()
     for name, goal in goals.items():
         print(f"{name:<26}{goal['measured']:>10}  goal <= {goal['goal']:<8}{'met' if goal['met'] else 'NOT met'}")
     print(f"\nwritten {args.output}")
+    return 0
+
+
+def _pdf_line(name: str, row: dict) -> str:
+    chromium = (f"; Chromium {row['chromium_seconds']:.2f} s, {row['chromium_pages']} pages"
+                if "chromium_seconds" in row else "")
+    return f"{name:<22}WeasyPrint {row['weasyprint_seconds']:.2f} s, {row['weasyprint_pages']} pages{chromium}"
+
+
+def pdf_only(pages: list[Path], repeat: int) -> int:
+    """Time the PDF step on each report.html named; print, and write nothing."""
+    with tempfile.TemporaryDirectory(prefix="srceval-bench-pdf-") as scratch:
+        for html in pages:
+            row = pdf_step(html, repeat, Path(scratch))
+            print(_pdf_line(html.name, row), " all:", row["weasyprint_all"], row.get("chromium_all", ""))
     return 0
 
 

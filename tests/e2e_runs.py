@@ -10,6 +10,7 @@ when their tests need them. Only the runs that the selected tests use are starte
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,12 @@ MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone
 # Columns that identify a person by what they mean, under names the exact-name list never had.
 IDENTIFYING = {"contact": "ZQXCONTACT", "Caller": "ZQXCALLER", "Informant": "ZQXINFORMANT", "OIC": "ZQXOIC",
                "Officer in the case": "ZQXOFFICER", "Location": "ZQXLOCATION", "Latest update": "ZQXUPDATE"}
+
+# The results.json of an earlier run, left in the relative run's output folder: its report says what changed.
+EARLIER_RESULTS = {"schema_version": "1", "analysis_plan": {"primary_outcome": "attrition"},
+                   "flow": {"randomised": 240, "allocated": {"treatment": 120, "control": 120}},
+                   "outcomes": {"attrition": {"itt": {"risk_difference": -0.2, "risk_difference_ci": [-0.3, -0.1]}}},
+                   "provenance": {"generated_at": "2025-01-02T03:04:05+00:00", "package_version": "0.0.9"}}
 
 _started: dict = {}
 
@@ -82,8 +89,9 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
     if name == "run":
         return folder, Started(folder, "run", "--out", str(folder / "reports"), "--processed", str(folder / "processed"))
     if name == "relative_run":  # the shipped data again, from another folder, into one holding a file of the user's
-        (folder / "rel" / "out" / "figures").mkdir(parents=True)
+        (folder / "rel" / "out" / "figures").mkdir(parents=True)       # and the results of an earlier run
         (folder / "rel" / "out" / "figures" / "my_own_chart.png").write_text("mine")
+        (folder / "rel" / "out" / "results.json").write_text(json.dumps(EARLIER_RESULTS))
         return folder, Started(folder / "log", "run", "--out", "rel/out", cwd=folder)
     if name == "messy_run":
         allocation, extract = messy_inputs(folder)

@@ -244,12 +244,25 @@ def test_a_relative_out_from_another_folder_writes_the_report_there(relative_run
     assert "KeyboardInterrupt" not in relative_run["stderr"] and "Traceback" not in relative_run["stderr"]
 
 
+def test_a_run_over_an_earlier_one_says_what_changed(run, relative_run):
+    """The relative run's output folder held an earlier results.json (e2e_runs.EARLIER_RESULTS)."""
+    page = (relative_run["out"] / "report.html").read_text()
+    section = re.sub(r"<[^>]+>", " ", page[page.index('id="changes"'):page.index('id="flow"')])
+    section = " ".join(section.split())
+    assert "made on 2025-01-02T03:04:05+00:00 by srceval 0.0.9" in section
+    assert "Reports randomised 240 250 yes" in section and "Allocated to SRC 120 125 yes" in section
+    assert "Risk difference, as randomised −20.0% (−30.0% to −10.0%) −12.0% (−23.9% to 0.4%) yes" in section
+    assert "Risk ratio, as randomised not in that run 0.783 (0.606 to 1.011) yes" in section
+    assert 'id="changes"' not in (run["out"] / "report.html").read_text()  # a fresh folder: nothing to compare
+
+
 def test_diff_lists_what_changed(run, tmp_path):
     changed = dict(run["results"], flow={**run["results"]["flow"], "randomised": 251})
     (tmp_path / "new.json").write_text(json.dumps(changed))
     completed = srceval("diff", str(run["out"] / "results.json"), str(tmp_path / "new.json"))
     assert completed.returncode == 0
-    assert re.search(r"flow\.randomised\s+250\s+->\s+251", completed.stdout)
+    assert re.search(r"Headline figures \(1 changed\):\n  Reports randomised\s+250\s+->\s+251\s+\(flow\.randomised\)",
+                     completed.stdout)
     same = srceval("diff", str(run["out"] / "results.json"), str(run["out"] / "results.json"))
     assert same.stdout.strip() == "No differences."
 

@@ -1,42 +1,283 @@
-"""Compare two results.json files: what a new extract did to each figure."""
+"""Compare two results.json files by meaning: what a new extract, or a new version, did to each figure.
+
+A table in results.json is a list of records, and a record is named by what it is, never by where
+it stands: a balance row by its covariate and level, an estimate by its outcome and estimand, a
+ward by its borough and name (:data:`RECORD_KEYS`). Lists of names whose order means nothing
+(warnings, boroughs, outcome codes) compare as sets (:data:`UNORDERED`); a list that is a tuple
+(an interval's two ends, a prior's two parameters) compares as it stands. So the same results with
+every table and set reordered compare equal, and a change is listed under the record it belongs
+to: ``allocation_audit.balance[Victim age band / 65+].standardised_difference``.
+
+The headline figures (:data:`HEADLINE`) come first, then everything else grouped by section of
+results.json, in the file's order. ``srceval diff`` prints the list; the report's "What changed
+since the last run" shows the headline figures of both runs (:func:`headline_rows`).
+"""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import NamedTuple
 
 IGNORED = ("provenance.generated_at",)
+ABSENT = "(absent)"
+
+# Each list of records and the fields that name one of its records. A path joins the keys of
+# results.json with '.', '*' stands for any one key and '[]' for the records of a list.
+RECORD_KEYS = {
+    "allocation_audit.balance": ("covariate", "level"),
+    "allocation_audit.by_month.table": ("month",),
+    "allocation_audit.by_weekday.table": ("weekday",),
+    "analyses": ("analysis",),
+    "compliance.by_borough": ("group",),
+    "compliance.by_hate_strand": ("group",),
+    "compliance.by_month": ("group",),
+    "compliance.by_ward": ("in borough", "group"),
+    "compliance.contact_modes": ("group",),
+    "compliance.predictors_of_delivery.terms": ("term",),
+    "design.audit.blocks": ("block",),
+    "design.audit.breaches": ("cluster", "arm"),
+    "design.audit.cluster_balance": ("covariate", "level"),
+    "design.not_valid": ("analysis",),
+    "estimates": ("outcome", "estimand"),
+    "exclusions": ("stage", "file", "reason"),
+    "extrapolation.delivery_scenarios": ("delivery_rate",),
+    "reconciliation": ("published",),
+    "skipped": ("analysis",),
+    "subgroups": ("by",),
+    "subgroups[].levels": ("subgroup",),
+}
+# A list of records not named above is named by the first two of these fields that it has, or
+# failing that by its whole content.
+KEY_CANDIDATES = ("key", "name", "id", "group", "term", "analysis", "outcome", "estimand", "covariate", "level",
+                  "by", "subgroup", "block", "cluster", "month", "weekday", "file", "reason")
+# Lists of values whose order means nothing.
+UNORDERED = ("allocation_audit.flags", "design.audit.flags", "design.audit.blocks_with_one_arm", "warnings",
+             "trial.boroughs", "outcomes.*.codes", "inputs.*.dropped_identifier_columns",
+             "compliance.predictors_of_delivery.dropped", "exclusions[].first_rows", "reconciliation[].results",
+             "analysis_plan.covariates.columns", "analysis_plan.subgroups.columns",
+             "provenance.parameters.outcomes.*.codes", "provenance.parameters.analysis_plan.covariates.columns",
+             "provenance.parameters.analysis_plan.subgroups.columns", "provenance.parameters.delivery_scenarios")
+# Lists of values named by a list of names beside them in the same record: value i is names[i].
+NAMED_BY = {"reconciliation[].this_run": "results"}
+
+# The figures a reader looks at first, in order: (label, path); {primary} is the primary outcome.
+HEADLINE = (
+    ("Reports randomised", "flow.randomised"),
+    ("Allocated to SRC", "flow.allocated.treatment"),
+    ("Allocated to business as usual", "flow.allocated.control"),
+    ("Share of the SRC arm who received the contact", "compliance.treatment_received_rate"),
+    ("Primary outcome, business-as-usual risk", "outcomes.{primary}.control.risk"),
+    ("Primary outcome, SRC risk", "outcomes.{primary}.treatment.risk"),
+    ("Risk difference, as randomised", "outcomes.{primary}.itt.risk_difference"),
+    ("Risk difference, as randomised: interval", "outcomes.{primary}.itt.risk_difference_ci"),
+    ("Risk ratio, as randomised", "outcomes.{primary}.itt.risk_ratio"),
+    ("Risk ratio, as randomised: interval", "outcomes.{primary}.itt.risk_ratio_ci"),
+    ("Exact p-value (two-sided)", "outcomes.{primary}.itt.p_value_exact"),
+    ("Complier effect (risk difference)", "outcomes.{primary}.cace.risk_difference"),
+    ("Complier effect (risk difference): interval", "outcomes.{primary}.cace.risk_difference_ci"),
+    ("Complier relative reduction", "outcomes.{primary}.cace.relative_risk_reduction"),
+    ("Reports per arm for the target power", "outcomes.{primary}.power.n_per_arm_for_target_power"),
+    ("Withdrawals prevented a year, as delivered", "extrapolation.prevented.itt"),
+    ("Withdrawals prevented a year, as delivered: interval", "extrapolation.prevented.itt_ci"),
+    ("Withdrawals prevented a year, delivered to every victim", "extrapolation.prevented.full_compliance"),
+    ("Withdrawals prevented a year, delivered to every victim: interval",
+     "extrapolation.prevented.full_compliance_ci"),
+)
 
 
-def flatten(value, prefix: str = "") -> dict:
-    """Leaves of a JSON document keyed by dotted path ('outcomes.attrition.itt.risk_ratio')."""
+class Unordered(list):
+    """A list whose order means nothing, kept sorted: the same items in any order are equal."""
+
+
+class Key(tuple):
+    """The name of a record in a list: the values of its key fields."""
+
+    def __str__(self) -> str:
+        return " / ".join("–" if value is None else str(value) for value in self)
+
+
+class Change(NamedTuple):
+    """One leaf that differs: where it is, and its value in each file (:data:`ABSENT` if missing)."""
+
+    path: str
+    old: object
+    new: object
+
+
+class Changes(list):
+    """Changes in reading order: the headline figures first, then each section's.
+
+    ``headline`` maps the path of each headline figure that changed to its label.
+    """
+
+    def __init__(self, changes=(), headline: dict[str, str] | None = None):
+        super().__init__(changes)
+        self.headline = headline or {}
+
+
+def flatten(value, path: tuple = ()) -> dict[tuple, object]:
+    """Leaves of a JSON document keyed by their path; records in lists by their key, not their position.
+
+    A path is a tuple of dictionary keys and :class:`Key` (a record of a list); :func:`path_text`
+    writes it as text. Unordered lists become sorted lists, so that any order compares equal.
+    """
     if isinstance(value, dict):
-        out = {}
-        for key, child in value.items():
-            out.update(flatten(child, f"{prefix}.{key}" if prefix else str(key)))
+        out: dict[tuple, object] = {}
+        for name, child in value.items():
+            names = value.get(_lookup(NAMED_BY, _pattern(path + (name,))) or "")
+            if isinstance(child, list) and isinstance(names, list) and len(names) == len(child):
+                for label, item in zip(names, child):
+                    out.update(flatten(item, path + (name, Key((label,)))))
+            else:
+                out.update(flatten(child, path + (name,)))
         return out
-    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
-        out = {}
-        for index, child in enumerate(value):
-            out.update(flatten(child, f"{prefix}[{index}]"))
-        return out
-    return {prefix: value}
+    if isinstance(value, list) and value:
+        if all(isinstance(item, dict) for item in value):
+            out = {}
+            for key, record in keyed_records(value, _pattern(path)):
+                out.update(flatten(record, path + (key,)))
+            return out
+        if any(isinstance(item, (dict, list)) for item in value):  # a list of lists: by position
+            out = {}
+            for index, item in enumerate(value):
+                out.update(flatten(item, path + (Key((f"#{index + 1}",)),)))
+            return out
+        if _lookup(UNORDERED, _pattern(path)) is not None:
+            return {path: Unordered(sorted(value, key=_canonical))}
+    return {path: value}
 
 
-def diff_results(old: dict, new: dict, *, tolerance: float = 0.0) -> list[tuple[str, object, object]]:
-    """Every leaf that differs, as (path, old, new); numbers within ``tolerance`` count as equal."""
-    before, after = flatten(old), flatten(new)
-    changes = []
-    for path in sorted(set(before) | set(after)):
-        if path in IGNORED:
-            continue
-        a, b = before.get(path, "(absent)"), after.get(path, "(absent)")
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-            if abs(a - b) <= tolerance:
-                continue
-        elif a == b:
-            continue
-        changes.append((path, a, b))
-    return changes
+def keyed_records(records: list[dict], where: str) -> list[tuple[Key, dict]]:
+    """Each record with its name (:data:`RECORD_KEYS`); records that share a name are told apart by
+    their content, in an order that does not depend on the list's."""
+    fields = _lookup(RECORD_KEYS, where)
+    named: dict[Key, list[dict]] = {}
+    for record in records:
+        named.setdefault(_record_key(record, fields), []).append(record)
+    out = []
+    for key, group in named.items():
+        if len(group) == 1:
+            out.append((key, group[0]))
+        else:
+            out += [(Key((*key, f"#{n}")), record) for n, record in enumerate(sorted(group, key=_canonical), start=1)]
+    return out
+
+
+def _record_key(record: dict, fields: tuple[str, ...] | None) -> Key:
+    if fields is None:
+        fields = tuple(f for f in KEY_CANDIDATES if isinstance(record.get(f), (str, int, float)))[:2]
+    if not fields:
+        return Key((_canonical(record),))
+    return Key(tuple(record.get(field) for field in fields))
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _pattern(path: tuple) -> str:
+    """The path as the registries write it: keys joined by '.', a record of a list as '[]'."""
+    text = ""
+    for part in path:
+        text += "[]" if isinstance(part, Key) else (f".{part}" if text else str(part))
+    return text
+
+
+_COMPILED: dict[str, re.Pattern] = {}
+
+
+def _lookup(table, where: str):
+    """The entry of a registry (a dict or a tuple of paths) whose path matches ``where``; '*' is any one key."""
+    for pattern in table:
+        compiled = _COMPILED.setdefault(pattern, re.compile(re.escape(pattern).replace(r"\*", r"[^.\[\]]+")))
+        if compiled.fullmatch(where):
+            return table[pattern] if isinstance(table, dict) else pattern
+    return None
+
+
+def path_text(path: tuple) -> str:
+    """A path as text: ``allocation_audit.balance[Victim age band / 65+].standardised_difference``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, Key) else (f".{part}" if text else str(part))
+    return text
+
+
+def headline_paths(results: dict) -> list[tuple[str, str]]:
+    """(label, path) of each headline figure, for the primary outcome this results file names."""
+    primary = (results.get("analysis_plan") or {}).get("primary_outcome") or "attrition"
+    return [(label, path.format(primary=primary)) for label, path in HEADLINE]
+
+
+def _same(a, b, tolerance: float) -> bool:
+    """Equal, or numbers (or lists of numbers, such as intervals) within ``tolerance``."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    if number(a) and number(b):
+        return abs(a - b) <= tolerance
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and a and all(map(number, a + b)):
+        return all(abs(x - y) <= tolerance for x, y in zip(a, b))
+    return a == b
+
+
+def diff_results(old: dict, new: dict, *, tolerance: float = 0.0) -> Changes:
+    """Every leaf that differs, as :class:`Change` rows; numbers within ``tolerance`` count as equal.
+
+    Records are paired by their key (:func:`flatten`); the headline figures come first, then the
+    rest by section, in the order of the sections in the files.
+    """
+    before, after = _leaves(old), _leaves(new)
+    changes = [Change(path, before.get(path, ABSENT), after.get(path, ABSENT))
+               for path in sorted(set(before) | set(after))
+               if path not in IGNORED and not _same(before.get(path, ABSENT), after.get(path, ABSENT), tolerance)]
+    changes = _whole_records(changes, _records(old), _records(new))
+    labels = dict((path, label) for label, path in headline_paths(new) + headline_paths(old))
+    order = {path: n for n, (_, path) in enumerate(headline_paths(new) + headline_paths(old))}
+    sections = list(dict.fromkeys([*old, *new]))
+    first = sorted((c for c in changes if c.path in labels), key=lambda c: order[c.path])
+    rest = sorted((c for c in changes if c.path not in labels), key=lambda c: _section_rank(c.path, sections))
+    return Changes(first + rest, headline={c.path: labels[c.path] for c in first})
+
+
+def _leaves(results: dict) -> dict[str, object]:
+    return {path_text(path): value for path, value in flatten(results).items()}
+
+
+def _records(results: dict) -> set[str]:
+    """Every record of every list in the file, by its path."""
+    return {path_text(path[:end + 1]) for path in flatten(results)
+            for end, part in enumerate(path) if isinstance(part, Key)}
+
+
+class Record(str):
+    """A whole record present in one file only, shown as one change rather than one per field."""
+
+
+def _whole_records(changes: list[Change], before: set[str], after: set[str]) -> list[Change]:
+    """Changes inside a record that one file lacks, folded into one change for the record."""
+    folded: dict[str, list[Change]] = {}
+    kept = []
+    for change in changes:
+        prefixes = [change.path[:end + 1] for end, char in enumerate(change.path) if char == "]"]
+        record = next((p for p in prefixes if (p in before) != (p in after)), None)
+        if record is None:
+            kept.append(change)
+        else:
+            folded.setdefault(record, []).append(change)
+    for record, inside in folded.items():
+        whole = Record(f"a record of {len(inside)} value{'s' if len(inside) > 1 else ''}")
+        kept.append(Change(record, whole if record in before else ABSENT, whole if record in after else ABSENT))
+    return sorted(kept, key=lambda change: change.path)
+
+
+def section_of(path: str) -> str:
+    """The top-level section of results.json a path belongs to ('outcomes', 'compliance', ...)."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
+
+
+def _section_rank(path: str, sections: list[str]) -> int:
+    section = section_of(path)
+    return sections.index(section) if section in sections else len(sections)
 
 
 class NotResults(ValueError):
@@ -65,19 +306,61 @@ def read_results(path: Path) -> dict:
     return data
 
 
-def diff_files(old_path: Path, new_path: Path, *, tolerance: float = 0.0) -> list[tuple[str, object, object]]:
+def diff_files(old_path: Path, new_path: Path, *, tolerance: float = 0.0) -> Changes:
     old, new = read_results(old_path), read_results(new_path)
     return diff_results(old, new, tolerance=tolerance)
 
 
-def format_changes(changes: list[tuple[str, object, object]]) -> str:
+def format_changes(changes: list[Change]) -> str:
+    """The changes as ``srceval diff`` prints them: the headline figures, then each section's."""
     if not changes:
         return "No differences."
-    width = max(len(path) for path, _, _ in changes)
-    lines = [f"{len(changes)} value(s) differ:"]
-    lines += [f"  {path:<{width}}  {_show(a)}  ->  {_show(b)}" for path, a, b in changes]
+    headline = getattr(changes, "headline", {})
+    lines = [f"{len(changes)} difference{'s' if len(changes) > 1 else ''}."]
+    first = [c for c in changes if c.path in headline]
+    lines.append(f"\nHeadline figures ({len(first)} changed):" if first else "\nHeadline figures: unchanged.")
+    width = max(len(headline[c.path]) for c in first) if first else 0
+    lines += [f"  {headline[c.path]:<{width}}  {_show_change(c.old, c.new)}    ({c.path})" for c in first]
+    rest = [c for c in changes if c.path not in headline]
+    for section in dict.fromkeys(section_of(c.path) for c in rest):
+        group = [c for c in rest if section_of(c.path) == section]
+        width = max(len(c.path) for c in group)
+        lines.append(f"\n{section} ({len(group)} changed):")
+        lines += [f"  {c.path:<{width}}  {_show_change(c.old, c.new)}" for c in group]
     return "\n".join(lines)
 
 
+def headline_rows(old: dict, new: dict, *, tolerance: float = 0.0) -> list[dict]:
+    """Each headline figure of both files, whether or not it changed: label, path, old, new, changed."""
+    before, after = _leaves(old), _leaves(new)
+    return [{"label": label, "path": path, "old": before.get(path, ABSENT), "new": after.get(path, ABSENT),
+             "changed": not _same(before.get(path, ABSENT), after.get(path, ABSENT), tolerance)}
+            for label, path in headline_paths(new)]
+
+
+def changed_sections(changes: Changes) -> dict[str, int]:
+    """How many figures changed in each section, the headline figures left out."""
+    counts: dict[str, int] = {}
+    for change in changes:
+        if change.path not in changes.headline:
+            counts[section_of(change.path)] = counts.get(section_of(change.path), 0) + 1
+    return counts
+
+
+def _show_change(old, new) -> str:
+    """'old  ->  new'; for an unordered list, what it lost and gained."""
+    if isinstance(old, Unordered) and isinstance(new, Unordered):
+        removed, added = list(old), []
+        for item in new:
+            if item in removed:
+                removed.remove(item)
+            else:
+                added.append(item)
+        return "; ".join(f"{word} {_show(items)}" for word, items in (("removed", removed), ("added", added)) if items)
+    return f"{_show(old)}  ->  {_show(new)}"
+
+
 def _show(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(item) if not isinstance(item, str) else json.dumps(item) for item in value) + "]"
     return f"{value:.6g}" if isinstance(value, float) else json.dumps(value) if not isinstance(value, str) else value

@@ -75,6 +75,7 @@ PARAMETERS = {
     "randomisation_draws": "draws for randomisation inference and the bootstrap",
     "population_file": "population figures for the extrapolation",
     "audience": "full, or leadership for the summary alone",
+    "previous_results": "results.json of the last run into the same folder; None: no comparison",
 }
 DEFAULTS = {"audience": "full"}  # every other parameter's default is None: the value below applies
 FILES = ("output_dir", "processed_dir", "params_file")
@@ -84,8 +85,10 @@ STAGE_PARAMETERS = {
     "03_compliance_analysis": (*FILES, "confidence_level"),
     "04_effect_estimation": (*FILES, "seed", "confidence_level", "randomisation_draws"),
     "05_extrapolation": (*FILES, "confidence_level", "population_file"),
-    "06_report": (*FILES, "seed", "confidence_level", "randomisation_draws", "population_file", "audience"),
+    "06_report": (*FILES, "seed", "confidence_level", "randomisation_draws", "population_file", "audience",
+                  "previous_results"),
 }
+NOT_FOR_CONTEXT = ("audience", "previous_results")  # the report notebook's own: not the stage context's
 OVERRIDES = ("seed", "confidence_level", "randomisation_draws", "population_file")
 
 
@@ -112,7 +115,7 @@ def parameters_cell(stage: str) -> str:
 
 def setup_cell(stage: str) -> str:
     """The source of a stage notebook's setup cell: its context opened from its parameters."""
-    arguments = ", ".join(f"{name}={name}" for name in STAGE_PARAMETERS[stage] if name != "audience")
+    arguments = ", ".join(f"{name}={name}" for name in STAGE_PARAMETERS[stage] if name not in NOT_FOR_CONTEXT)
     call = textwrap.fill(arguments, width=100, initial_indent="ctx = open_stage(", subsequent_indent=" " * 17)
     return (("" if stage == "06_report" else "from helpers.pipeline import stages\n") +
             "from helpers.pipeline.context import open_stage\n"

@@ -277,7 +277,8 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
                       "allocation_sheet": allocation_sheet, "extract_sheet": extract_sheet,
                       "checked_dir": str(checked_dir) if checked_dir else None,
                       "output_dir": str(files.output_dir), "processed_dir": str(files.processed_dir),
-                      "params_file": str(params_file), "audience": audience}
+                      "params_file": str(params_file), "audience": audience,
+                      "previous_results": _previous_results(out)}
         started = time.perf_counter()
         for number, stage in enumerate(config.STAGES, start=1):
             stage_parameters = {name: parameters[name] for name in STAGE_PARAMETERS[stage] if name in parameters}
@@ -298,6 +299,13 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
             kernel.close(interrupted=stop.signum is not None)
             stop_kernels()
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _previous_results(out: Path) -> str | None:
+    """The results.json an earlier run left in the output folder (a regular file, not a link), for the
+    report's "What changed since the last run"; None if there is none."""
+    earlier = out / "results.json"
+    return str(earlier) if earlier.is_file() and not earlier.is_symlink() else None
 
 
 def _render(files: config.StageFiles, allocation: Path, extract: Path) -> None:

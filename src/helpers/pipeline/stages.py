@@ -348,7 +348,9 @@ def forest_rows(table: pd.DataFrame, outcomes: dict | None = None) -> pd.DataFra
               "risk_difference_per_protocol": "per protocol (biased)", "risk_difference_as_treated": "as treated (biased)"}
     names = {name: short_label(entry["label"], capital=True) for name, entry in (outcomes or {}).items()}
     rows = table[table["estimand"].isin(labels)].copy()
-    rows["label"] = [f"{names.get(o, o)}: {labels[e]}" for o, e in zip(rows["outcome"], rows["estimand"])]
+    rows["outcome_label"] = [names.get(o, o) for o in rows["outcome"]]
+    rows["method_label"] = rows["estimand"].map(labels)
+    rows["label"] = rows["outcome_label"] + ": " + rows["method_label"]
     return rows.reset_index(drop=True)
 
 

@@ -1,12 +1,14 @@
 """The report: the executed report notebook, as self-contained HTML and as an A4 PDF.
 
-Both formats come from the same HTML: nbconvert renders the notebook's outputs (code hidden,
-images embedded), a template adds the table of contents and print styles, and WeasyPrint
-lays the same page out on A4 with page numbers.
+Both formats come from the same HTML: the notebook's outputs, in order (no code, no prompts,
+and none of a notebook page's wrappers around each cell and output, which only add boxes for
+WeasyPrint to lay out; Markdown outputs through nbconvert's own Markdown renderer), a template
+that adds the table of contents and the print styles, and WeasyPrint, which lays the same page
+out on A4 with page numbers.
 
 The HTML file is written as soon as the page exists; the PDF is laid out from the same page
-string, so neither format waits on the other for anything but the page. :func:`prepare` builds
-the exporter and compiles the templates ahead of time: the runner calls it while the kernel
+string, so neither format waits on the other for anything but the page. :func:`prepare` imports
+the Markdown renderer and WeasyPrint and compiles the template ahead of time: the runner calls it while the kernel
 starts, so that the report step pays only for rendering this run's page.
 """
 from __future__ import annotations
@@ -26,14 +28,6 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @functools.cache
-def _exporter():
-    from nbconvert import HTMLExporter
-
-    return HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                        exclude_output_prompt=True, exclude_anchor_links=True, embed_images=True)
-
-
-@functools.cache
 def _template():
     import jinja2
 
@@ -42,15 +36,16 @@ def _template():
 
 
 def prepare() -> None:
-    """Import nbconvert and WeasyPrint and compile the templates now, not when the first report is written.
+    """Import the Markdown renderer and WeasyPrint and compile the template now, not when the first
+    report is written.
 
     Errors are left for the report step to raise with its own message (WeasyPrint without Pango
     raises OSError on import).
     """
-    import nbformat
-
     try:
-        _exporter().from_notebook_node(nbformat.v4.new_notebook())  # compiles nbconvert's templates
+        from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+        markdown2html_mistune("*warm*")
         _template()
         import weasyprint  # noqa: F401
     except Exception:
@@ -58,19 +53,39 @@ def prepare() -> None:
 
 
 def notebook_to_html(notebook_path: Path, *, subtitle: str = "") -> str:
-    """Render an executed notebook's outputs and markdown (no code, no prompts) as one HTML page."""
+    """Render an executed notebook's outputs (no code, no prompts, no markdown cells) as one HTML page."""
     import nbformat
 
-    notebook = nbformat.read(notebook_path, as_version=4)
     # The report is the notebook's outputs; its markdown cells address whoever runs the notebook.
-    notebook.cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    for cell in notebook.cells:
-        if cell.cell_type == "code":  # warnings printed by libraries are not part of the report
-            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.get("name") == "stderr")]
-    body, _ = _exporter().from_notebook_node(notebook)
+    body = outputs_html(nbformat.read(notebook_path, as_version=4))
     toc = [(anchor, _strip_tags(text)) for anchor, text in _HEADING.findall(body)]
     page = _template().render(title=TITLE, subtitle=html.escape(subtitle), toc=toc, body=body)
     return _CONTROL.sub("\ufffd", page)
+
+
+def outputs_html(notebook) -> str:
+    """The code cells' outputs as HTML, in order: HTML as it is, Markdown rendered, printed text as
+    preformatted text. Warnings that libraries print (stderr) are not part of the report."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.output_type == "stream" and output.get("name") == "stdout":
+                parts.append(f"<pre>{html.escape(_text(output.text))}</pre>")
+            elif output.output_type in ("display_data", "execute_result"):
+                data = output.get("data", {})
+                if "text/html" in data:
+                    parts.append(_text(data["text/html"]))
+                elif "text/markdown" in data:
+                    parts.append(markdown2html_mistune(_text(data["text/markdown"])))
+                elif "text/plain" in data:
+                    parts.append(f"<pre>{html.escape(_text(data['text/plain']))}</pre>")
+    return "\n".join(parts)
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else value
 
 
 def _strip_tags(text: str) -> str:

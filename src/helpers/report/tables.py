@@ -9,11 +9,13 @@ import html
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
-from helpers.report import numbers
-from helpers.report.figures import DESCRIPTIONS
+from helpers.parameters import short_label
+from helpers.report import layout, numbers
+from helpers.report.figures import narrow_path
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, num, pct, points, with_interval
 
 OUTCOME_LABELS = {"attrition": "Victim withdrew support (codes 14, 16)", "charge": "Charged or summonsed",
@@ -29,8 +31,7 @@ def use_parameters(params: dict) -> None:
 
 
 def heading(text: str, anchor: str, level: int = 2) -> None:
-    """A section heading the report's table of contents picks up; it captions the tables below it."""
-    _SECTION[0] = re.sub(r"<[^>]+>", "", text)
+    """A section heading the report's table of contents picks up."""
     display(HTML(f'<h{level} id="{anchor}">{text}</h{level}>'))
 
 
@@ -42,33 +43,164 @@ def note(text: str) -> None:
 _FIGURES_SHOWN: list[str] = []
 
 
-def finding(name: str, results: dict) -> str | None:
-    """What a figure shows, in one sentence from results.json, for its alt text and caption."""
-    attrition, flow = results["outcomes"]["attrition"], results["flow"]
-    itt, force = attrition["itt"], results["extrapolation"]
-    rate = results["compliance"]["treatment_received_rate"]
-    level = numbers.level(results['provenance']['parameters']['confidence_level'])
-    texts = {
-        "flow_diagram": f"{flow['randomised']:,} reports randomised, {flow['allocated']['treatment']:,} to SRC and "
-                        f"{flow['allocated']['control']:,} to business as usual",
-        "balance": None if results["allocation_audit"]["max_abs_standardised_difference"] is None else
-        f"the largest standardised difference among common levels is "
-        f"{num(results['allocation_audit']['max_abs_standardised_difference'], 2)}",
-        "delivery_by_week": None if rate is None else f"{pct(rate, 0)} of the SRC arm received the contact overall",
-        "forest_plot": None if itt["risk_difference"] is None else
-        f"withdrawal changed by {pct(itt['risk_difference'])} as randomised ({level} interval "
-        f"{interval(itt['risk_difference_ci'], pct)})",
-        "extrapolation": None if force["prevented"]["itt"] is None else
-        f"about {count(force['prevented']['itt'])} withdrawals prevented a year as delivered in the trial",
-    }
-    return texts.get(name)
+def finding(name: str, results: dict) -> str:
+    """What a figure shows, as a finding in a sentence from results.json: its caption and its alt text."""
+    return FINDINGS[name](results)
 
 
-def figure(path, finding_text: str | None = None) -> None:
-    """Show a saved figure, numbered, with its caption and alternative text (stating its finding).
+def _level(results: dict) -> str:
+    return numbers.level(results["provenance"]["parameters"]["confidence_level"])
 
-    A figure the data did not allow is not drawn; why is listed once, among the skipped
-    analyses or the not-estimable notes.
+
+def _outcome_name(results: dict, name: str) -> str:
+    """An outcome's label for a sentence: 'victim withdrew support for the investigation'."""
+    definition = results["provenance"]["parameters"].get("outcomes", {}).get(name)
+    return short_label(str(definition["label"])) if definition else name.replace("_", " ")
+
+
+def _why(notes: dict, key: str) -> str:
+    """' (the reason)' for a figure that is not estimable, from an outcome's or section's notes."""
+    reason = (notes or {}).get(key)
+    return f" ({reason.removeprefix(NOT_ESTIMABLE + ': ')})" if reason else ""
+
+
+def _more_or_fewer(value: float) -> str:
+    """'about 1,487 fewer' for a positive number prevented, 'about 300 more' for a negative one."""
+    return f"about {count(abs(value))} {'fewer' if value >= 0 else 'more'}"
+
+
+def _flow_finding(results: dict) -> str:
+    flow = results["flow"]
+    allocated, received = flow["allocated"], flow["received_src"]
+    analysed = sum(flow["analysed"].values())
+    open_cases = sum((flow.get("outcome_open") or {}).values())
+    return (f"Of {flow['assessed']:,} hate-flagged records, {flow['excluded_before_randomisation']:,} were excluded before "
+            f"randomisation and {flow['randomised']:,} randomised: {allocated['treatment']:,} to SRC, of whom "
+            f"{received['treatment']:,} received the contact, and {allocated['control']:,} to business as usual; "
+            f"{analysed:,} analysed as randomised" +
+            (f"; {open_cases:,} investigation{'s' if open_cases > 1 else ''} still open" if open_cases else ""))
+
+
+def _balance_finding(results: dict) -> str:
+    rows = [row for row in results["allocation_audit"]["balance"]
+            if not row.get("suppressed") and not missing(row.get("standardised_difference"))]
+    if not rows:
+        return "No baseline characteristic could be compared between the arms (each level is hidden or the same in both)"
+    largest = max(rows, key=lambda row: abs(row["standardised_difference"]))
+    large = results["thresholds"].get("large_standardised_difference", 0.25)
+    beyond = sum(abs(row["standardised_difference"]) > large for row in rows)
+    return (f"The arms differ most in {largest['covariate'].lower()}, {largest['level']} "
+            f"({minus(format(largest['standardised_difference'], '+.2f'))} standard deviations); {beyond} of the "
+            f"{len(rows)} levels shown differ{'s' if beyond == 1 else ''} by more than {large:g}")
+
+
+def _delivery_finding(results: dict) -> str:
+    compliance = results["compliance"]
+    rate = compliance["treatment_received_rate"]
+    if missing(rate):
+        return "No report was allocated to SRC, so there is no delivery to show"
+    text = f"{pct(rate, 0)} of the SRC arm received the contact"
+    monthly = [float(r["rate"]) * 100 if not isinstance(r["rate"], str) else float(r["rate"].rstrip("%"))
+               for r in compliance.get("by_month") or []
+               if not isinstance(r["rate"], str) or re.fullmatch(r"\d+(\.\d+)?%", r["rate"])]
+    hidden = len(compliance.get("by_month") or []) - len(monthly)
+    if len(monthly) >= 2:
+        spread = (f"{min(monthly):.0f}% in every month reported" if round(min(monthly)) == round(max(monthly)) else
+                  f"by month reported, between {min(monthly):.0f}% and {max(monthly):.0f}%")
+        text += (f"; {spread}" +
+                 (f" ({hidden} month{'s' if hidden > 1 else ''} with hidden counts left out)" if hidden else ""))
+    return text
+
+
+def _timing_finding(results: dict) -> str:
+    timing = results["compliance"].get("contact_timing") or {}
+    if not timing.get("n"):
+        return "No contact has a recorded date"
+    return (f"Half the contacts came within {timing['median']:.0f} days of the report, the middle half between "
+            f"{timing['q1']:.0f} and {timing['q3']:.0f} days ({timing['n']:,} contacts with a date)")
+
+
+def _forest_finding(results: dict) -> str:
+    level, primary = _level(results), results["analysis_plan"]["primary_outcome"]
+    parts = []
+    for name, entry in results["outcomes"].items():
+        itt = entry["itt"]
+        if missing(itt["risk_difference"]):
+            parts.append(f"{_outcome_name(results, name)} not estimable{_why(entry.get('notes'), 'itt.risk_difference')}")
+            continue
+        parts.append(f"{_outcome_name(results, name)} {points(itt['risk_difference'], signed=True)} "
+                     f"({interval(itt['risk_difference_ci'], points)})")
+        cace = entry["cace"]
+        if name == primary and not missing(cace["risk_difference"]):
+            parts[-1] += (f", and {points(cace['risk_difference'], signed=True)} if delivered to every victim "
+                          f"(complier effect, {interval(cace['risk_difference_ci'], points)})")
+    return (f"Difference in risk with SRC as randomised, in percentage points ({level} intervals): "
+            + "; ".join(parts))
+
+
+def _extrapolation_finding(results: dict) -> str:
+    force, level = results["extrapolation"], _level(results)
+    prevented = force["prevented"]
+    if missing(prevented["itt"]):
+        return f"Withdrawals prevented across the {force['population']} are not estimable{_why(force.get('notes'), 'itt')}"
+    text = (f"{_more_or_fewer(prevented['itt']).capitalize()} withdrawals a year across the {force['population']} with "
+            f"SRC as delivered in the trial ({level} interval {interval(prevented['itt_ci'], count)})")
+    if not missing(prevented["full_compliance"]):
+        text += (f", and {_more_or_fewer(prevented['full_compliance'])} if every victim received it "
+                 f"({interval(prevented['full_compliance_ci'], count)})")
+    return text + _zero_note([prevented["itt_ci"], prevented["full_compliance_ci"]])
+
+
+def _zero_note(intervals: list) -> str:
+    """'; both intervals include zero' where they do: the data allow no change at all."""
+    spans = [(low, high) for low, high in intervals if not missing(low) and not missing(high)]
+    zero = [low <= 0 <= high for low, high in spans]
+    if not any(zero):
+        return ""
+    if len(spans) == 1:
+        return "; the interval includes zero"
+    return "; " + ("both intervals include" if all(zero) else
+                   "the first interval includes" if zero[0] else "the second interval includes") + " zero"
+
+
+def _cost_finding(results: dict) -> str:
+    econ, level = results["economics"], _level(results)
+    if econ is None:
+        return "The cost is not estimated: the extract does not record how contacts were made"
+    if missing(econ["cost_per_prevented_withdrawal"]):
+        return ("The cost per withdrawal prevented is not estimable"
+                + _why(results["extrapolation"].get("notes"), "full_compliance"))
+    low, high = econ["cost_per_prevented_withdrawal_ci"]
+    money = lambda v: "no upper limit" if missing(v) else f"£{v:,.0f}"
+    return (f"At the assumed costs, offering SRC to every victim would take about "
+            f"£{econ['cost_per_prevented_withdrawal']:,.0f} of officer time per withdrawal prevented ({level} interval "
+            f"{'no lower limit' if missing(low) else money(low)} to {money(high)})")
+
+
+def _national_finding(results: dict) -> str:
+    national, level = results["national_scenario"], _level(results)
+    if not national or missing(national["prevented"]["itt"]):
+        return "The national scenario is not estimable" + _why(results["extrapolation"].get("notes"), "itt")
+    prevented = national["prevented"]
+    return (f"At the assumed withdrawal share of {pct(national['assumed_withdrawal_share'])}, "
+            f"{_more_or_fewer(prevented['itt'])} withdrawals a year in {national['population']} with SRC as delivered "
+            f"in the trial ({level} interval {interval(prevented['itt_ci'], count)}); the number moves in proportion "
+            "to the assumed share")
+
+
+FINDINGS = {"flow_diagram": _flow_finding, "balance": _balance_finding, "delivery_by_week": _delivery_finding,
+            "contact_timing": _timing_finding, "forest_plot": _forest_finding,
+            "extrapolation": _extrapolation_finding, "cost_per_prevented": _cost_finding,
+            "national_sensitivity": _national_finding}
+
+
+def figure(path, caption: str) -> None:
+    """Show a saved figure, numbered, with its caption as its alternative text (both state its finding).
+
+    Where the phone's version of the figure exists (:func:`helpers.report.figures.narrow_path`),
+    a screen narrower than 700 px shows it instead; print always takes the page's. A figure the
+    data did not allow is not drawn; why is listed once, among the skipped analyses or the
+    not-estimable notes.
     """
     path = Path(path)
     if not path.is_file():
@@ -76,13 +208,15 @@ def figure(path, finding_text: str | None = None) -> None:
     if path.stem not in _FIGURES_SHOWN:
         _FIGURES_SHOWN.append(path.stem)
     number = _FIGURES_SHOWN.index(path.stem) + 1
-    description = DESCRIPTIONS.get(path.stem, path.stem.replace("_", " "))
-    if finding_text:
-        description = f"{description}: {finding_text}"
-    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    narrow = narrow_path(path)
+    source = (f'<source media="(max-width: 700px)" srcset="{_data_uri(narrow)}">' if narrow.is_file() else "")
+    display(HTML(f'<figure><picture>{source}<img alt="{html.escape(caption)}." src="{_data_uri(path)}"></picture>'
+                 f"<figcaption>Figure {number}. {html.escape(caption)}.</figcaption></figure>"))
+
+
+def _data_uri(path: Path) -> str:
     kind = {".svg": "image/svg+xml"}.get(path.suffix, "image/png")
-    display(HTML(f'<figure><img alt="{html.escape(description)}" src="data:{kind};base64,{encoded}">'
-                 f"<figcaption>Figure {number}. {html.escape(description)}.</figcaption></figure>"))
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 def bullets(items: list[str]) -> None:
@@ -113,17 +247,62 @@ def delivery_sentence(rates: dict) -> str:
 
 
 _TABLES_SHOWN = [0]
-_SECTION = [""]
+SHORT_TABLE_ROWS = 12  # a table this short is never split across pages
 
 
 def table(frame: pd.DataFrame, caption: str | None = None) -> None:
-    """Show a table, numbered, with a caption (by default the section it belongs to); cells escaped."""
-    _TABLES_SHOWN[0] += 1
-    text = caption or _SECTION[0]
-    rendered = frame.to_html(index=False, border=0, na_rep="–", escape=True)
-    if text:
-        rendered = rendered.replace(">", f"><caption>Table {_TABLES_SHOWN[0]}. {html.escape(text)}</caption>", 1)
-    display(HTML(rendered))
+    """Show a table, numbered when it has a caption (which says what the table shows); see :func:`table_html`."""
+    if caption:
+        _TABLES_SHOWN[0] += 1
+    display(HTML(table_html(frame, f"Table {_TABLES_SHOWN[0]}. {caption}" if caption else None)))
+
+
+def table_html(frame: pd.DataFrame, caption: str | None = None) -> str:
+    """A table as HTML with its column widths: numbers on one line, words never split, cells escaped.
+
+    The widths (:func:`helpers.report.layout.column_layout`) go in a ``<colgroup>``, so that the
+    PDF lays the table out with ``table-layout: fixed``; a table too wide for a portrait page is
+    set on a landscape one. The caption is kept with the table's first rows.
+    """
+    header = [str(column) for column in frame.columns]
+    rows = [[_cell_text(value) for value in row] for row in frame.itertuples(index=False, name=None)]
+    fitted = layout.column_layout(header, rows)
+    numeric = fitted.numeric if fitted else (False,) * len(header)
+    classes = ["data"] + (["landscape"] if fitted and fitted.landscape else []) + \
+              (["short"] if len(rows) <= SHORT_TABLE_ROWS else []) + ([] if fitted else ["unfitted"])
+    kind = lambda is_number: ' class="num"' if is_number else ""
+    parts = [f'<table class="{" ".join(classes)}"'
+             + (f' style="--table-width: {fitted.width:.2f}em">' if fitted else ">")]
+    if caption:
+        parts.append(f"<caption>{html.escape(caption)}</caption>")
+    if fitted:
+        parts.append("<colgroup>" + "".join(f'<col{kind(n)} style="--w: {w:.2f}em">'
+                                            for w, n in zip(fitted.widths, numeric)) + "</colgroup>")
+    parts.append("<thead><tr>" + "".join(f'<th scope="col"{kind(n)}>{_cell_html(title)}</th>'
+                                         for title, n in zip(header, numeric)) + "</tr></thead><tbody>")
+    cell = lambda text, is_number: (kind(is_number) if is_number else ' class="hash"' if layout.has_hash(text) else "")
+    parts += ["<tr>" + "".join(f"<td{cell(text, n)}>{_cell_html(text)}</td>" for text, n in zip(row, numeric)) + "</tr>"
+              for row in rows]
+    return "\n".join(parts) + "</tbody></table>"  # a row a line: a notebook's diff shows which rows changed
+
+
+def _cell_text(value) -> str:
+    """A cell as text: counts with thousands separators and a true minus, a missing value as a dash."""
+    if isinstance(value, str):
+        return value
+    if missing(value):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
+        return count(value)
+    if isinstance(value, (float, np.floating)):
+        return minus(f"{value:g}")
+    return str(value)
+
+
+def _cell_html(text: str) -> str:
+    return layout.with_wrap_points(text)
 
 
 def flow_table(flow: dict) -> pd.DataFrame:
@@ -215,7 +394,32 @@ def delivery_display(table_rows: list[dict] | pd.DataFrame, group_label: str) ->
                          "Received": frame["received"], "Delivery rate": rate})
 
 
+def ward_table(table_rows: list[dict] | pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Delivery in each ward with at least ``threshold`` reports allocated to SRC, with its borough;
+    the other wards in one line that names none of them and shows no count."""
+    columns = ["Ward", "Borough", "Allocated to SRC", "Received", "Delivery rate"]
+    frame = pd.DataFrame(table_rows)
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    meets = pd.to_numeric(frame["allocated"], errors="coerce") >= threshold
+    shown = delivery_display(frame[meets], "Ward")
+    shown.insert(1, "Borough", frame.loc[meets, "in borough"] if "in borough" in frame else "–")
+    others = frame[~meets]
+    if len(others):
+        small = pd.to_numeric(others["allocated"], errors="coerce").lt(threshold) | \
+            others["allocated"].astype(str).str.startswith("<")
+        wards = f"{len(others):,} other ward{'s' if len(others) > 1 else ''}"
+        why = (f"each with fewer than {threshold} reports allocated to SRC" if small.all() else
+               f"fewer than {threshold} reports allocated to SRC, or hidden so that no hidden count can be worked out")
+        line = {"Ward": f"{wards} ({why})", "Borough": "–", "Allocated to SRC": "–", "Received": "–",
+                "Delivery rate": "–"}
+        shown = pd.concat([shown, pd.DataFrame([line])], ignore_index=True)
+    return shown[columns]
+
+
 def outcome_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
+    """Each outcome's events and risk by arm, with the risk ratio and risk difference (the p-values
+    are in :func:`p_value_table`, so that both tables fit a portrait page)."""
     level = numbers.level(confidence_level)
     rows = []
     for name, entry in outcomes.items():
@@ -226,12 +430,19 @@ def outcome_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
             "SRC": f"{entry['treatment']['events']}/{entry['treatment']['n']} ({pct(entry['treatment']['risk'])})",
             f"Risk ratio ({level} CI)": with_interval(itt["risk_ratio"], itt["risk_ratio_ci"], num),
             f"Risk difference ({level} CI)": with_interval(itt["risk_difference"], itt["risk_difference_ci"], pct),
-            "Exact p": num(itt["p_value_exact"]),
-            "Randomisation p": num(itt["p_value_randomisation"]),
-            "Exact p, one-sided*": num(itt["p_value_exact_one_sided"]),
-            "Randomisation p, one-sided*": num(itt["p_value_randomisation_one_sided"]),
         })
     return pd.DataFrame(rows)
+
+
+def p_value_table(outcomes: dict) -> pd.DataFrame:
+    """Each outcome's p-values: exact and by randomisation, two-sided and one-sided (see :func:`one_sided_note`)."""
+    return pd.DataFrame([{
+        "Outcome": OUTCOME_LABELS.get(name, name),
+        "Exact p": num(entry["itt"]["p_value_exact"]),
+        "Randomisation p": num(entry["itt"]["p_value_randomisation"]),
+        "Exact p, one-sided*": num(entry["itt"]["p_value_exact_one_sided"]),
+        "Randomisation p, one-sided*": num(entry["itt"]["p_value_randomisation_one_sided"]),
+    } for name, entry in outcomes.items()])
 
 
 def complier_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
@@ -315,7 +526,9 @@ def provenance_table(results: dict) -> pd.DataFrame:
     provenance = results["provenance"]
     rows += [("srceval version", provenance["package_version"]), ("Git commit", provenance["git_commit"] or "unknown"),
              ("Python", provenance["python"])]
-    rows += [(f"Package: {name}", version or "not installed") for name, version in provenance.get("packages", {}).items()]
+    if provenance.get("packages"):
+        rows.append(("Packages", ", ".join(f"{name} {version or 'not installed'}"
+                                          for name, version in provenance["packages"].items())))
     for key, value in provenance["parameters"].items():
         if key == "outcomes":
             continue
@@ -582,3 +795,64 @@ def biased_table(estimates: list[dict], confidence_level: float) -> pd.DataFrame
                          "Comparison": rows["method"],
                          f"Risk difference ({level} CI)": [with_interval(e, [lo, hi], pct) for e, lo, hi in
                                                          zip(rows["estimate"], rows["conf_low"], rows["conf_high"])]})
+
+
+# The format of each headline figure of "What changed since the last run", by the last part of its path.
+_HEADLINE_FORMATS = {"risk": pct, "treatment_received_rate": pct, "relative_risk_reduction": pct,
+                     "risk_difference": pct, "risk_ratio": num, "p_value_exact": num}
+
+
+def _headline_value(path: str, value) -> str:
+    from helpers.pipeline.compare import ABSENT
+
+    if value == ABSENT:
+        return "not in that run"
+    name = path.rsplit(".", 1)[-1]
+    fmt = _HEADLINE_FORMATS.get(name.removesuffix("_ci"), count)
+    return interval(value, fmt) if isinstance(value, list) else fmt(value)
+
+
+def last_run_table(previous: dict, results: dict) -> pd.DataFrame:
+    """The headline figures of the last run into the output folder and of this run, side by side;
+    a figure's interval in the same cell as the figure."""
+    from helpers.pipeline.compare import headline_rows
+
+    primary = _outcome_name(results, results["analysis_plan"]["primary_outcome"])
+    rows: list[dict] = []
+    for row in headline_rows(previous, results):
+        label = row["label"].replace("Primary outcome", primary[:1].upper() + primary[1:])
+        shown = {"Figure": label, "Last run": _headline_value(row["path"], row["old"]),
+                 "This run": _headline_value(row["path"], row["new"]), "Changed": "yes" if row["changed"] else "no"}
+        if rows and row["path"] == rows[-1]["path"] + "_ci":
+            merged = rows[-1]
+            for run in ("Last run", "This run"):
+                if not merged[run].startswith("not ") and not shown[run].startswith("not "):
+                    merged[run] += f" ({shown[run]})"
+            merged["Changed"] = "yes" if "yes" in (merged["Changed"], shown["Changed"]) else "no"
+        else:
+            rows.append({**shown, "path": row["path"]})
+    return pd.DataFrame(rows, columns=["Figure", "Last run", "This run", "Changed"])
+
+
+def last_run_text(previous: dict, results: dict) -> str:
+    """When the last run was made, whether it read the same files, and what else changed, in a few sentences."""
+    from helpers.pipeline.compare import changed_sections, diff_results
+
+    before = previous.get("provenance", {})
+    files = []
+    for role in ("allocation", "extract"):
+        old, new = previous.get("inputs", {}).get(role) or {}, results["inputs"][role]
+        if old.get("sha256") == new["sha256"]:
+            files.append(f"the same {role} file")
+        elif old.get("file") == new["file"]:
+            files.append(f"a changed {role} file ({new['file']})")
+        else:
+            files.append(f"another {role} file ({old.get('file', 'unnamed')}; now {new['file']})")
+    table = last_run_table(previous, results)
+    sections = changed_sections(diff_results(previous, results))
+    others = ("; ".join(f"{section.replace('_', ' ')} ({n})" for section, n in sections.items())
+              if sections else "none")
+    return (f"The last run into this folder was made on {before.get('generated_at', 'an unknown date')} by srceval "
+            f"{before.get('package_version', 'of an unknown version')} and read {files[0]} and {files[1]}. "
+            f"{(table['Changed'] == 'yes').sum() or 'None'} of the {len(table)} headline figures changed. Other "
+            f"figures that changed, by section of results.json: {others}.")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from helpers.parameters import short_label
+from helpers.pipeline.results import lookup
 from helpers.report import layout, numbers
 from helpers.report.figures import narrow_path
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, num, pct, points, with_interval
@@ -100,15 +100,11 @@ def _delivery_finding(results: dict) -> str:
     if missing(rate):
         return "No report was allocated to SRC, so there is no delivery to show"
     text = f"{pct(rate, 0)} of the SRC arm received the contact"
-    monthly = [float(r["rate"]) * 100 if not isinstance(r["rate"], str) else float(r["rate"].rstrip("%"))
-               for r in compliance.get("by_month") or []
-               if not isinstance(r["rate"], str) or re.fullmatch(r"\d+(\.\d+)?%", r["rate"])]
-    hidden = len(compliance.get("by_month") or []) - len(monthly)
+    monthly = [r["rate"] * 100 for r in compliance["by_month"] if r["rate"] is not None]
     if len(monthly) >= 2:
         spread = (f"{min(monthly):.0f}% in every month reported" if round(min(monthly)) == round(max(monthly)) else
                   f"by month reported, between {min(monthly):.0f}% and {max(monthly):.0f}%")
-        text += (f"; {spread}" +
-                 (f" ({hidden} month{'s' if hidden > 1 else ''} with hidden counts left out)" if hidden else ""))
+        text += f"; {spread}"
     return text
 
 
@@ -121,7 +117,7 @@ def _timing_finding(results: dict) -> str:
 
 
 def _forest_finding(results: dict) -> str:
-    level, primary = _level(results), results["analysis_plan"]["primary_outcome"]
+    level, primary = _level(results), results["provenance"]["parameters"]["analysis_plan"]["primary_outcome"]
     parts = []
     for name, entry in results["outcomes"].items():
         itt = entry["itt"]
@@ -236,13 +232,14 @@ def not_estimable_lines(outcomes: dict) -> list[str]:
             for name, entry in outcomes.items() for key, reason in entry.get("notes", {}).items()]
 
 
-def delivery_sentence(rates: dict) -> str:
-    """Delivery in each arm, in words."""
-    treatment, control = rates["treatment"], rates["control"]
-    first = (f"{treatment['received']} of {treatment['n']} victims allocated to SRC ({pct(treatment['rate'], 0)}) "
-             "received the contact" if treatment["n"] else "No report was allocated to SRC")
-    second = (f"{control['received']} of {control['n']} business-as-usual victims did" if control["n"] else
-              "no report was allocated to business as usual")
+def delivery_sentence(results: dict) -> str:
+    """Delivery in each arm, in words (the counts from the flow, the rate from compliance)."""
+    allocated, received = results["flow"]["allocated"], results["flow"]["received_src"]
+    rate = results["compliance"]["treatment_received_rate"]
+    first = (f"{received['treatment']} of {allocated['treatment']} victims allocated to SRC ({pct(rate, 0)}) "
+             "received the contact" if allocated["treatment"] else "No report was allocated to SRC")
+    second = (f"{received['control']} of {allocated['control']} business-as-usual victims did" if allocated["control"]
+              else "no report was allocated to business as usual")
     return f"{first}; {second}."
 
 
@@ -305,10 +302,11 @@ def _cell_html(text: str) -> str:
     return layout.with_wrap_points(text)
 
 
-def flow_table(flow: dict) -> pd.DataFrame:
+def flow_table(flow: dict, exclusions: list[dict]) -> pd.DataFrame:
+    """The CONSORT flow, with each reason for exclusion before randomisation (from ``exclusions``)."""
     rows = [("Assessed (hate-flagged records)", "", "", flow["assessed"]),
             ("Excluded before randomisation", "", "", flow["excluded_before_randomisation"])]
-    rows += [(f"– {reason}", "", "", n) for reason, n in flow["exclusion_reasons"].items()]
+    rows += [(f"– {e['reason']}", "", "", e["rows"]) for e in exclusions if e["stage"] == "before randomisation"]
     rows.append(("Randomised", "", "", flow["randomised"]))
     for key, label in (("allocated", "Allocated"), ("received_src", "Received the contact"),
                        ("outcome_recorded", "Outcome recorded"), ("outcome_open", "Investigation still open"),
@@ -388,31 +386,28 @@ def delivery_display(table_rows: list[dict] | pd.DataFrame, group_label: str) ->
     frame = pd.DataFrame(table_rows)
     if frame.empty:  # no report allocated to SRC
         return pd.DataFrame(columns=columns)
-    numeric = pd.api.types.is_numeric_dtype(frame["rate"])
-    rate = frame["rate"].map(lambda v: f"{v:.0%}") if numeric else frame["rate"]
     return pd.DataFrame({group_label: frame["group"], "Allocated to SRC": frame["allocated"],
-                         "Received": frame["received"], "Delivery rate": rate})
+                         "Received": frame["received"], "Delivery rate": frame["rate"].map(lambda v: pct(v, 0))})
 
 
-def ward_table(table_rows: list[dict] | pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Delivery in each ward with at least ``threshold`` reports allocated to SRC, with its borough;
-    the other wards in one line that names none of them and shows no count."""
+def ward_table(table_rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """Delivery in each ward published on its own, with its borough; every ward too small to publish alone (its
+    borough's "other wards") in one line that names none of them."""
+    from helpers.methods.disclosure import OTHER
+
     columns = ["Ward", "Borough", "Allocated to SRC", "Received", "Delivery rate"]
     frame = pd.DataFrame(table_rows)
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    meets = pd.to_numeric(frame["allocated"], errors="coerce") >= threshold
-    shown = delivery_display(frame[meets], "Ward")
-    shown.insert(1, "Borough", frame.loc[meets, "in borough"] if "in borough" in frame else "–")
-    others = frame[~meets]
+    combined = (frame["group"] == OTHER["ward"]) | (frame["borough"] == OTHER["borough"])
+    shown = delivery_display(frame[~combined], "Ward")
+    shown.insert(1, "Borough", frame.loc[~combined, "borough"].to_numpy())
+    others = frame[combined]
     if len(others):
-        small = pd.to_numeric(others["allocated"], errors="coerce").lt(threshold) | \
-            others["allocated"].astype(str).str.startswith("<")
-        wards = f"{len(others):,} other ward{'s' if len(others) > 1 else ''}"
-        why = (f"each with fewer than {threshold} reports allocated to SRC" if small.all() else
-               f"fewer than {threshold} reports allocated to SRC, or hidden so that no hidden count can be worked out")
-        line = {"Ward": f"{wards} ({why})", "Borough": "–", "Allocated to SRC": "–", "Received": "–",
-                "Delivery rate": "–"}
+        allocated, received = int(others["allocated"].sum()), int(others["received"].sum())
+        line = {"Ward": "every other ward (each too small to show alone)", "Borough": "–",
+                "Allocated to SRC": allocated, "Received": received,
+                "Delivery rate": pct(received / allocated, 0) if allocated else "–"}
         shown = pd.concat([shown, pd.DataFrame([line])], ignore_index=True)
     return shown[columns]
 
@@ -520,7 +515,7 @@ def provenance_table(results: dict) -> pd.DataFrame:
         rows.append((f"{role.title()} file", f"{info['file']} ({info['size_bytes']:,} bytes, {info['rows']} rows)"))
         if info.get("sheet") is not None:
             rows.append((f"{role.title()} sheet read", f"'{info['sheet']}': {info['sheet_reason']}"))
-        rows.append((f"{role.title()} SHA-256", info["sha256"]))
+        rows.append((f"{role.title()} SHA-256", results["inputs"][f"{role}_sha256"]))
         if info["dropped_identifier_columns"]:
             rows.append((f"{role.title()}: identifying columns dropped", ", ".join(info["dropped_identifier_columns"])))
     provenance = results["provenance"]
@@ -540,8 +535,8 @@ def provenance_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Item", "Value"])
 
 
-def adjusted_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
-    """Unadjusted and covariate-adjusted risk differences side by side."""
+def adjusted_table(outcomes: dict, estimates: list[dict], confidence_level: float) -> pd.DataFrame:
+    """Unadjusted and covariate-adjusted risk differences side by side (the adjusted ones from ``estimates``)."""
     level = numbers.level(confidence_level)
     rows = []
     for name, entry in outcomes.items():
@@ -550,7 +545,7 @@ def adjusted_table(outcomes: dict, confidence_level: float) -> pd.DataFrame:
                f"Unadjusted ({level} CI)": f"{pct(itt['risk_difference'])} ({interval(itt['risk_difference_ci'], pct)})"}
         for key, label in (("risk_difference_adjusted_lin", "Lin (2013) OLS"),
                            ("risk_difference_adjusted_logistic", "Logistic, marginal")):
-            e = itt["adjusted"][key]
+            e = estimate_row(estimates, name, key)
             row[f"{label} ({level} CI)"] = with_interval(e["estimate"], [e["conf_low"], e["conf_high"]], pct)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -608,7 +603,8 @@ def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFra
                           f"{level} interval": interval(s["prevented_ci"], fmt)} for s in scenarios])
 
 
-def economics_table(econ: dict, reason: str = "the extract does not record how contacts were made") -> pd.DataFrame:
+def economics_table(econ: dict, assumptions: dict,
+                    reason: str = "the extract does not record how contacts were made") -> pd.DataFrame:
     """Cost outputs, then every assumption behind them, labelled as assumptions (``reason``: why there are none)."""
     if econ is None:
         return pd.DataFrame([("Cost of delivery", f"not estimated: {reason}")], columns=["Item", "Value"])
@@ -627,7 +623,7 @@ def economics_table(econ: dict, reason: str = "the extract does not record how c
                 ("Share of contacts by phone (the trial's)", f"{econ['phone_share']:.0%}"),
                 ("Average minutes per contact", f"{econ['minutes_per_contact']:.0f}"),
                 ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
-    rows += [(f"Assumption: {key.replace('_', ' ')}", str(value)) for key, value in econ["assumptions"].items()]
+    rows += [(f"Assumption: {key.replace('_', ' ')}", str(value)) for key, value in assumptions.items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])
 
 
@@ -653,22 +649,23 @@ def plan_text(plan: dict) -> str:
             f"{', '.join(plan['covariates']['columns'])} ({' '.join(plan['covariates']['reason'].split())}).")
 
 
-def one_sided_note(outcomes: dict) -> str:
-    """The footnote of the one-sided columns: each outcome's own direction and the 2.5% reading."""
+def one_sided_note(outcomes: dict, confidence_level: float) -> str:
+    """The footnote of the one-sided columns: each outcome's own direction and the half-alpha reading."""
     parts = [f"{OUTCOME_LABELS.get(name, name).lower()}: {'fewer' if e['itt'].get('one_sided_direction') == 'decrease' else 'more'} with SRC"
              for name, e in outcomes.items()]
-    threshold = next(iter(outcomes.values()))["itt"].get("one_sided_threshold", 0.025)
+    threshold = one_sided_threshold(confidence_level)
     return ("\\* One-sided: tested only in the direction stated before the trial (" + "; ".join(parts) + "). "
             f"A one-sided p is read against {threshold * 100:g}%, which matches a two-sided test at "
             f"{threshold * 200:g}%; the primary analysis is the two-sided one. A one-sided test cannot detect harm.")
 
 
-def reconciliation_table(rows: list[dict]) -> pd.DataFrame:
-    """The published figures, what each one is, and this run's figures that reproduce it."""
+def reconciliation_table(results: dict) -> pd.DataFrame:
+    """The published figures, what each one is, and this run's figures that reproduce it (read by their paths)."""
     shown = {"points": lambda v: f"{points(v)} percentage points", "percent": pct, "count": count}
     return pd.DataFrame([{"Published": r["published"], "What it is": r["is"],
                           "This report": "; ".join(NOT_ESTIMABLE if v is None else shown[r["scale"]](v)
-                                                   for v in r["this_run"])} for r in rows])
+                                                   for v in (lookup(results, path) for path in r["results"]))}
+                         for r in results["reconciliation"]])
 
 
 def transport_table(extrapolation: dict, confidence_level: float) -> pd.DataFrame:
@@ -710,7 +707,7 @@ def provenance_lines(results: dict) -> list[str]:
     for role in ("allocation", "extract"):
         info = results["inputs"][role]
         sheet = f", sheet '{info['sheet']}' ({info['sheet_reason']})" if info.get("sheet") is not None else ""
-        lines.append(f"{role.title()} file: {info['file']}{sheet}, SHA-256 {info['sha256']}")
+        lines.append(f"{role.title()} file: {info['file']}{sheet}, SHA-256 {results['inputs'][f'{role}_sha256']}")
     if design_line(results):
         lines.append(design_line(results))
     lines.append(f"Run on {results['provenance']['generated_at']} by srceval {results['provenance']['package_version']}"
@@ -817,7 +814,7 @@ def last_run_table(previous: dict, results: dict) -> pd.DataFrame:
     a figure's interval in the same cell as the figure."""
     from helpers.pipeline.compare import headline_rows
 
-    primary = _outcome_name(results, results["analysis_plan"]["primary_outcome"])
+    primary = _outcome_name(results, results["provenance"]["parameters"]["analysis_plan"]["primary_outcome"])
     rows: list[dict] = []
     for row in headline_rows(previous, results):
         label = row["label"].replace("Primary outcome", primary[:1].upper() + primary[1:])
@@ -842,7 +839,9 @@ def last_run_text(previous: dict, results: dict) -> str:
     files = []
     for role in ("allocation", "extract"):
         old, new = previous.get("inputs", {}).get(role) or {}, results["inputs"][role]
-        if old.get("sha256") == new["sha256"]:
+        # an earlier results form kept each file's hash beside its name as well
+        old_hash = previous.get("inputs", {}).get(f"{role}_sha256") or old.get("sha256")
+        if old_hash == results["inputs"][f"{role}_sha256"]:
             files.append(f"the same {role} file")
         elif old.get("file") == new["file"]:
             files.append(f"a changed {role} file ({new['file']})")
@@ -856,3 +855,13 @@ def last_run_text(previous: dict, results: dict) -> str:
             f"{before.get('package_version', 'of an unknown version')} and read {files[0]} and {files[1]}. "
             f"{(table['Changed'] == 'yes').sum() or 'None'} of the {len(table)} headline figures changed. Other "
             f"figures that changed, by section of results.json: {others}.")
+
+
+def estimate_row(estimates: list[dict], outcome: str, estimand: str) -> dict:
+    """The row of the estimates table for one outcome and estimand."""
+    return next(row for row in estimates if row["outcome"] == outcome and row["estimand"] == estimand)
+
+
+def one_sided_threshold(confidence_level: float) -> float:
+    """The level a one-sided p-value is read against: half the two-sided alpha."""
+    return (1 - confidence_level) / 2

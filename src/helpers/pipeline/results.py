@@ -113,7 +113,8 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
         "exclusions": exclusion_counts(cleaning["exclusions"]),
         "allocation_audit": audit_section(audit),
         "compliance": compliance_section(compliance),
-        "identification": {key: effects["identification"][key] for key in ("identified", "delivery", "assumption")},
+        "identification": {key: effects["identification"][key] for key in ("identified", "reason", "delivery",
+                                                                            "assumption")},
         "estimates": [{**row, "design": row.get("design") or ctx.params["design"]["assignment"]}
                       for row in effects["estimates"]],
         "outcomes": {name: outcome_section(entry) for name, entry in effects["outcomes"].items()},

@@ -36,7 +36,7 @@ def effect(results: dict) -> str:
     tests = ("" if itt["p_value_exact"] is None else
              f" Two-sided exact p = {itt['p_value_exact']:.3f}; in the direction stated before the trial, "
              f"p = {itt['p_value_exact_one_sided']:.3f} (to be read against "
-             f"{itt.get('one_sided_threshold', 0.025) * 100:g}%).")
+             f"{(1 - results['provenance']['parameters']['confidence_level']) * 50:g}%).")
     return f"{offered} {compliers}{tests}"
 
 
@@ -79,7 +79,7 @@ def implementation(results: dict, params: dict) -> str:
     modes = compliance.get("contact_modes") or {}
     delivered = sum(modes.values())
     mix = ", ".join(f"{n} {mode}" for mode, n in modes.items()) if delivered else "none recorded"
-    days = compliance.get("days_report_to_contact_median")
+    days = compliance["contact_timing"]["median"]
     timing = f"a median of {days:.0f} days after the report" if days is not None else "at an unrecorded time"
     if compliance["treatment_received_rate"] is None:
         return "No report was allocated to SRC, so delivery cannot be described."

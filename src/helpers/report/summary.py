@@ -184,7 +184,7 @@ def executive_summary(results: dict) -> str:
     context = _context(results)
     trial = results.get("trial", {})
     bayes = context["bayes"]
-    threshold = context["itt"].get("one_sided_threshold", 0.025)
+    threshold = (1 - results["provenance"]["parameters"]["confidence_level"]) / 2
     return _render(
         "summary.md.j2", **context, flow=results["flow"],
         period=f" reported between {trial['reported_from']} and {trial['reported_to']}"

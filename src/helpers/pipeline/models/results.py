@@ -418,6 +418,7 @@ class Identification(Closed):
     """Whether the allocation changed who received the contact: without that, no figure credits SRC."""
 
     identified: bool | None
+    reason: str | None = Field(description="why no figure credits SRC: what delivery did, and the assumption it breaks")
     delivery: str | None = Field(description="what delivery did, when it breaks identification")
     assumption: str
 

@@ -37,8 +37,3 @@ def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:
         path.write_text(schema_text(model), encoding="utf-8")
         written.append(path)
     return written
-
-
-if __name__ == "__main__":
-    for path in write_schemas():
-        print(f"wrote {path}")

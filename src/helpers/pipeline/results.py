@@ -115,8 +115,7 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
         "compliance": compliance_section(compliance),
         "identification": {key: effects["identification"][key] for key in ("identified", "reason", "delivery",
                                                                             "assumption")},
-        "estimates": [{**row, "design": row.get("design") or ctx.params["design"]["assignment"]}
-                      for row in effects["estimates"]],
+        "estimates": estimates_section(effects, ctx.params),
         "outcomes": {name: outcome_section(entry) for name, entry in effects["outcomes"].items()},
         "subgroups": effects["subgroups"],
         "design": design_section(effects.get("design"), audit.get("design"), ctx.params["design"]),
@@ -146,6 +145,23 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
     from helpers.pipeline.models import Results
 
     return Results.model_validate(results).model_dump(mode="json", by_alias=True)
+
+
+def estimates_section(effects: dict, params: dict) -> list[dict]:
+    """The tidy table, each row with its design; an outcome's odds ratio, which stage 4 keeps in the outcome's
+    entry, becomes a row like the others."""
+    rows = [dict(row) for row in effects["estimates"]]
+    have = {(row["outcome"], row["estimand"]) for row in rows}
+    for name, entry in effects["outcomes"].items():
+        odds = entry["itt"].get("odds_ratio")
+        if odds and (name, "odds_ratio") not in have:
+            rows.append({**{key: odds.get(key) for key in TIDY_FIELDS}, "conf_level": params["confidence_level"],
+                         "prespecified": True})
+    return [{**row, "design": row.get("design") or params["design"]["assignment"]} for row in rows]
+
+
+TIDY_FIELDS = ("outcome", "estimand", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "df",
+               "method", "n", "reason")
 
 
 def inputs_section(inputs: dict) -> dict:

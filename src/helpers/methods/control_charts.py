@@ -29,7 +29,7 @@ from scipy import stats
 
 SIGMA = 3.0  # Shewhart's 3-sigma limits
 D2 = 1.128  # E[moving range of two] / sigma for a normal variable (Montgomery, Appendix VI)
-FUNNEL_LEVELS = {"95": 0.95, "99.8": 0.998}
+FUNNEL_LEVELS = {"95": 0.95, "998": 0.998}  # column suffixes: 95% and 99.8%
 
 
 def p_chart(reports: np.ndarray | pd.Series, delivered: np.ndarray | pd.Series) -> pd.DataFrame:
@@ -140,7 +140,7 @@ def funnel(reports: np.ndarray | pd.Series, delivered: np.ndarray | pd.Series, *
     for name, level in FUNNEL_LEVELS.items():
         frame[f"lower_{name}"] = funnel_limit(n, target, level, "lower")
         frame[f"upper_{name}"] = funnel_limit(n, target, level, "upper")
-    frame["flagged"] = frame["rate"] < frame["lower_99.8"]
+    frame["flagged"] = frame["rate"] < frame["lower_998"]
     return frame
 
 

@@ -35,11 +35,11 @@ EXTRACT_NAME, SCHEDULE_NAME, WARDS_NAME = "monitoring_extract.csv", "rollout_sch
 
 @dataclass(frozen=True)
 class RolloutDesign:
-    """The simulated roll-out. Defaults: three years of the trial's 79 wards, about 8,500 reports."""
+    """The simulated roll-out. Defaults: three years of the trial's 79 wards, about 17,000 reports."""
 
     start: str = "2023-02-01"
     months: int = 36
-    reports_per_ward_month: float = 3.0
+    reports_per_ward_month: float = 6.0
     first_go_live_month: int = 9
     months_per_step: int = 5
     steps: int = 7

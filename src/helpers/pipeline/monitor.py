@@ -305,19 +305,26 @@ def effect_figures(ctx: MonitorContext, effect: dict, reports: pd.DataFrame) -> 
             "withdrawal_by_month": figures.withdrawal_by_month(reports, ctx.files.figure("withdrawal_by_month"))}
 
 
+def write_effect(ctx: MonitorContext, estimate: dict, left_out: dict, naive: dict, trial: dict,
+                 test: dict | None) -> dict:
+    """The stage result: the overall effect with its event study and cells, and what stands beside it."""
+    effect = {**estimate["overall"], "conf_level": float(ctx.params["confidence_level"]),
+              "event_time": estimate["event_time"], "cells": estimate["cells"], "left_out": left_out,
+              "naive_before_after": naive, "trial_prediction": trial, "randomisation_test": test}
+    return ctx.write_stage_result("m2_effect_monitoring", effect)
+
+
 def effect_stage(ctx: MonitorContext) -> dict:
     """Stage m2: the effect of going live on withdrawal, the naive comparison, the trial prediction."""
     reports, schedule = read_tables(ctx)
     panel, left_out = staggered.build_panel(reports, schedule)
     estimate = staggered_estimate(ctx, panel)
     plan = ctx.read_stage_result("m1_delivery_monitoring")["plan"]
-    effect = {**estimate["overall"], "conf_level": float(ctx.params["confidence_level"]),
-              "event_time": estimate["event_time"], "cells": estimate["cells"], "left_out": left_out,
-              "naive_before_after": naive_estimate(ctx, panel),
-              "trial_prediction": prediction(ctx, reports, estimate["overall"]),
-              "randomisation_test": randomisation(ctx, panel, plan, estimate["overall"])}
+    effect = write_effect(ctx, estimate, left_out, naive_estimate(ctx, panel),
+                          prediction(ctx, reports, estimate["overall"]),
+                          randomisation(ctx, panel, plan, estimate["overall"]))
     effect_figures(ctx, effect, reports)
-    return ctx.write_stage_result("m2_effect_monitoring", effect)
+    return effect
 
 
 # -- m3: monitoring.json ------------------------------------------------------------------------

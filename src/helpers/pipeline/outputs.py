@@ -194,7 +194,8 @@ def staged_files(staging: Path) -> config.StageFiles:
     return config.StageFiles(staging / "out", staging / "processed")
 
 
-def publish(staged: config.StageFiles, target: config.StageFiles, inputs: Iterable[Path]) -> list[Path]:
+def publish(staged: config.StageFiles, target: config.StageFiles, inputs: Iterable[Path], *,
+            written_by: str = "srceval run") -> list[Path]:
     """Put every file the run wrote in place, remove what the previous run wrote and this one did not.
 
     Each file replaces its namesake with one rename; the rest of the output folder is left alone.
@@ -218,7 +219,7 @@ def publish(staged: config.StageFiles, target: config.StageFiles, inputs: Iterab
         _place(source, destination)
     written = [destination for _, destination in moves]
     _remove_no_longer_written(target, written, inputs)
-    _write_manifest(target.output_dir, written)
+    _write_manifest(target.output_dir, written, written_by)
     return written
 
 
@@ -279,8 +280,16 @@ def _remove_no_longer_written(target: config.StageFiles, written: list[Path], in
             path.unlink(missing_ok=True)
 
 
-def _write_manifest(out: Path, written: list[Path]) -> None:
-    content = {"written_by": "srceval run", "files": [_manifest_entry(p, out) for p in written]}
+def manifest_writer(out: Path) -> str | None:
+    """The command that wrote ``OUT/.srceval-manifest.json`` ("srceval run", ...), or None without one."""
+    try:
+        return json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8")).get("written_by")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _write_manifest(out: Path, written: list[Path], written_by: str = "srceval run") -> None:
+    content = {"written_by": written_by, "files": [_manifest_entry(p, out) for p in written]}
     partial = out / f"{MANIFEST_NAME}.{os.getpid()}"
     partial.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
     os.replace(partial, out / MANIFEST_NAME)

@@ -54,7 +54,7 @@ def prepare() -> None:
         pass
 
 
-def notebook_to_html(notebook_path: Path, *, subtitle: str = "") -> str:
+def notebook_to_html(notebook_path: Path, *, subtitle: str = "", title: str = TITLE) -> str:
     """Render an executed notebook's outputs and markdown (no code, no prompts) as one HTML page."""
     import nbformat
 
@@ -66,7 +66,7 @@ def notebook_to_html(notebook_path: Path, *, subtitle: str = "") -> str:
             cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.get("name") == "stderr")]
     body, _ = _exporter().from_notebook_node(notebook)
     toc = [(anchor, _strip_tags(text)) for anchor, text in _HEADING.findall(body)]
-    return _template().render(title=TITLE, subtitle=html.escape(subtitle), toc=toc, body=body)
+    return _template().render(title=html.escape(title), subtitle=html.escape(subtitle), toc=toc, body=body)
 
 
 def _strip_tags(text: str) -> str:
@@ -82,8 +82,9 @@ def html_to_pdf(page: str, pdf_path: Path) -> Path:
     return pdf_path
 
 
-def render_report(notebook_path: Path, html_path: Path, pdf_path: Path, *, subtitle: str = "") -> None:
-    """Write report.html and report.pdf from the executed report notebook."""
-    page = notebook_to_html(notebook_path, subtitle=subtitle)
+def render_report(notebook_path: Path, html_path: Path, pdf_path: Path, *, subtitle: str = "",
+                  title: str = TITLE) -> None:
+    """Write report.html and report.pdf (or another report's pair) from the executed report notebook."""
+    page = notebook_to_html(notebook_path, subtitle=subtitle, title=title)
     html_path.write_text(page, encoding="utf-8")
     html_to_pdf(page, pdf_path)

@@ -50,11 +50,15 @@ def hussey_hughes_variance(x: np.ndarray, *, sigma2: float, tau2: float, m: floa
     w = (x.sum(axis=0) ** 2).sum()
     v = (x.sum(axis=1) ** 2).sum()
     denominator = (clusters * u - w) * s2 + (u ** 2 + clusters * periods * u - periods * w - clusters * v) * tau2
+    if denominator <= 1e-12 * clusters * s2 * (s2 + periods * tau2):  # every cluster switches at once: no contrast
+        return math.inf
     return float(clusters * s2 * (s2 + periods * tau2) / denominator)
 
 
 def hussey_hughes_power(effect: float, variance: float, alpha: float = 0.05) -> float:
     """Power of the two-sided test at level ``alpha`` (Hussey and Hughes 2007, eq. 9)."""
+    if not math.isfinite(variance):
+        return 0.0
     return float(stats.norm.cdf(abs(effect) / math.sqrt(variance) - stats.norm.ppf(1 - alpha / 2)))
 
 

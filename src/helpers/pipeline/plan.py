@@ -63,9 +63,10 @@ def first_of_next_month(today: date | None = None) -> pd.Timestamp:
 def build_plan(wards: pd.DataFrame, *, steps: int, seed: int, start: pd.Timestamp, settings: dict,
                alpha: float) -> tuple[pd.DataFrame, dict]:
     """The plan's table (one row per ward) and its design: order, dates, power."""
-    if not 1 <= steps <= min(len(wards), MAX_STEPS):
-        raise InputError([Problem("--steps", f"{steps} steps for {len(wards)} wards: give between 1 and "
-                                             f"{min(len(wards), MAX_STEPS)} (at least one ward a step)")])
+    if not 2 <= steps <= min(len(wards), MAX_STEPS):
+        raise InputError([Problem("--steps", f"{steps} steps for {len(wards)} wards: give between 2 and "
+                                             f"{min(len(wards), MAX_STEPS)} (at least one ward a step; with one "
+                                             "step every ward goes live at once and nothing is left to compare)")])
     months = settings["months_per_step"]
     stratify = settings["stratify_by_borough"] and wards["borough"].nunique() > 1
     step = stepped_wedge.randomise_order(wards, steps, np.random.default_rng(seed), stratify=stratify)
@@ -100,7 +101,7 @@ def plan_rollout(*, wards_path: Path, steps: int, out: Path, params_file: Path, 
     start_date = parse_start(start)
     seed = int(params["seed"] if seed is None else seed)
     table, design = build_plan(wards, steps=steps, seed=seed, start=start_date, settings=settings,
-                               alpha=1 - float(params["confidence_level"]))
+                               alpha=round(1 - float(params["confidence_level"]), 12))
     inputs = {"wards file": wards_path, "parameters file": params_file}
     with staged_output(out, inputs, written_by="srceval plan-rollout", writes=(PLAN_CSV, PLAN_FILE)) as files:
         csv_path = files.output_dir / PLAN_CSV

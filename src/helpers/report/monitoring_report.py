@@ -80,6 +80,10 @@ def bottom_line(monitoring: dict) -> str:
                      f"{points(effect['estimate'], signed=True)} points ({conf} interval "
                      f"{interval([effect['conf_low'], effect['conf_high']], lambda v: points(v, signed=True))}), "
                      f"against wards not yet live in the same months. " + _direction(effect))
+    test = effect["randomisation_test"]
+    if test is not None:
+        parts.append(f"The order was randomised: the randomisation test of this estimate gives {p_value(test['p_value'])} "
+                     f"({test['draws']:,} re-drawn orders).")
     naive = effect["naive_before_after"]
     if naive["estimate"] is not None:
         parts.append(f"A plain before-and-after comparison would say {points(naive['estimate'], signed=True)} points: "

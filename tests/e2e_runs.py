@@ -9,6 +9,8 @@ when their tests need them. Only the runs that the selected tests use are starte
 from __future__ import annotations
 
 import hashlib
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,8 +21,8 @@ from helpers import config
 from helpers.inputs.simulate import TrialDesign, simulate_trial
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
-MODULE = "test_end_to_end"
-RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run")
+MODULES = ("test_end_to_end", "test_monitor_end_to_end")
+RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run", "monitor_run", "planned_monitor_run")
 MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
            "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
 
@@ -79,7 +81,31 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
         return folder, Started(folder / "log", "run", "--allocation", str(trial / "allocation_log.xlsx"), "--extract",
                                str(trial / "crime_extract.csv"), "--params", str(trial / "parameters.yml"),
                                "--out", str(folder / "out"))
+    if name == "monitor_run":  # the shipped roll-out, from another folder, with relative paths
+        rollout = Path(os.path.relpath(config.RAW_DIR / "rollout", folder))
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder, Started(folder / "log", "monitor", "--extract", str(rollout / "monitoring_extract.csv"),
+                               "--rollout", str(rollout / "rollout_schedule.csv"), "--out", "monitoring", cwd=folder)
+    if name == "planned_monitor_run":  # the README's path: plan the order, simulate it, monitor it
+        return folder, StartedInTurn(folder, [
+            ("simulate", "--rollout", "--out", "rollout"),
+            ("plan-rollout", "--wards", "rollout/wards.csv", "--steps", "6", "--start", "2023-02-01",
+             "--months-per-step", "4", "--seed", "11", "--out", "plan"),
+            ("simulate", "--rollout", "--schedule", "plan/rollout_plan.csv", "--out", "planned"),
+            ("monitor", "--extract", "planned/monitoring_extract.csv", "--rollout", "plan/rollout_plan.csv",
+             "--out", "reports/monitoring")])
     raise KeyError(name)
+
+
+class StartedInTurn(Started):
+    """Several ``srceval`` commands, one after the other in the background, from one folder (a shell's ``&&``)."""
+
+    def __init__(self, folder: Path, commands: list[tuple[str, ...]]):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stdout, self.stderr = folder / "stdout.txt", folder / "stderr.txt"
+        line = " && ".join(" ".join([shlex.quote(str(SRCEVAL)), *map(shlex.quote, command)]) for command in commands)
+        with open(self.stdout, "w") as stdout, open(self.stderr, "w") as stderr:
+            self.process = subprocess.Popen(["bash", "-c", line], cwd=folder, stdout=stdout, stderr=stderr)
 
 
 def start(names) -> None:
@@ -106,7 +132,7 @@ def pytest_collection_finish(session) -> None:
     if session.config.option.collectonly:
         return
     needed = {name for item in session.items if getattr(item, "module", None) is not None
-              and item.module.__name__.rpartition(".")[2] == MODULE
+              and item.module.__name__.rpartition(".")[2] in MODULES
               for name in getattr(item, "fixturenames", ()) if name in RUNS}
     if needed:
         start(needed)

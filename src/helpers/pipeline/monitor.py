@@ -14,7 +14,6 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from helpers import config

@@ -7,6 +7,8 @@ Measures, in one run (`make bench`):
   shipped    `srceval run` on the shipped data (250 reports), end to end;
   generated  `srceval run` on generated extracts of 25,000 and 1,000,000 randomised reports;
   refusal    `srceval run` on the shipped extract with a required column removed (exit code 2);
+  monitor    `srceval monitor` on a generated roll-out of about 70,000 reports (three years of a force's
+             wards, `srceval simulate --rollout --reports-per-ward-month 25`);
   tests      `python -m pytest` (only with --tests: it takes minutes);
 and prints the ratios shipped / floor and 25,000 / shipped, with the peak memory of each run, and
 writes them to benchmarks/results/benchmarks.json.
@@ -158,6 +160,23 @@ def broken_extract(folder: Path) -> Path:
     return path
 
 
+def generated_rollout(folder: Path, reports_per_ward_month: float) -> tuple[Path, Path, float]:
+    """A generated roll-out (monitoring extract and schedule), written by ``srceval simulate --rollout``."""
+    started = time.perf_counter()
+    subprocess.run([SRCEVAL, "simulate", "--rollout", "--reports-per-ward-month", str(reports_per_ward_month),
+                    "--out", str(folder)], check=True, capture_output=True)
+    return folder / "monitoring_extract.csv", folder / "rollout_schedule.csv", round(time.perf_counter() - started, 1)
+
+
+def monitor(folder: Path, repeat: int, reports_per_ward_month: float = 25.0) -> dict:
+    """``srceval monitor`` on about 70,000 reports (79 wards x 36 months x 25)."""
+    extract, schedule, generation = generated_rollout(folder / "raw", reports_per_ward_month)
+    reports = sum(1 for _ in extract.open(encoding="utf-8")) - 1
+    runs = [timed([SRCEVAL, "monitor", "--extract", str(extract), "--rollout", str(schedule),
+                   "--out", str(folder / f"run{i}")]) for i in range(repeat)]
+    return {**median_of(runs), "reports": reports, "generation_seconds": generation}
+
+
 def tests() -> dict:
     row = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=config.PROJ_ROOT, expect=None)
     row["summary"] = row.pop("stdout").strip().splitlines()[-1]
@@ -173,12 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=300, help="seconds after which a generated extract's run "
                         "is stopped and recorded as unfinished")
     parser.add_argument("--tests", action="store_true", help="also time the test suite (python -m pytest)")
+    parser.add_argument("--monitor-only", action="store_true",
+                        help="time srceval monitor on about 70,000 reports alone (written to --output)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "benchmarks.json", help="where to write the results")
     args = parser.parse_args(argv)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict] = {}
+    if args.monitor_only:
+        return monitor_only(args)
     with tempfile.TemporaryDirectory(prefix="srceval-bench-") as scratch:
         scratch = Path(scratch)
+        print("srceval monitor, about 70,000 reports ...", flush=True)
+        rows["monitor_70000"] = monitor(scratch / "monitor", args.repeat)
         print("floor: one process importing the stages' libraries ...", flush=True)
         rows["floor"] = floor(args.repeat)
         print("contract breach refused ...", flush=True)
@@ -224,6 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, goal in goals.items():
         print(f"{name:<26}{goal['measured']:>10}  goal <= {goal['goal']:<8}{'met' if goal['met'] else 'NOT met'}")
     print(f"\nwritten {args.output}")
+    return 0
+
+
+def monitor_only(args) -> int:
+    with tempfile.TemporaryDirectory(prefix="srceval-bench-") as scratch:
+        row = monitor(Path(scratch), args.repeat)
+    report = {"machine": {"python": platform.python_version(), "processor": platform.machine(),
+                          "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
+              "runs": {"monitor_70000": row}}
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    stages = " ".join(f"{stage[:2]}:{seconds:g}" for stage, seconds in row["stages"].items())
+    print(f"srceval monitor, {row['reports']:,} reports: {row['seconds']:.1f} s (runs {row['all_seconds']}), "
+          f"peak {row['peak_memory_mb']} MB; stages (s) {stages}\nwritten {args.output}")
     return 0
 
 

@@ -158,7 +158,7 @@ def _check_together(reports: pd.DataFrame, schedule: pd.DataFrame, tables: dict,
     if reports.empty:
         problems.add(extract_file, "the extract holds no crime report (non-crime incidents get no contact)")
         return
-    missing = ~reports["key"].isin(schedule["key"])
+    missing = ~reports["key"].isin(schedule["key"].unique())
     if missing.any():
         counts = reports.loc[missing].groupby("key").size()
         named = sorted(reports.loc[missing & reports["key"].isin(counts.index[counts >= threshold]), "ward"].unique())
@@ -205,7 +205,7 @@ def _schedule_warnings(schedule: pd.DataFrame, reports: pd.DataFrame, file: str)
         warnings.append(f"{file}: {int(early.sum())} ward(s) went live before the extract's first report "
                         f"({first.date()}); with no report before go-live they add nothing to the effect estimate "
                         f"({format_rows(schedule.loc[early, 'source_row'])})")
-    empty = ~schedule["key"].isin(reports["key"])
+    empty = ~schedule["key"].isin(reports["key"].unique())
     if empty.any():
         warnings.append(f"{file}: {int(empty.sum())} ward(s) of the schedule have no report in the extract "
                         f"({format_rows(schedule.loc[empty, 'source_row'])})")

@@ -68,7 +68,7 @@ def build_panel(reports: pd.DataFrame, schedule: pd.DataFrame, outcome: str = "a
     before go-live and add nothing (Callaway and Sant'Anna drop "always treated" units).
     """
     months = pd.date_range(reports["month"].min(), reports["month"].max(), freq="MS")
-    wards = schedule.loc[schedule["key"].isin(reports["key"]), ["borough", "ward", "key", "go_live"]].copy()
+    wards = schedule.loc[schedule["key"].isin(reports["key"].unique()), ["borough", "ward", "key", "go_live"]].copy()
     wards = wards.sort_values(["borough", "ward"]).reset_index(drop=True)
     go_live = wards["go_live"]
     first = go_live.dt.to_period("M").dt.to_timestamp() + pd.offsets.MonthBegin(0)

@@ -122,11 +122,13 @@ def effect_table(effect: dict) -> pd.DataFrame:
                                        "Method"])
 
 
-def event_table(effect: dict) -> pd.DataFrame:
+def event_table(effect: dict, window: tuple[int, int] = (-12, 24)) -> pd.DataFrame:
+    """The event study within ``window`` months of go-live (as drawn; monitoring.json holds every month)."""
     rows = [{"Months since go-live": e["event_time"], "Reports": count(e["reports"]),
              "Change (points)": with_interval(e["estimate"], [e["conf_low"], e["conf_high"]],
                                               lambda v: points(v, signed=True)),
-             "Kind": "placebo (before go-live)" if e["placebo"] else "effect"} for e in effect["event_time"]]
+             "Kind": "placebo (before go-live)" if e["placebo"] else "effect"} for e in effect["event_time"]
+            if window[0] <= e["event_time"] <= window[1]]
     return pd.DataFrame(rows)
 
 

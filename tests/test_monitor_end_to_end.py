@@ -98,6 +98,7 @@ def test_the_drifting_ward_is_flagged_and_the_effect_covers_the_truth(monitor_ru
 def test_the_planned_order_gets_the_randomisation_test(planned_run):
     monitoring, plan = planned_run["json"], planned_run["plan"]
     assert monitoring["design"]["randomised"] is True and monitoring["design"]["plan_seed"] == 11
+    assert monitoring["extract"]["synthetic"]  # the extract's manifest is beside it; the schedule is the plan
     test = monitoring["effect"]["randomisation_test"]
     assert test["draws"] == 1000 and 0 < test["p_value"] < 0.05
     jsonschema.Draft202012Validator(schema("plan.schema.json")).validate(plan)

@@ -146,7 +146,7 @@ def write_inputs(ctx: MonitorContext, rollout: RolloutInputs) -> dict:
     rollout.reports[REPORT_COLUMNS].to_parquet(ctx.reports_file, index=False)
     rollout.schedule.drop(columns=["source_row"]).to_parquet(ctx.schedule_file, index=False)
     reports = rollout.reports
-    origin = data_origin(ctx.extract_path, ctx.schedule_path)
+    origin = data_origin(ctx.extract_path)  # the extract holds the data; the schedule may be a plan
     return {"inputs": rollout.inputs, "warnings": rollout.warnings, "exclusions": rollout.exclusions,
             "plan": rollout.plan, "origin": origin,
             "extract": {"first_report": reports["reported_on"].min(), "last_report": reports["reported_on"].max(),

@@ -149,3 +149,13 @@ def test_monitor_refuses_to_write_over_a_trial_report(tmp_path):
     completed = srceval("monitor", "--extract", str(rollout / "monitoring_extract.csv"), "--rollout",
                         str(rollout / "rollout_schedule.csv"), "--out", "reports", cwd=tmp_path)
     assert completed.returncode == 2 and "holds the output of srceval run" in completed.stderr
+
+
+def test_monitor_refuses_trial_results_that_are_not_a_trial_run(tmp_path):
+    (tmp_path / "results.json").write_text('{"outcomes": {}}')
+    rollout = config.RAW_DIR / "rollout"
+    completed = srceval("monitor", "--extract", str(rollout / "monitoring_extract.csv"), "--rollout",
+                        str(rollout / "rollout_schedule.csv"), "--trial-results", "results.json", "--out", "out",
+                        cwd=tmp_path)
+    assert completed.returncode == 2 and "are not a results.json of srceval run" in completed.stderr
+    assert not (tmp_path / "out").exists()

@@ -88,3 +88,45 @@ def test_the_bootstrap_resamples_whole_wards_within_cohorts(force_rollout):
     sizes = np.array([(panel.first_live == g).sum() for g in cohorts])
     assert (weights.sum(axis=2) == sizes[None, :]).all()  # each cohort keeps its number of wards
     assert ((weights > 0).sum(axis=1) <= 1).all()  # a ward belongs to one cohort
+
+
+def test_the_trial_prediction_by_hand():
+    """− relative reduction x delivery after go-live x risk before: − 0.25 x 10/20 x 8/20 = − 0.05."""
+    result = staggered.trial_prediction(
+        delivered_after=np.array([8.0, 2.0]), reports_after=np.array([10.0, 10.0]),
+        events_before=np.array([5.0, 3.0]), reports_before=np.array([10.0, 10.0]), relative_reduction=0.25,
+        relative_reduction_ci=None, alpha=0.05, draws=200, seed=1)
+    assert result["estimate"] == pytest.approx(-0.05, abs=1e-12)
+    assert result["conf_low"] <= -0.05 <= result["conf_high"]
+    assert "no interval" in result["method"]
+
+
+def _planned_panel(tmp_path, params, relative_reduction: float):
+    from helpers.inputs.simulate_rollout import trial_wards
+    from helpers.pipeline.plan import build_plan
+
+    table, plan = build_plan(trial_wards(), steps=5, seed=3, start=pd.Timestamp("2023-02-01"), alpha=0.05,
+                             settings={**params["rollout_planning"], "months_per_step": 4})
+    design = RolloutDesign(reports_per_ward_month=15, relative_reduction=relative_reduction, first_go_live_month=6)
+    simulated = simulate_rollout(design, seed=5, schedule=table.assign(go_live=pd.to_datetime(table["go_live"])))
+    simulated.schedule.assign(go_live=simulated.schedule["go_live"].dt.strftime("%Y-%m-%d")).to_csv(
+        tmp_path / "schedule.csv", index=False)
+    simulated.write(tmp_path, schedule=False)
+    rollout = read_rollout(tmp_path / "monitoring_extract.csv", tmp_path / "schedule.csv", params["outcomes"],
+                           disclosure_threshold=5)
+    panel, _ = staggered.build_panel(rollout.reports, rollout.schedule)
+    return panel, plan
+
+
+def test_the_randomisation_test_rejects_a_real_effect_and_not_a_null_one(tmp_path, params):
+    from helpers.methods.stepped_wedge import randomisation_test
+
+    p_values = {}
+    for reduction in (0.0, 0.4):
+        folder = tmp_path / str(reduction)
+        folder.mkdir()
+        panel, plan = _planned_panel(folder, params, reduction)
+        observed = staggered.staggered_effect(panel, alpha=0.05, draws=50, seed=1)["overall"]["estimate"]
+        p_values[reduction] = randomisation_test(panel, plan, observed, draws=300, seed=2)["p_value"]
+    assert p_values[0.4] < 0.01
+    assert p_values[0.0] > 0.05

@@ -135,7 +135,23 @@ def _monitor_inputs(extract: Path, schedule: Path, params_file: Path, trial_resu
         if not path.exists():
             raise runner.RunFailure(f"The {role} {path} does not exist.", runner.EXIT_BAD_INPUT)
         check_input_file(path)
+    if trial_results is not None:
+        _check_trial_results(trial_results)
     return {**dict(named), "parameters file": params_file}
+
+
+def _check_trial_results(path: Path) -> None:
+    """--trial-results must be a results.json of ``srceval run`` with the complier relative reduction."""
+    import json
+
+    try:
+        cace = json.loads(path.read_text(encoding="utf-8"))["outcomes"]["attrition"]["cace"]
+        figure = cace["relative_risk_reduction"]
+        if not (figure is None or isinstance(figure, (int, float))):
+            raise TypeError
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise runner.RunFailure(f"The trial results {path} are not a results.json of srceval run: "
+                                "outcomes.attrition.cace.relative_risk_reduction is missing.", runner.EXIT_BAD_INPUT) from None
 
 
 def _contract_breach(extract: Path, schedule: Path, params_file: Path, sheets: dict) -> str | None:

@@ -46,7 +46,7 @@ bench: $(STAMP) check-pdf-libs ## time the pipeline and a refusal against the co
 	$(BIN)/python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 data: $(STAMP) ## regenerate the shipped synthetic extract in data/raw/
-	$(BIN)/srceval simulate --out data/raw
+	$(BIN)/srceval simulate --out data/raw --force
 
 clean: ## remove generated reports and processed data (keeps .venv)
 	rm -rf reports/* data/processed/*.parquet data/processed/*.csv

@@ -1,6 +1,7 @@
-"""The full ``srceval run`` commands of test_end_to_end.py, started as soon as collection ends.
+"""The full ``srceval`` commands of test_end_to_end.py, test_ordinary_files.py, test_disclosure_attack.py and
+test_monitor_end_to_end.py, started as soon as collection ends.
 
-A pytest plugin, loaded by test_end_to_end.py (``pytest_plugins``). Most of the suite runs in
+A pytest plugin, loaded by those modules (``pytest_plugins``). Most of the suite runs in
 process, on one core; the end-to-end runs start in the background when the session knows which
 tests it will run, use the other core while the tests before them run, and are usually finished
 when their tests need them. Only the runs that the selected tests use are started; none with
@@ -20,11 +21,17 @@ from pathlib import Path
 from helpers import config
 from helpers.inputs.simulate import TrialDesign, simulate_trial
 
+from . import ordinary_files
+
 SRCEVAL = Path(sys.executable).with_name("srceval")
-MODULES = ("test_end_to_end", "test_monitor_end_to_end")
-RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run", "monitor_run", "planned_monitor_run")
+MODULES = ("test_end_to_end", "test_ordinary_files", "test_disclosure_attack", "test_monitor_end_to_end")
+RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run", "workbook_run", "repeated_wards_run",
+        "no_delivery_run", "hostile_run", "monitor_run", "planned_monitor_run")
 MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
            "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
+# Columns that identify a person by what they mean, under names the exact-name list never had.
+IDENTIFYING = {"contact": "ZQXCONTACT", "Caller": "ZQXCALLER", "Informant": "ZQXINFORMANT", "OIC": "ZQXOIC",
+               "Officer in the case": "ZQXOFFICER", "Location": "ZQXLOCATION", "Latest update": "ZQXUPDATE"}
 
 _started: dict = {}
 
@@ -57,6 +64,20 @@ def messy_inputs(folder: Path) -> tuple[Path, Path]:
     extract.loc[extract.index[randomised][0], "Record Type"] = "incident"
     trial.extract = extract
     return trial.write(folder / "raw")
+
+
+def hostile_inputs(folder: Path) -> tuple[Path, Path]:
+    """The shipped trial with every hostile case at once (a borough of one report, one of two, a ward named
+    like a person, three transgender victims, a rare strand) and identifying columns under new names."""
+    from .trials import HAND_MADE, hostile
+
+    trial = simulate_trial(TrialDesign())
+    allocation, extract = hostile(trial.allocation, trial.extract, HAND_MADE["every hostile case at once"], seed=5)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "allocation.csv", folder / "extract.csv"
+    allocation.to_csv(paths[0], index=False)
+    extract.assign(**IDENTIFYING).to_csv(paths[1], index=False)
+    return paths
 
 
 def _start(name: str, folder: Path) -> tuple[Path, Started]:
@@ -94,6 +115,20 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
             ("simulate", "--rollout", "--schedule", "plan/rollout_plan.csv", "--out", "planned"),
             ("monitor", "--extract", "planned/monitoring_extract.csv", "--rollout", "plan/rollout_plan.csv",
              "--out", "reports/monitoring")])
+    if name == "hostile_run":
+        allocation, extract = hostile_inputs(folder / "raw")
+        return folder, Started(folder / "log", "run", "--allocation", str(allocation), "--extract", str(extract),
+                               "--out", str(folder / "out"), "--processed", str(folder / "processed"))
+    builders = {"workbook_run": (ordinary_files.odd_workbook, "leadership"),
+                "repeated_wards_run": (ordinary_files.repeated_wards, "leadership"),
+                "no_delivery_run": (ordinary_files.no_delivery, "full")}
+    if name in builders:  # files made here, run from their own folder with relative paths, as an evaluator would
+        build, audience = builders[name]
+        made = build(folder / "in")
+        args = [str(Path(a).relative_to(folder)) if a.startswith(str(folder)) else a for a in made["args"]]
+        command = Started(folder / "log", "run", *args, "--out", "out", "--audience", audience, cwd=folder)
+        command.made = made  # what the files were made to give, for the tests to compare with
+        return folder, command
     raise KeyError(name)
 
 

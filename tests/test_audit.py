@@ -114,3 +114,48 @@ def test_randomisation_balance_flags_subversion(tmp_path, params):
     paths = subvert_allocation(simulate_trial(), pairs=30).write(tmp_path)
     data = clean_inputs(*paths, params["outcomes"]).analysis
     assert audit.randomisation_balance_test(data, draws=2000)["p_value"] < 0.001
+
+
+def _log(**columns) -> pd.DataFrame:
+    n = len(next(iter(columns.values())))
+    base = {"allocation_order": range(1, n + 1), "alloc_row": range(2, n + 2), "source_row": range(12, n + 12)}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_random_numbers_no_generator_draws_are_flagged_and_left_out_of_the_rule():
+    data = _log(random_number=[0.2, 7.0, -5.0, float("inf"), 0.7, np.nan],
+                allocation=["SRC", "SRC", "BAU", "SRC", "SRC", "BAU"])
+    odd = audit.random_numbers_out_of_range(data)
+    assert odd["alloc_row"].tolist() == [3, 4, 5]
+    assert audit.threshold_rule_breaches(data) == 1  # only 0.7 -> SRC breaks the rule; 7, -5 and inf are not read
+    flag = audit.oddity_flags(odd, odd.iloc[:0], odd.iloc[:0])[0]
+    assert flag.startswith("3 random number(s) in the allocation log are outside [0, 1] or not finite (allocation "
+                           "log rows 3, 4 and 5)")
+
+
+def test_an_allocation_after_its_outcome_is_flagged():
+    day = pd.Timestamp("2022-10-10")
+    data = _log(allocated_on=[day, day, day], outcome_on=[day - pd.Timedelta(days=1), day, pd.NaT])
+    late = audit.allocated_after_outcome(data)
+    assert late["alloc_row"].tolist() == [2] and late["source_row"].tolist() == [12]
+    flag = audit.oddity_flags(late.iloc[:0], late, late.iloc[:0])[0]
+    assert "allocation log row 2; crime extract row 12" in flag
+
+
+def test_conflicting_log_entries_are_flagged_from_the_cleaned_table(analysis):
+    marked = analysis.assign(allocation_entries_differ=analysis["allocation_order"] == 7)
+    checks = audit.allocation_audit(marked, draws=200)
+    assert checks["conflicting_log_entries"] == 1
+    row = int(marked.loc[marked["allocation_order"] == 7, "alloc_row"].iloc[0])
+    assert any(f"allocation log row {row} kept" in flag for flag in checks["flags"])
+
+
+def test_ward_labels_in_several_boroughs_are_found_and_named():
+    data = pd.DataFrame({"borough": ["Merton", "Sutton", "Merton", "Sutton", "Kingston"],
+                         "ward": ["W01", "W01", "W02", "W03", "W01"]})
+    labels = audit.wards_in_several_boroughs(data)
+    assert labels == {"W01": 3}
+    warning = audit.repeated_label_warning(labels, {"clusters": "ward"})
+    assert warning.startswith("1 ward label(s) appear in more than one borough: 'W01' (3 boroughs). The declared "
+                              "design (clusters: ward) takes each label as one ward")
+    assert audit.repeated_label_warning({}, {"clusters": "ward"}) is None

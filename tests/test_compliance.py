@@ -1,4 +1,4 @@
-"""Compliance: delivery rates, disclosure control, timing."""
+"""Compliance: delivery rates, the grouping of its tables for disclosure control, timing."""
 import pandas as pd
 import pytest
 
@@ -17,33 +17,12 @@ def test_delivery_by_borough_adds_up(analysis):
     assert table["allocated"].sum() == 125 and table["received"].sum() == 100
 
 
-def test_small_counts_are_suppressed():
-    table = pd.DataFrame({"group": ["A", "B", "C"], "allocated": [12, 4, 0], "received": [9, 3, 0]})
-    table["rate"] = [0.75, 0.75, 0.0]
-    shown = compliance.suppress_small_counts(table, ["allocated", "received"], threshold=5)
-    # B alone hidden would come back as the arm's total minus A: A is hidden with it (secondary).
-    assert shown["allocated"].tolist() == ["suppressed", "<5", "0"]
-    assert shown["received"].tolist() == ["suppressed", "<5", "0"]
-    assert shown["rate"].tolist() == ["suppressed", "suppressed", "0%"]
-
-
-def test_ward_table_never_shows_or_implies_a_count_below_the_threshold(analysis):
-    table = compliance.delivery_by(analysis, "ward")
-    shown = compliance.suppress_small_counts(table, ["allocated", "received"], total="allocated")
-    allocated = pd.to_numeric(shown["allocated"], errors="coerce")
-    received = pd.to_numeric(shown["received"], errors="coerce")
-    for numbers in (allocated.dropna(), received.dropna(), (allocated - received).dropna()):
-        assert ((numbers == 0) | (numbers >= 5)).all()
-
-
-def test_a_small_complement_is_suppressed():
-    """12 allocated and 9 received would reveal 3 not reached."""
-    table = pd.DataFrame({"group": ["A", "B"], "allocated": [12, 20], "received": [9, 10], "rate": [0.75, 0.5]})
-    shown = compliance.suppress_small_counts(table, ["allocated", "received"], total="allocated")
-    # and the other row's received count with it, or the arm's total would give the first back
-    assert shown["received"].tolist() == ["suppressed", "suppressed"]
-    assert shown["allocated"].tolist() == ["12", "20"]
-    assert shown["rate"].tolist() == ["suppressed", "suppressed"]
+def test_delivery_counts_are_shown_as_counts_and_rates():
+    from helpers.methods import disclosure
+    table = pd.DataFrame({"group": ["A", "B"], "allocated": [12, 20], "received": [12, 10]})
+    table["rate"] = table["received"] / table["allocated"]
+    shown = disclosure.format_counts(table, ["allocated", "received"])
+    assert shown["allocated"].tolist() == ["12", "20"] and shown["rate"].tolist() == ["100%", "50%"]
 
 
 def test_contact_timing_by_hand():
@@ -58,14 +37,6 @@ def test_biased_comparisons_are_labelled(analysis):
     assert rows[0].estimate == pytest.approx(43 / 100 - 69 / 125)
     assert rows[1].estimate == pytest.approx(43 / 100 - 80 / 150)
     assert all("biased" in r.method for r in rows)
-
-
-def test_delivery_by_strand_counts_a_report_in_each_of_its_strands():
-    data = pd.DataFrame({"assigned": [1, 1, 1, 0], "received": [1, 0, 1, 0],
-                         "strand_race": [1, 1, 0, 1], "strand_religion": [1, 0, 1, 0]})
-    table = compliance.delivery_by_strand(data, {"strand_race": "race", "strand_religion": "religion"})
-    assert table.set_index("group")[["allocated", "received"]].to_dict("index") == {
-        "race": {"allocated": 2, "received": 1}, "religion": {"allocated": 2, "received": 2}}
 
 
 def test_predictors_of_delivery_find_a_built_in_predictor():
@@ -96,65 +67,72 @@ def test_predictors_drop_a_constant_and_a_collinear_characteristic(analysis):
     assert not any(term.startswith("borough") for term in result["terms"]["term"])
 
 
-def test_a_suppressed_ward_cannot_be_recovered_from_its_borough():
-    """Merton 23/12 with wards 20/11 and 3/1: hiding the small ward alone would give it back by subtraction."""
+def group_of(levels, cells, threshold=5, **options):
+    """group_levels on a small table: levels -> one row of cell counts each."""
     from helpers.methods import disclosure
-    wards = pd.DataFrame({"borough": ["Merton", "Merton", "Kingston", "Kingston", "Kingston"],
-                          "group": ["MER-01", "MER-02", "KIN-01", "KIN-02", "KIN-03"],
-                          "allocated": [20, 3, 30, 25, 40], "received": [11, 1, 20, 20, 30]})
-    wards["rate"] = wards["received"] / wards["allocated"]
-    shown = disclosure.suppress(wards, ["allocated", "received"], threshold=5, total="allocated", group="borough")
-    merton = shown[shown["borough"] == "Merton"]
-    for column in ("allocated", "received"):
-        assert not merton[column].str.isdigit().any(), column  # both Merton wards hidden: no subtraction
-    assert shown.loc[shown["group"] == "KIN-01", "allocated"].item() == "30"
+    sums = pd.DataFrame(cells, index=levels)
+    return disclosure.group_levels(sums, threshold, other="other", **options)
 
 
-def test_a_borough_whose_small_ward_is_alone_is_hidden_in_the_borough_table():
+def test_a_level_with_a_small_cell_is_combined_and_the_combined_level_grows_until_safe():
+    """Ward C (2 SRC reports) alone in 'other' would be a count of 2: the smallest named ward (B) joins it."""
+    mapping = group_of(["A", "B", "C"], {"SRC": [30, 8, 2], "BAU": [25, 9, 0]})
+    assert mapping == {"A": "A", "B": "other", "C": "other"}
+
+
+def test_a_small_complement_combines_the_level():
+    """12 allocated and 9 received would reveal 3 not reached."""
+    mapping = group_of(["A", "B"], {"SRC received": [9, 10], "SRC not received": [3, 10]})
+    assert mapping == {"A": "other", "B": "other"}  # A alone would be small; with B it is the whole arm
+
+
+def test_zero_counts_are_safe_and_nothing_is_combined_when_every_cell_is_safe():
+    assert group_of(["A", "B"], {"SRC": [0, 20], "BAU": [7, 0]}) == {"A": "A", "B": "B"}
+
+
+def test_a_level_of_fewer_reports_than_the_threshold_is_never_named(analysis):
+    """However its reports fall between the arms, a level of 1 to 4 reports has a small cell."""
     from helpers.methods import disclosure
-    wards = pd.DataFrame({"borough": ["Richmond", "Kingston", "Kingston"], "group": ["RIC-01", "KIN-01", "KIN-02"],
-                          "allocated": [3, 30, 25], "received": [2, 20, 20]})
-    exposed = disclosure.suppressed_groups(wards, ["allocated", "received"], threshold=5, total="allocated",
-                                           group="borough")
-    assert exposed.tolist() == ["Richmond"]
+    data = analysis.copy()
+    data.loc[data.index[:1], "ward"] = "Jane Doe"
+    data.loc[data.index[1:4], "borough"] = "Tiny"
+    publication = disclosure.Publication(data, 5)
+    for column in ("ward", "borough"):
+        assert not {"Jane Doe", "Tiny"} & set(publication.base(column)), column
+    wards = publication.wards()
+    assert "Jane Doe" not in set(wards["ward"]) and "Tiny" not in set(wards["borough"])
 
 
-def test_the_strand_table_hides_a_small_strand_and_one_more():
-    """Transgender 2 of 2 is primary; the next smallest strand is hidden so the arm total cannot give it back."""
+def test_wards_are_grouped_within_their_boroughs_group_so_a_borough_minus_its_wards_is_a_published_row(analysis):
     from helpers.methods import disclosure
-    strands = pd.DataFrame({"group": ["race", "religion", "transgender"], "allocated": [80, 12, 2],
-                            "received": [60, 10, 2]})
-    strands["rate"] = strands["received"] / strands["allocated"]
-    shown = disclosure.suppress(strands, ["allocated", "received"], threshold=5, total="allocated")
-    assert shown["allocated"].tolist() == ["80", "suppressed", "<5"]
-    assert shown["rate"].tolist()[1:] == ["suppressed", "suppressed"]
+    publication = disclosure.Publication(analysis, 5)
+    wards = publication.wards()
+    assert (wards["borough"] == publication.delivery("borough")).all()
+    cells = disclosure.report_cells(analysis)[list(disclosure.ARMS + disclosure.DELIVERY)]
+    for _, rows in cells.groupby([wards["borough"], wards["ward"]]):
+        assert disclosure.safe(rows.sum(), 5)
 
 
-def test_balance_levels_below_the_threshold_are_hidden_with_their_complement():
+def test_time_periods_merge_with_a_neighbour():
     from helpers.methods import disclosure
-    balance = pd.DataFrame({"covariate": ["Victim sex"] * 3 + ["Days"], "level": ["female", "male", "other", "mean"],
-                            "n": [120, 128, 2, 250], "control": [0.5, 0.49, 0.01, 1.2],
-                            "treatment": [0.46, 0.53, 0.01, 1.3], "standardised_difference": [-0.08, 0.08, 0.0, 0.1]})
-    shown = disclosure.suppress_balance(balance, threshold=5)
-    assert shown["n"].tolist() == ["suppressed", 128, "<5", 250]
-    assert shown["control"].tolist()[0] is None and shown["control"].tolist()[2] is None
-    assert shown.loc[3, "standardised_difference"] == 0.1
+    keys = pd.Series(["2022-10"] * 10 + ["2022-11"] * 2 + ["2022-12"] * 20)
+    report = pd.DataFrame({"SRC": 1}, index=keys.index)
+    grouped = disclosure.group_ordered(keys, report, 5, ["SRC"], disclosure.span)
+    assert grouped.value_counts().to_dict() == {"2022-10 to 2022-11": 12, "2022-12": 20}  # the smaller neighbour
 
 
-def test_no_published_delivery_count_gives_back_a_hidden_ward(tmp_path):
-    """Stage 3 on a simulated trial: within every borough whose row is shown, hidden ward cells come in twos."""
-    import json
+def test_hate_strands_are_published_as_first_strands_that_add_up_to_each_arm(analysis):
+    """Per-strand counts beside first-strand counts would give back the reports holding each combination."""
+    from helpers.methods import audit, disclosure
+    from helpers.pipeline.stages import published_data
 
-    from .trials import run_in_process, simulated
-    run_in_process(*simulated(seed=11), tmp_path, report=False)
-    stage = json.loads((tmp_path / "out" / "stages" / "03_compliance_analysis.json").read_text(encoding="utf-8"))
-    wards, boroughs = pd.DataFrame(stage["by_ward"]), pd.DataFrame(stage["by_borough"]).set_index("group")
-    assert (wards[["allocated", "received"]] == "<5").any().any()  # the check has something to check
-    for borough, rows in wards.groupby("in borough"):
-        if not boroughs.loc[borough, ["allocated", "received"]].str.isdigit().all():
-            continue
-        for column in ("allocated", "received"):
-            assert (~rows[column].str.isdigit()).sum() != 1, (borough, column)
+    shown = published_data(disclosure.Publication(analysis, 5), "base")
+    balance = audit.balance_table(shown, first_strand=True)
+    strands = balance[balance["covariate"] == "Hate strand"]
+    assert strands["treatment"].sum() == pytest.approx(1) and strands["control"].sum() == pytest.approx(1)
+    assert strands["n"].sum() == len(analysis)
+    assert set(strands["level"]) <= {"race", "religion", "disability", "sexual orientation", "transgender",
+                                     "other strands"}
 
 
 def test_delivery_interval_widens_by_the_design_effect_under_clusters():

@@ -27,13 +27,14 @@ def test_day_first_not_month_first():
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("31/02/2023", "is not a real date"), ("2023-13-01", "is not a real date"),
-    ("10/31/2022", "is not a real date"),  # month-first: no 31st month
-    ("03/10/22", "two-digit year and is ambiguous"), ("yesterday", "is not a date"), ("2022/10/03", "is not a date"),
+    ("31/02/2023", "not a real date"), ("2023-13-01", "not a real date"),
+    ("10/31/2022", "not a real date"),  # month-first: no 31st month
+    ("03/10/22", "two-digit year, which is ambiguous"), ("yesterday", "not a date"), ("2022/10/03", "not a date"),
 ])
-def test_refused_dates_say_why(text, reason):
+def test_refused_dates_say_why_without_quoting_the_value(text, reason):
+    """A date cell may hold a date of birth or a name typed in the wrong column: the reason, never the value."""
     date, problem = parse_date(text)
-    assert date is None and reason in problem and text in problem
+    assert date is None and reason in problem and text not in problem
 
 
 def test_blank_is_missing_not_a_problem():

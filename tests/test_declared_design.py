@@ -23,6 +23,8 @@ from helpers.methods import audit, designs, dispatch, estimation
 from helpers.parameters import load_parameters
 from helpers.pipeline.results import validate_results
 
+from . import ordinary_files
+from .reference_values import load
 from .trials import FAST, check_parameter_space, designed, run_in_process, simulated, write_parameters
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
@@ -243,11 +245,12 @@ def test_a_treated_wards_report_in_the_control_arm_is_a_flagged_breach(tmp_path)
     borough = analysis_table(tmp_path).drop_duplicates("ward").set_index("ward").loc[ward, "borough"]
     flags = results["allocation_audit"]["flags"]
     assert len(flags) == 1, flags
-    assert flags[0].startswith(f"Cluster design breached: ward {borough} / {ward}, an SRC ward: 1 of its "
+    assert flags[0].startswith(f"Cluster design breached: ward {ward}, an SRC ward: 1 of its "
                                f"{src_wards[ward]} reports is in the business-as-usual arm")
     assert allocation.loc[moved, "Crime Ref"] not in flags[0]  # no report is identified
     assert results["design"]["audit"]["breaches"] == [
-        {"cluster": f"{borough} / {ward}", "arm": "SRC", "reports": int(src_wards[ward]), "in_other_arm": 1}]
+        {"cluster": ward, "arm": "SRC", "reports": int(src_wards[ward]), "in_other_arm": 1}]
+    assert borough in {"Kingston", "Merton", "Richmond", "Wandsworth"}
     attrition = results["outcomes"]["attrition"]
     assert attrition["itt"]["risk_difference"] is None and "both arms" in attrition["notes"]["itt.risk_difference"]
     assert "1 ward had reports in both arms" in results["design"]["description"]
@@ -332,11 +335,8 @@ def test_one_sided_bernoulli_randomisation_p_near_exact_enumeration():
 # ---- estimators added for the designs, against R ---------------------------------------------------
 
 REFERENCE = Path(__file__).parent / "reference"
-# tests/reference/dispatch.R (output beside it), R 4.2.2, estimatr 1.0.0, sandwich 3.0.2
-R = {"cluster.log_rr.estimate": -0.83125021870728877, "cluster.log_rr.std.error": 0.31031369218327692,
-     "blocked.lin.estimate": -0.046984126984126823, "blocked.lin.std.error": 0.076680414152888163,
-     "cluster.lin.estimate": -0.2657967228843226, "cluster.lin.std.error": 0.099146968835446714,
-     "cluster.lin.conf.low": -0.47854158092792698, "cluster.lin.conf.high": -0.053051864840718221}
+# tests/reference/declared_design.R writes these to declared_design.out (R 4.2.2, estimatr 1.0.0, sandwich 3.0.2).
+R = load("declared_design")
 
 
 def test_cluster_risk_ratio_matches_a_clustered_sandwich():
@@ -351,6 +351,9 @@ def test_lin_with_block_indicators_matches_lm_lin_and_is_the_blocked_difference(
     estimate = dispatch.lin_by_design(data.assign(_unit=data["block"]), "y", BLOCKED, covariates=[])
     assert estimate.estimate == pytest.approx(R["blocked.lin.estimate"], rel=1e-9)
     assert estimate.std_error == pytest.approx(R["blocked.lin.std.error"], rel=1e-9)
+    r = load("declared_design")  # lm_lin's t interval and test on n - k df, not a normal one
+    for mine, theirs in (("conf_low", "conf.low"), ("conf_high", "conf.high"), ("df", "df"), ("p_value", "p.value")):
+        assert getattr(estimate, mine) == pytest.approx(r[f"blocked.lin.{theirs}"], rel=1e-9), mine
     blocked = designs.blocked_difference_in_means(data, "y", treatment="assigned", block="block")
     assert estimate.estimate == pytest.approx(blocked.estimate, rel=1e-9)
 
@@ -365,3 +368,72 @@ def test_lin_with_cr2_errors_matches_lm_lin_with_clusters():
         assert getattr(estimate, mine) == pytest.approx(R[f"cluster.lin.{theirs}"], rel=1e-9), mine
 
 
+
+
+# ---- the declared units: a column's values as written, or nested columns -----------------------------
+
+@pytest.mark.parametrize("clusters, expected", [
+    ("ward", "ward"), (["ward"], "ward"), (["borough", "ward"], ["borough", "ward"])])
+def test_clusters_name_a_column_or_nest_columns(tmp_path, clusters, expected):
+    design = {**CLUSTER, "clusters": clusters}
+    assert load_parameters(write_parameters(tmp_path, {"design": design}))["design"]["clusters"] == expected
+
+
+@pytest.mark.parametrize("clusters, message", [
+    ([], "an empty list names no column"), (["ward", "ward"], "a column is named twice"),
+    (["borough", "victim_sex"], "Input should be 'borough', 'ward', 'offence_group'")])
+def test_a_list_of_cluster_columns_is_checked(tmp_path, clusters, message):
+    with pytest.raises(InputError) as refused:
+        load_parameters(write_parameters(tmp_path, {"design": {**CLUSTER, "clusters": clusters}}))
+    assert message in str(refused.value)
+
+
+def test_units_are_the_column_as_written_or_nested_in_boroughs():
+    data = pd.DataFrame({"borough": ["Merton", "Sutton", "Merton"], "ward": ["W01", "W01", "W02"]})
+    assert dispatch.units(data, CLUSTER).tolist() == ["W01", "W01", "W02"]
+    nested = dispatch.units(data, {**CLUSTER, "clusters": ["borough", "ward"]})
+    assert nested.tolist() == ["Merton / W01", "Sutton / W01", "Merton / W02"]
+
+
+def test_nested_ward_clusters_give_estimatrs_nested_intervals(tmp_path):
+    """clusters: [borough, ward] on the trial whose ward labels repeat: the 214 borough-ward pairs, as
+    estimatr with clusters = paste(borough, ward) (tests/reference/repeated_ward_labels.R)."""
+    from helpers.pipeline import stages
+    from helpers.pipeline.context import open_stage
+
+    r = load("repeated_ward_labels")
+    made = ordinary_files.repeated_wards(tmp_path / "in")
+    paths = dict(zip(("allocation_path", "extract_path", "params_file"), made["args"][1::2]))
+    write_parameters(tmp_path / "in", {"design": {**CLUSTER, "clusters": ["borough", "ward"]},
+                                       "randomisation_draws": DRAWS})
+    ctx = open_stage(**paths, output_dir=tmp_path / "out", processed_dir=tmp_path / "processed")
+    stages.data_cleaning(ctx)
+    checks = stages.allocation_audit(ctx)
+    result = stages.effect_estimation(ctx)
+    attrition = result["outcomes"]["attrition"]
+    assert attrition["itt"]["risk_difference_ci"] == pytest.approx([r["nested.itt.conf.low"], r["nested.itt.conf.high"]],
+                                                                   abs=1e-9)
+    assert attrition["cace"]["risk_difference_ci"] == pytest.approx(
+        [r["nested.cace.conf.low"], r["nested.cace.conf.high"]], abs=1e-9)
+    assert result["design"]["units"] == r["borough_wards"] == 214
+    assert result["design"]["description"].startswith("Cluster-randomised by ward within borough")
+    assert "warnings" in checks["design"] and checks["design"]["warnings"] == []  # nested: no label is ambiguous
+    # the arm is constant within each borough-ward pair too (each ward's reports share its arm)
+    assert checks["design"]["breaches"] == []
+
+
+def test_a_ward_label_whose_arm_differs_across_boroughs_is_a_flagged_breach(tmp_path):
+    """The declared clusters are the labels: a label with reports in both arms breaks the design, and the
+    flag says that the label spans boroughs and how to declare wards within boroughs."""
+    trial = pd.read_csv(REFERENCE / "repeated_wards_trial.csv")
+    data = trial.rename(columns={"z": "assigned", "d": "received", "y": "attrition"})
+    label = "W01"
+    one_borough = data.index[(data["ward"] == label) & (data["borough"] == data.loc[data["ward"] == label,
+                                                                                      "borough"].iloc[0])]
+    data.loc[one_borough, "assigned"] = 1 - data.loc[one_borough, "assigned"]
+    units = dispatch.units(data, CLUSTER)
+    repeated = audit.wards_in_several_boroughs(data)
+    breaches, flags = audit.cluster_breaches(audit.cluster_arms(data, units), CLUSTER, repeated)
+    assert [b["cluster"] for b in breaches] == [label]
+    assert f"The label {label} appears in {repeated[label]} boroughs: if these are different wards, declare " \
+           "clusters: [borough, ward]." in flags[0]

@@ -97,3 +97,32 @@ def test_a_parameters_file_change_reaches_every_cost_figure(tmp_path, reference_
     for key in ("hours_per_year", "cost_per_year", "cost_per_prevented_withdrawal"):
         assert econ[key] > base[key], key
     assert econ["assumptions"]["minutes_per_phone_contact"] == 2 * base["assumptions"]["minutes_per_phone_contact"]
+
+
+def test_the_unbounded_flag_agrees_with_the_interval(reference_results):
+    """True only when there is a cost per prevented withdrawal with no upper limit; None when there is none."""
+    force = reference_results["extrapolation"]
+    delivery = {"contact_modes": {"phone": 77, "in person": 23}}
+    attrition = reference_results["outcomes"]["attrition"]
+    shipped = economics.economics(attrition, force, delivery, ASSUMPTIONS)
+    assert shipped["upper_bound_unbounded"] is True and shipped["cost_per_prevented_withdrawal_ci"][1] is None
+    clear = economics.economics(attrition, {**force, "prevented": {**force["prevented"], "full_compliance_ci": [1000, 3000]}},
+                                delivery, ASSUMPTIONS)
+    assert clear["upper_bound_unbounded"] is False and None not in clear["cost_per_prevented_withdrawal_ci"]
+    harm = economics.economics(attrition, {**force, "prevented": {**force["prevented"], "full_compliance": -200,
+                                                                  "full_compliance_ci": [-900, 400]}},
+                               delivery, ASSUMPTIONS)
+    assert harm["cost_per_prevented_withdrawal"] is None and harm["cost_per_prevented_withdrawal_ci"] == [None, None]
+    assert harm["upper_bound_unbounded"] is None
+    assert harm["reason"] == ("not estimable: the complier estimate prevents no withdrawals (it is no change or an "
+                              "increase), so no cost buys one")
+
+
+def test_no_contact_delivered_is_no_cost_figure(reference_results):
+    force = reference_results["extrapolation"]
+    attrition = reference_results["outcomes"]["attrition"]
+    none = economics.economics(attrition, force, {"contact_modes": {}}, ASSUMPTIONS)
+    assert none["cost_per_year"] is None and none["phone_share"] is None and none["upper_bound_unbounded"] is None
+    assert none["reason"].startswith("not estimable: no contact was delivered")
+    why = economics.economics(attrition, force, {"contact_modes": {"phone": 3}}, ASSUMPTIONS, not_an_effect="because")
+    assert why["cost_per_year"] is None and why["reason"] == "not estimable: because"

@@ -267,6 +267,11 @@ IDENTIFYING_HEADERS = [
     "e-mail", "mobile", "street", "house number", "flat", "post code", "surname", "forename", "first name",
     "last name", "full name", "officer notes", "free text", "occurrence summary", "MO", "details",
     "ip address", "vehicle registration", "VRM", "date of birth", "age", "Victim Age", "Phone", "Home Address",
+    # by meaning: people, officers, places, free text under other names
+    "contact", "Contact made with", "caller", "Caller's number", "informant", "Informant Name", "OIC", "OIC_ID",
+    "Officer in the case", "officer_in_case", "InvestigatingOfficer", "location", "Location of offence", "venue",
+    "Grid Ref", "latitude", "next of kin", "Latest update", "Case log", "Additional information", "Observations",
+    "Victim statement", "Synopsis", "Info", "Desc",
 ]
 
 
@@ -291,7 +296,8 @@ def test_contract_columns_are_never_taken_for_identifiers(header):
     assert key in contract
 
 
-@pytest.mark.parametrize("header", ["Crime Type", "Hate Flag", "Damage Value", "Hotel", "Station", "Team"])
+@pytest.mark.parametrize("header", ["Crime Type", "Hate Flag", "Damage Value", "Hotel", "Station", "Team", "Choice",
+                                    "Stage", "Allocation method", "allocation_order", "Priority", "Voice"])
 def test_ordinary_headers_are_not_taken_for_identifiers(header):
     assert not reading.is_identifier_header(header)
 
@@ -424,8 +430,30 @@ def test_an_expanding_workbook_is_refused_before_it_is_opened(tmp_path, monkeypa
 
     monkeypatch.setattr(pd, "read_excel", must_not_open)
     message = _refused(path, limits=InputLimits(max_xlsx_uncompressed_mb=2))
-    assert "bomb.xlsx: the file is too big: 3 MB of uncompressed XML, more than the limit of 2 MB" in message
+    assert "bomb.xlsx: the file is too big: 3 MB uncompressed, more than the limit of 2 MB" in message
     assert "(max_xlsx_uncompressed_mb)" in message
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.bin", "xl/media/padding", "customXml/item1"])
+def test_every_part_of_the_workbook_counts_towards_its_size(tmp_path, monkeypatch, part):
+    """A part not named .xml (a worksheet renamed, any other member) is inflated by openpyxl or zipfile too."""
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/workbook.xml", "<workbook/>")
+        book.writestr(part, "x" * 3_000_000)
+    monkeypatch.setattr(pd, "read_excel", lambda *a, **k: pytest.fail("openpyxl opened the workbook"))
+    assert "3 MB uncompressed, more than the limit of 2 MB" in _refused(path, limits=InputLimits(
+        max_xlsx_uncompressed_mb=2))
+
+
+def test_a_part_that_inflates_like_a_zip_bomb_is_refused_under_the_size_limit(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/workbook.xml", "<workbook/>")
+        book.writestr("xl/worksheets/sheet1.xml", "\0" * 50_000_000)
+    monkeypatch.setattr(pd, "read_excel", lambda *a, **k: pytest.fail("openpyxl opened the workbook"))
+    message = _refused(path)
+    assert "'xl/worksheets/sheet1.xml' inflates" in message and "a zip bomb" in message
 
 
 def test_a_zip_that_is_not_a_workbook_is_named(tmp_path):
@@ -562,14 +590,13 @@ def test_zero_padded_codes_and_doubled_spaces_in_strands_are_read(write_inputs, 
     assert cleaned.analysis["attrition"].sum() > 0
 
 
-def test_an_empty_first_sheet_names_the_sheets_and_the_option(tmp_path, small_trial):
-    from helpers.errors import InputError
+def test_an_empty_first_sheet_is_passed_over_for_the_sheet_with_the_data(tmp_path, small_trial):
     from helpers.inputs.reading import read_input
     allocation, _ = small_trial
     path = tmp_path / "allocation_log.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         pd.DataFrame().to_excel(writer, sheet_name="Cover", index=False)
         allocation.to_excel(writer, sheet_name="Log", index=False)
-    with pytest.raises(InputError) as refused:
-        read_input(path, ["crime_ref", "allocated_on", "allocation"], required=["crime_ref"])
-    assert "the first sheet ('Cover') is empty" in str(refused.value) and "--allocation-sheet" in str(refused.value)
+    table = read_input(path, ["crime_ref", "allocated_on", "allocation"], required=["crime_ref"])
+    assert table.sheet == "Log" and len(table.data) == 40
+    assert table.sheet_reason == "the only visible sheet with the required columns (crime_ref)"

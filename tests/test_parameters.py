@@ -31,6 +31,15 @@ def _load(tmp_path, old, new):
     ("target_power: 0.80", "target_power: 1", "parameter 'target_power' is 1"),
     ("outcomes:\n", "outcomes: [attrition]\nunused:\n", "parameter 'outcomes'"),
     ("population: mps_2021_22", "population: nowhere", "population 'nowhere' (parameter 'population') is not in"),
+    # money and time: finite and positive (an unsuccessful attempt may take no time)
+    ("hourly_cost_constable: 45", "hourly_cost_constable: .inf", "parameter 'economics.hourly_cost_constable' is "
+                                                                  "inf: Input should be a finite number"),
+    ("hourly_cost_pcso: 30", "hourly_cost_pcso: 0", "parameter 'economics.hourly_cost_pcso' is 0: Input should be "
+                                                    "greater than 0"),
+    ("minutes_per_visit: 75", "minutes_per_visit: .nan", "parameter 'economics.minutes_per_visit' is nan"),
+    ("minutes_per_unsuccessful_attempt: 10", "minutes_per_unsuccessful_attempt: -1",
+     "parameter 'economics.minutes_per_unsuccessful_attempt' is -1"),
+    ("sceptical_prior: [25, 25]", "sceptical_prior: [25, .inf]", "parameter 'analysis_plan.bayesian.sceptical_prior.1'"),
 ])
 def test_a_slip_in_the_parameters_file_is_refused(tmp_path, old, new, message):
     with pytest.raises(InputError) as refused:
@@ -55,3 +64,8 @@ def test_a_key_given_twice_is_refused(tmp_path):
     with pytest.raises(InputError) as refused:
         load_parameters(path)
     assert "the key 'seed' is given twice" in str(refused.value)
+
+
+def test_an_unsuccessful_attempt_may_take_no_time(tmp_path):
+    params = _load(tmp_path, "minutes_per_unsuccessful_attempt: 10", "minutes_per_unsuccessful_attempt: 0")
+    assert params["economics"]["minutes_per_unsuccessful_attempt"] == 0

@@ -53,3 +53,12 @@ def test_power_is_stated_at_the_level_the_parameters_set(monkeypatch, tmp_path):
     assert power["target_power"] == 0.9
     assert "90% power" in text and f"{power['n_per_arm_for_target_power']:,}" in text
     assert not re.search(r"80 ?%[^.]{0,40}power|power[^.]{0,20}80 ?%", text), "a power level typed by hand"
+
+
+def test_a_number_that_rounds_to_zero_has_no_sign():
+    from helpers.report import numbers
+
+    assert numbers.pct(-0.00001) == "0.0%" and numbers.points(-0.0001) == "0.0" and numbers.num(-1e-9) == "0.000"
+    assert numbers.count(-0.4) == "0" and numbers.points(0.0, signed=True) == "0.0"
+    assert numbers.pct(-0.05) == "\u22125.0%" and numbers.points(0.05, signed=True) == "+5.0"
+    assert numbers.count(-1500) == "\u22121,500" and numbers.num(-0.0001, 3) == "0.000"

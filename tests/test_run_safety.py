@@ -101,19 +101,21 @@ def test_every_path_argument_is_made_absolute_from_the_current_folder(tmp_path, 
     assert args.processed == tmp_path / "rel" / "p"
 
 
-def test_a_relative_out_gives_the_stages_absolute_paths_and_stages_beside_it(tmp_path, monkeypatch, stages):
+def test_a_relative_out_gives_the_stages_absolute_paths_and_stages_inside_it(tmp_path, monkeypatch, stages):
     caller = tmp_path / "elsewhere"
     caller.mkdir()
     monkeypatch.chdir(caller)
-    seen = []
-    stages["during"] = lambda stage: seen.extend(p for p in caller.iterdir() if p.name.startswith(".out-staging-"))
+    beside = []
+    stages["during"] = lambda stage: beside.extend(p for p in (caller / "rel").iterdir() if p.name != "out")
     assert run("--out", "rel/out") == 0
     assert {"allocation_path", "extract_path"} <= set(stages["calls"][0][1])  # stage 1 reads the inputs
     for _, parameters in stages["calls"]:
         for key in {"allocation_path", "extract_path", "output_dir", "processed_dir", "params_file"} & set(parameters):
             assert Path(parameters[key]).is_absolute(), key
-        assert Path(parameters["output_dir"]).parent.parent == caller / "rel"  # staging beside OUT
-    assert not seen and not list((caller / "rel").glob(".out-staging-*"))
+        staging = Path(parameters["output_dir"]).parent
+        assert staging.parent == caller / "rel" / "out" and staging.name.startswith(".srceval-staging-")
+    assert not beside, "nothing is written beside the output folder"
+    assert not list((caller / "rel" / "out").glob(".srceval-staging-*")) and not (caller / "rel" / "out" / ".srceval.lock").exists()
     assert (caller / "rel" / "out" / "results.json").read_text() == '{"run": "new"}'
     assert (caller / "rel" / "out" / "processed" / "analysis_table.parquet").is_file()
 
@@ -233,8 +235,9 @@ def test_publishing_never_overwrites_an_input(tmp_path):
     target = config.StageFiles(tmp_path / "out", tmp_path / "p")
     target.figures_dir.mkdir(parents=True)
     target.figure("x").write_bytes(b"an input")
-    with pytest.raises(outputs.RefusedPath, match="would overwrite its input"):
-        outputs.publish(staged, target, [target.figure("x")])
+    with outputs.RunFolders(target.output_dir, target.processed_dir) as folders:
+        with pytest.raises(outputs.RefusedPath, match="would overwrite its input"):
+            folders.publish(staged, target, [target.figure("x")])
     assert target.figure("x").read_bytes() == b"an input" and not target.results.exists()
 
 
@@ -248,7 +251,76 @@ def test_a_failed_run_leaves_the_output_as_it_was(tmp_path, stages, capsys):
 
     stages["during"] = fail
     assert run("--out", str(out)) == 1
-    assert tree(out) == before and not list(tmp_path.glob(".out-staging-*"))
+    assert tree(out) == before and not list(out.glob(".srceval-staging-*")) and not (out / ".srceval.lock").exists()
+
+
+# 3b. links in the output folder and the lock ---------------------------------------------------
+
+def test_a_linked_file_in_the_output_folder_is_replaced_and_its_target_left_alone(tmp_path, stages):
+    out, mine = tmp_path / "out", tmp_path / "mine.json"
+    mine.write_text("the user's")
+    out.mkdir()
+    (out / "results.json").symlink_to(mine)
+    assert run("--out", str(out)) == 0
+    assert mine.read_text() == "the user's"
+    assert not (out / "results.json").is_symlink() and (out / "results.json").read_text() == '{"run": "new"}'
+
+
+@pytest.mark.parametrize("folder", ["figures", "stages", "notebooks", "processed"])
+def test_a_linked_folder_the_run_writes_into_refuses_it_before_it_starts(tmp_path, capsys, no_stage_may_start,
+                                                                         folder):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "balance.svg").write_text("the user's")
+    out.mkdir()
+    (out / folder).symlink_to(elsewhere)
+    assert run("--out", str(out)) == 2
+    assert f"{out / folder} is a symbolic link (to {elsewhere})" in capsys.readouterr().err
+    assert [p.name for p in elsewhere.iterdir()] == ["balance.svg"]  # not even a probe file was written there
+
+
+def test_no_manifest_entry_is_followed_through_a_link(tmp_path, stages):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.svg").write_text("the user's")
+    (elsewhere / "y.svg").write_text("the user's")
+    assert run("--out", str(out)) == 0
+    (out / "old").symlink_to(elsewhere)
+    (out / "stale.svg").symlink_to(elsewhere / "y.svg")
+    manifest = json.loads((out / outputs.MANIFEST_NAME).read_text())
+    manifest["files"] += ["old/x.svg", "stale.svg", str(elsewhere / "x.svg")]
+    (out / outputs.MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert run("--out", str(out)) == 0
+    assert (elsewhere / "x.svg").read_text() == "the user's" and (elsewhere / "y.svg").read_text() == "the user's"
+    assert not os.path.lexists(out / "stale.svg")  # the listed link itself is removed, not what it points to
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_with_who_holds_it(tmp_path, capsys, no_stage_may_start):
+    from helpers.pipeline.safewrite import OutputFolder
+
+    out = tmp_path / "out"
+    with OutputFolder(out, command="srceval run"):
+        assert run("--out", str(out)) == 2
+    message = capsys.readouterr().err
+    assert f"The output folder {out} is in use by srceval run (pid {os.getpid()} on host " in message
+    assert not (out / ".srceval.lock").exists()
+
+
+def test_the_processed_folder_outside_the_output_folder_is_locked_too(tmp_path, capsys, no_stage_may_start):
+    from helpers.pipeline.safewrite import OutputFolder
+
+    with OutputFolder(tmp_path / "p", command="srceval run"):
+        assert run("--out", str(tmp_path / "out"), "--processed", str(tmp_path / "p")) == 2
+    assert f"The output folder {tmp_path / 'p'} is in use" in capsys.readouterr().err
+
+
+def test_the_lock_is_released_after_a_run_and_a_refusal(tmp_path, stages, monkeypatch):
+    out = tmp_path / "out"
+    assert run("--out", str(out)) == 0
+    assert not (out / ".srceval.lock").exists()
+    monkeypatch.setattr(runner, "_contract_breach", lambda *args: "a breach")  # refused after the lock is taken
+    assert run("--out", str(out)) == 2
+    assert not (out / ".srceval.lock").exists() and not list(out.glob(".srceval-staging-*"))
 
 
 # 4. interruptions ----------------------------------------------------------------------------
@@ -260,20 +332,18 @@ def dead_pid() -> int:
 
 
 def test_staging_folders_of_killed_runs_are_removed_at_the_start(tmp_path, stages, capsys):
+    """A run holds its folder's lock, so any staging folder in it belongs to a run that was killed."""
     out = tmp_path / "out"
-    old = time.time() - 3600
-    folders = {name: tmp_path / f".out-staging-{name}" for name in ("dead", "live", "nopid_old", "nopid_new")}
-    for name, folder in folders.items():
-        (folder / "out").mkdir(parents=True)
-        if name in ("dead", "live"):
-            (folder / outputs.PID_FILE).write_text(f"{dead_pid() if name == 'dead' else os.getpid()}\n")
-        if name != "nopid_new":
-            os.utime(folder, (old, old))
-    (tmp_path / ".other-staging-dead").mkdir()
+    (out / ".srceval-staging-dead" / "out").mkdir(parents=True)
+    (out / ".srceval-staging-dead" / "out" / "results.json").write_text("{}")
+    (out / ".srceval-staging-link").symlink_to(tmp_path / "kept")
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "file.txt").write_text("mine")
+    (tmp_path / ".out-staging-other").mkdir()  # beside the folder: not this run's to remove
     assert run("--out", str(out)) == 0
-    assert [n for n, f in folders.items() if f.exists()] == ["live", "nopid_new"]
-    assert (tmp_path / ".other-staging-dead").exists()
-    assert f"Removed 2 staging folder(s) left in {tmp_path} by interrupted runs." in capsys.readouterr().out
+    assert not (out / ".srceval-staging-dead").exists()
+    assert (tmp_path / "kept" / "file.txt").read_text() == "mine" and (tmp_path / ".out-staging-other").exists()
+    assert f"Removed 1 staging folder(s) left in {out} by interrupted runs." in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -291,20 +361,20 @@ def test_a_signal_stops_the_run_cleanly(tmp_path, stages, capsys, signum):
     assert run("--out", str(out)) == 128 + signum
     err = capsys.readouterr().err
     assert err == f"srceval: run interrupted; no results were written, the earlier report in {out} is unchanged\n"
-    assert tree(out) == before and not list(tmp_path.glob(".out-staging-*"))
+    assert tree(out) == before and not list(out.glob(".srceval-staging-*")) and not (out / ".srceval.lock").exists()
     assert signal.getsignal(signum) == handler  # the handler of before the run is back
 
 
 def test_a_signal_while_results_are_put_in_place_waits_for_them(tmp_path, stages, capsys, monkeypatch):
     out = tmp_path / "out"
     earlier_report(out)
-    publish = outputs.publish
+    publish = outputs.RunFolders.publish
 
     def interrupted_publish(*args):
         os.kill(os.getpid(), signal.SIGTERM)
         return publish(*args)
 
-    monkeypatch.setattr(outputs, "publish", interrupted_publish)
+    monkeypatch.setattr(outputs.RunFolders, "publish", interrupted_publish)
     assert run("--out", str(out)) == 143
     assert capsys.readouterr().err == f"srceval: run interrupted after its results were written to {out}\n"
     assert (out / "results.json").read_text() == '{"run": "new"}' and (out / outputs.MANIFEST_NAME).is_file()
@@ -321,11 +391,14 @@ def test_sigterm_during_a_real_run_kills_its_kernel_and_writes_nothing(tmp_path)
     process = subprocess.Popen([str(SRCEVAL), "run", "--out", str(out), "--processed", str(tmp_path / "p")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, kernels = time.monotonic() + 120, []
-    while time.monotonic() < deadline and not (kernels and list(tmp_path.glob(".out-staging-*"))):
+    while time.monotonic() < deadline and not (kernels and list(out.glob(".srceval-staging-*"))):
         assert process.poll() is None, process.communicate()
         kernels = kernels_of(process.pid)
         time.sleep(0.1)
     assert kernels, "no kernel started"
+    second = subprocess.run([str(SRCEVAL), "run", "--out", str(out), "--processed", str(tmp_path / "q")],
+                            capture_output=True, text=True, timeout=120)  # a second run into the same folder
+    assert second.returncode == 2 and f"is in use by srceval run (pid {process.pid} on host" in second.stderr
     time.sleep(1)  # let the kernel get into its notebook
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
@@ -333,7 +406,7 @@ def test_sigterm_during_a_real_run_kills_its_kernel_and_writes_nothing(tmp_path)
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines() == [f"srceval: run interrupted; no results were written, the earlier "
                                            f"report in {out} is unchanged"]
-    assert not list(tmp_path.glob(".out-staging-*")) and not (tmp_path / "p").exists()
+    assert not list(out.glob(".srceval-*")) and not (tmp_path / "p").exists() and not (tmp_path / "q").exists()
     assert tree(out) == before
     still = subprocess.run(["ps", "-o", "pid=,stat=", "-p", ",".join(map(str, kernels))], capture_output=True,
                            text=True).stdout

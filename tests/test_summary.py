@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from helpers.report.summary import executive_summary, relative_change_phrase
+from helpers.report.summary import bottom_line, executive_summary, relative_change_phrase, verdict
 
 
 def test_interval_in_words():
@@ -110,3 +110,59 @@ def test_a_degenerate_trial_prints_no_number_it_cannot_support(reference_results
     assert "does not establish" in text and "no difference in withdrawals" in text
     assert "power" not in text.split("What would settle it")[1].split(".")[0] or "no difference" in text
     assert "nan" not in text.lower() and "None" not in text
+
+
+def _no_contrast(reference_results, received_control: int = 0):
+    """The shipped results as if the allocation had not changed delivery (nobody reached, or both arms alike)."""
+    import copy
+
+    import pandas as pd
+
+    from helpers.methods.estimation import delivery_contrast
+    results = copy.deepcopy(reference_results)
+    data = pd.DataFrame({"assigned": [1] * 125 + [0] * 125,
+                         "received": [0] * (125 - received_control) + [1] * received_control
+                         + [1] * received_control + [0] * (125 - received_control)})
+    results["identification"] = delivery_contrast(data)
+    results["flow"]["received_src"] = {"treatment": received_control, "control": received_control}
+    return results
+
+
+def test_without_a_delivery_contrast_no_wording_credits_src(reference_results):
+    """The shipped arms differ by 12 points; had no one been contacted, that difference is not SRC's."""
+    results = _no_contrast(reference_results)
+    assert verdict(results["outcomes"]["attrition"]["itt"], results["identification"]) == "no contrast"
+    text, top = executive_summary(results), bottom_line(results)
+    reason = results["identification"]["reason"]
+    assert f"No effect of SRC can be read from this trial: {reason}." in text
+    assert "None of the 125 victims allocated to SRC received the contact." in text
+    assert "the arms differ by −12.0 percentage points (95% interval" in text
+    assert "Fisher's exact test of the difference between the arms gives p = 0.076: it tests the allocation" in text
+    for phrase in ("evidence that SRC", "does not establish", "one-sided", "With no prior view", "relative reduction of"):
+        assert phrase not in text, phrase
+    assert top.startswith("**The decision.**")
+    assert ("**How sure.** The trial cannot show whether SRC reduces withdrawal, because no victim received the "
+            "contact (none of the 125 allocated to SRC); the arms differed by 12.0 fewer withdrawals per 100 victims")\
+        in top
+    assert "probability" not in top
+
+
+def test_equal_delivery_in_both_arms_is_no_contrast_either(reference_results):
+    results = _no_contrast(reference_results, received_control=40)
+    text, top = executive_summary(results), bottom_line(results)
+    assert results["identification"]["delivery"] == ("the contact was delivered no more often in the SRC arm (40 of "
+                                                     "125) than under business as usual (40 of 125)")
+    assert ("40 of the 125 SRC victims (80%) actually received the contact, and 40 of the 125 business-as-usual "
+            "victims did.") in text
+    assert "because the contact was delivered no more often in the SRC arm (40 of 125)" in top
+
+
+def test_the_smallest_detectable_change_is_said_in_the_outcomes_direction(reference_results):
+    import copy
+
+    results = copy.deepcopy(reference_results)
+    power = results["outcomes"]["attrition"]["power"]
+    assert power["minimum_detectable_difference"] < 0
+    assert "power to detect a fall in withdrawal of" in executive_summary(results)
+    power["minimum_detectable_difference"] = abs(power["minimum_detectable_difference"])
+    assert "power to detect a rise in withdrawal of" in executive_summary(results)

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from helpers.methods import designs
+from tests.reference_values import load
 
 REFERENCE = Path(__file__).parent / "reference"
 # Closed forms (differences in means, sandwich variances, t quantiles): agree with R to rounding.
@@ -33,79 +34,8 @@ CLOSED_FORM = 1e-9
 MONTE_CARLO_SE = 4
 DRAWS = 40_000
 
-R = {
-    "blocked.dim.estimate": -0.046984126984126989,
-    "blocked.dim.std.error": 0.076680414152888121,
-    "blocked.dim.statistic": -0.61272656783580193,
-    "blocked.dim.p.value": 0.54102359415426249,
-    "blocked.dim.conf.low": -0.19854872163627696,
-    "blocked.dim.conf.high": 0.10458046766802298,
-    "blocked.dim.df": 144,
-    "blocked.naive.estimate": 0.084682440846824414,
-    "blocked.naive.std.error": 0.080618192846898973,
-    "blocked.naive.statistic": 1.0504135339233391,
-    "blocked.naive.p.value": 0.29524109645427127,
-    "blocked.naive.conf.low": -0.074629686920772681,
-    "blocked.naive.conf.high": 0.24399456861442151,
-    "blocked.naive.df": 147.92075754644694,
-    "blocked.mh_rr.estimate": 0.90728476821192061,
-    "blocked.mh_rr.log_se": 0.17725884742292466,
-    "blocked.mh_rr.conf.low": 0.64100381664372619,
-    "blocked.mh_rr.conf.high": 1.2841821362927686,
-    "blocked.mh_rr.p.value": 0.58306815582135096,
-    "pairs.dim.estimate": -1.3229166666666665,
-    "pairs.dim.std.error": 0.36183546106460929,
-    "pairs.dim.statistic": -3.6561277404219004,
-    "pairs.dim.p.value": 0.0037800614578129416,
-    "pairs.dim.conf.low": -2.1193111468647876,
-    "pairs.dim.conf.high": -0.52652218646854554,
-    "pairs.dim.df": 11,
-    "mixed.dim.estimate": -1.3064516129032258,
-    "mixed.dim.std.error": 0.33290222324059893,
-    "mixed.dim.statistic": -3.9244304234009637,
-    "mixed.dim.p.value": 0.0020188895691246743,
-    "mixed.dim.conf.low": -2.0317832479245865,
-    "mixed.dim.conf.high": -0.58111997788186498,
-    "mixed.dim.df": 12,
-    "cluster.itt.estimate": -0.26403823178016722,
-    "cluster.itt.std.error": 0.089282141670833773,
-    "cluster.itt.statistic": -2.9573465290922996,
-    "cluster.itt.p.value": 0.0091955512389495578,
-    "cluster.itt.conf.low": -0.45316330832849416,
-    "cluster.itt.conf.high": -0.074913155231840278,
-    "cluster.itt.df": 16.151950844212237,
-    "cluster.cace.estimate": -0.34356781966575956,
-    "cluster.cace.std.error": 0.11301950000229503,
-    "cluster.cace.statistic": -3.0398985985496565,
-    "cluster.cace.p.value": 0.0077363828886817792,
-    "cluster.cace.conf.low": -0.58297540095108058,
-    "cluster.cace.conf.high": -0.10416023838043853,
-    "cluster.cace.df": 16.151950844212241,
-    "cluster.n": 232,
-    "cluster.clusters": 20,
-    "cluster.icc_oneway.msb": 0.65758181195220988,
-    "cluster.icc_oneway.msw": 0.18830065413375602,
-    "cluster.icc_oneway.m0": 11.541742286751361,
-    "cluster.icc_oneway": 0.17758320382363177,
-    "cluster.icc_within_arms.msb": 0.47054153244987135,
-    "cluster.icc_within_arms.msw": 0.18830065413375618,
-    "cluster.icc_within_arms.m0": 11.481149608389751,
-    "cluster.icc_within_arms": 0.1154761409831333,
-    "cluster.mean_size": 11.6,
-    "cluster.design_effect_within_arms": 2.2240470944212127,
-    "bernoulli.observed": -1.3464,
-    "bernoulli.exact_p": 0.053194332295719529,
-    "bernoulli.binary.observed": -0.65714285714285703,
-    "bernoulli.binary.exact_p": 0.046020221055481404,
-    "ri_blocked.observed": -1.1961538461538459,
-    "ri_blocked.assignments": 360,
-    "ri_blocked.exact_p": 0.0027777777777777779,
-    "ri_blocked.binary.observed": -0.71794871794871784,
-    "ri_blocked.binary.exact_p": 0.033333333333333333,
-    "ri_cluster.observed": -0.68055686274509808,
-    "ri_cluster.assignments": 70,
-    "ri_cluster.exact_p": 0.25714285714285712,
-}
+# Read from tests/reference/estimatr_designs.out, which the R script writes.
+R = load("estimatr_designs")
 FIELDS = {"estimate": "estimate", "std_error": "std.error", "conf_low": "conf.low", "conf_high": "conf.high",
           "p_value": "p.value"}
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from scipy.stats import norm
 
 from helpers.methods import estimation, tidy
@@ -202,15 +203,61 @@ def test_a_sceptical_prior_lowers_the_probability_of_benefit(data):
 
 
 def test_the_tidy_table_has_estimatrs_columns_and_statistics(reference_results):
-    """statistic = estimate / std_error, on the log scale for a ratio: by hand from the shipped trial's figures."""
+    """Each statistic is that of the test whose p-value sits beside it: by hand from the shipped trial's figures."""
     rows = {(r["outcome"], r["estimand"]): r for r in reference_results["estimates"]}
     assert list(reference_results["estimates"][0]) == tidy.TABLE_COLUMNS
     difference, ratio = rows["attrition", "risk_difference"], rows["attrition", "risk_ratio"]
     assert difference["estimate"] == pytest.approx(54 / 125 - 69 / 125)
-    assert difference["statistic"] == pytest.approx(difference["estimate"] / difference["std_error"])
+    # the risk difference's p-value is the score test's (Miettinen & Nurminen 1985): under no difference the
+    # risk is the pooled 123/250, and the variance carries N / (N - 1)
+    pooled = 123 / 250
+    score = (54 / 125 - 69 / 125) / math.sqrt(pooled * (1 - pooled) * (2 / 125) * 250 / 249)
+    assert difference["statistic"] == pytest.approx(score, abs=1e-12)
+    assert difference["p_value"] == pytest.approx(2 * stats.norm.sf(abs(score)), abs=1e-12)
+    # a Wald statistic from the Wald standard error would not match the p-value: the negative control
+    assert abs(difference["estimate"] / difference["std_error"] - score) > 0.01
+    # every p-value's statistic gives it back, from the normal or the t distribution on the row's df
+    for row in rows.values():
+        if row["p_value"] is None:
+            assert row["statistic"] is None, row["estimand"]
+        elif row["statistic"] is not None:
+            tail = stats.norm.sf(abs(row["statistic"])) if row["df"] is None else stats.t.sf(abs(row["statistic"]),
+                                                                                            row["df"])
+            assert row["p_value"] == pytest.approx(2 * tail, rel=1e-9), row["estimand"]
     # log(54/69) / sqrt(1/54 - 1/125 + 1/69 - 1/125), Katz's standard error of the log risk ratio
     assert ratio["statistic"] == pytest.approx(math.log(54 / 69) / math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125))
     assert {r["conf_level"] for r in rows.values()} == {0.95}
     assert not rows["attrition", "risk_difference_per_protocol"]["prespecified"]
     assert rows["attrition", "complier_average_causal_effect"]["prespecified"]
     assert tidy.statistic(None, 0.1, "risk_difference") is None and tidy.statistic(0.5, None, "risk_ratio") is None
+
+
+def test_the_smallest_detectable_change_follows_the_outcomes_direction():
+    """Cohen's h at 125 per arm: a fall below the control risk for a decrease, a rise above it for an increase."""
+    h = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * math.sqrt(2 / 125)
+    p0 = 7 / 125
+    rise = math.sin(math.asin(math.sqrt(p0)) + h / 2) ** 2 - p0
+    fall = math.sin(max(0.0, math.asin(math.sqrt(p0)) - h / 2)) ** 2 - p0
+    up = estimation.power_analysis(p0, 125, 125, direction="increase")["minimum_detectable_difference"]
+    down = estimation.power_analysis(p0, 125, 125, direction="decrease")["minimum_detectable_difference"]
+    assert up == pytest.approx(rise, abs=1e-12) and up > 0
+    assert down == pytest.approx(fall, abs=1e-12) and down < 0
+    # a fall cannot go below 0, nor a rise above 1: the whole way down, or up
+    assert estimation.power_analysis(0.01, 125, 125, direction="decrease")["minimum_detectable_difference"] == \
+        pytest.approx(-0.01, abs=1e-12)
+    # near 1 a rise stops at 1: the whole way up
+    assert estimation.power_analysis(0.98, 125, 125, direction="increase")["minimum_detectable_difference"] == \
+        pytest.approx(0.02, abs=1e-12)
+
+
+def test_numbers_within_1e_12_of_zero_are_zero():
+    assert tidy.clean(1.7e-18) == 0.0 and tidy.clean(-1e-13) == 0.0 and tidy.clean(-0.0) == 0.0
+    assert str(tidy.clean(-0.0)) == "0.0" and tidy.clean(2e-12) == 2e-12 and tidy.clean(-0.5) == -0.5
+    assert tidy.clean(float("nan")) is None and tidy.clean(0) == 0
+
+
+def test_the_charge_outcome_detects_an_increase_in_the_shipped_run(reference_results):
+    """Charge and positive outcomes are meant to increase: their smallest detectable change is positive."""
+    for name in ("charge", "positive_outcome"):
+        assert reference_results["outcomes"][name]["power"]["minimum_detectable_difference"] > 0
+    assert reference_results["outcomes"]["attrition"]["power"]["minimum_detectable_difference"] < 0

@@ -4,7 +4,8 @@ References, both computed here and independent of linearmodels (which the code u
 - the point estimate from statsmodels' own IV2SLS (statsmodels.sandbox.regression.gmm);
 - the robust standard error from the textbook sandwich for just-identified IV with White's
   HC0 meat, V = (Z'X)^-1 (sum e_i^2 z_i z_i') (X'Z)^-1 (Wooldridge 2010, eq. 5.34), in numpy;
-- R's estimatr::iv_robust (HC2, its default) on the shipped cells, values frozen below.
+- R's estimatr::iv_robust (HC2, its default, and HC0) on the shipped cells, read from
+  tests/reference/estimatr_iv.out, which tests/reference/estimatr_iv.R writes.
 The trial is large (20,000 reports) with one-sided non-compliance, and those who take the
 contact differ at baseline from those who do not, so naive comparisons are biased.
 """
@@ -14,9 +15,11 @@ import pytest
 from statsmodels.sandbox.regression.gmm import IV2SLS as StatsmodelsIV2SLS
 
 from helpers.methods import estimation
+from tests.reference_values import load
 
 SIGNIFICANT = 5e-5  # four significant figures, as a relative tolerance
-ESTIMATR = 1e-9  # R printed twelve decimals; both compute the same closed form
+ESTIMATR = 1e-9  # both compute the same closed form
+R = load("estimatr_iv")
 
 
 @pytest.fixture(scope="module")
@@ -71,24 +74,23 @@ def test_cace_not_estimable_without_delivery():
     assert cace.estimate is None and cace.reason.startswith("not estimable")
 
 
-def test_cace_matches_estimatr_iv_robust_on_the_shipped_cells():
-    """R 4.x, estimatr 1.0.0 (tests/reference/estimatr_iv.R):
-    iv_robust(y ~ dd | z, data = d) with the shipped cells (BAU 69/125; SRC contacted 43/100,
-    not contacted 11/25) gives -0.15, HC2 SE 0.079040363311, CI -0.305675975230 to
-    0.005675975230, p 0.058888429055, df 248."""
-    import pandas as pd
-    data = pd.DataFrame({"assigned": [0] * 125 + [1] * 125, "received": [0] * 125 + [1] * 100 + [0] * 25,
+def shipped_cells() -> pd.DataFrame:
+    """The shipped trial's cells: BAU 69/125 withdrew; SRC contacted 43/100, not contacted 11/25."""
+    return pd.DataFrame({"assigned": [0] * 125 + [1] * 125, "received": [0] * 125 + [1] * 100 + [0] * 25,
                          "attrition": [1] * 69 + [0] * 56 + [1] * 43 + [0] * 57 + [1] * 11 + [0] * 14})
-    cace = estimation.complier_average_causal_effect(data, "attrition")
-    assert cace.estimate == pytest.approx(-0.15, abs=1e-12)
-    assert cace.std_error == pytest.approx(0.079040363311, rel=ESTIMATR)
-    assert (cace.conf_low, cace.conf_high) == pytest.approx((-0.305675975230, 0.005675975230), rel=ESTIMATR)
-    assert cace.p_value == pytest.approx(0.058888429055, rel=ESTIMATR)
+
+
+def test_cace_matches_estimatr_iv_robust_on_the_shipped_cells():
+    """iv_robust(y ~ dd | z, data = d): -0.15, HC2 error, t interval on 248 df."""
+    cace = estimation.complier_average_causal_effect(shipped_cells(), "attrition")
+    assert cace.estimate == pytest.approx(R["shipped.hc2.estimate"], abs=1e-12)
+    assert cace.std_error == pytest.approx(R["shipped.hc2.std.error"], rel=ESTIMATR)
+    assert (cace.conf_low, cace.conf_high) == pytest.approx((R["shipped.hc2.conf.low"], R["shipped.hc2.conf.high"]),
+                                                            rel=ESTIMATR)
+    assert cace.p_value == pytest.approx(R["shipped.hc2.p.value"], rel=ESTIMATR)
 
 
 def test_negative_control_hc0_is_not_hc2():
-    """The HC0 error on the same cells (estimatr se_type = "HC0": 0.078723566992) differs from HC2's."""
-    import pandas as pd
-    data = pd.DataFrame({"assigned": [0] * 125 + [1] * 125, "received": [0] * 125 + [1] * 100 + [0] * 25,
-                         "attrition": [1] * 69 + [0] * 56 + [1] * 43 + [0] * 57 + [1] * 11 + [0] * 14})
-    assert abs(estimation.complier_average_causal_effect(data, "attrition").std_error - 0.078723566992) > 1e-4
+    """The HC0 error on the same cells (iv_robust with se_type = "HC0") differs from HC2's."""
+    cace = estimation.complier_average_causal_effect(shipped_cells(), "attrition")
+    assert abs(cace.std_error - R["shipped.hc0.std.error"]) > 1e-4

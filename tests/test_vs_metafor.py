@@ -29,6 +29,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 from helpers.cli import main
 from helpers.methods import pooling
 from helpers.pipeline import pool
+from tests.reference_values import load
 
 # Tolerances (relative):
 # closed forms (escalc, fixed effect, Q, I², Hartung-Knapp given tau²) differ from R by summation order only.
@@ -42,188 +43,8 @@ ZERO = 1e-12
 # the negative control below checks the test can see differences this small.
 METAFOR_STOPPING = 1e-5
 
-R = {
-    "runs.RR.yi[1]": -0.24512245803298516,
-    "runs.RR.vi[1]": 0.017011272141706925,
-    "runs.RR.yi[2]": -0.11778303565638337,
-    "runs.RR.vi[2]": 0.016180555555555552,
-    "runs.RR.yi[3]": -0.56798403760593907,
-    "runs.RR.vi[3]": 0.026078431372549012,
-    "runs.RR.fe.k": 3,
-    "runs.RR.fe.beta": -0.27350235693683489,
-    "runs.RR.fe.se": 0.079321875029952763,
-    "runs.RR.fe.ci_lb": -0.42897037518172931,
-    "runs.RR.fe.ci_ub": -0.11803433869194047,
-    "runs.RR.fe.pval": 0.00056474001827734729,
-    "runs.RR.fe.tau2": 0,
-    "runs.RR.fe.I2": 58.94318980004671,
-    "runs.RR.fe.H2": 2.435649518630012,
-    "runs.RR.fe.QE": 4.871299037260024,
-    "runs.RR.fe.QEp": 0.08754086915302868,
-    "runs.RR.reml_knha.k": 3,
-    "runs.RR.reml_knha.beta": -0.29414983956257928,
-    "runs.RR.reml_knha.se": 0.13016709615862959,
-    "runs.RR.reml_knha.ci_lb": -0.8542136511730678,
-    "runs.RR.reml_knha.ci_ub": 0.26591397204790929,
-    "runs.RR.reml_knha.pval": 0.1523132382295084,
-    "runs.RR.reml_knha.tau2": 0.028867878132730972,
-    "runs.RR.reml_knha.I2": 59.996390604231365,
-    "runs.RR.reml_knha.H2": 2.4997744331184641,
-    "runs.RR.reml_knha.QE": 4.871299037260024,
-    "runs.RR.reml_knha.QEp": 0.08754086915302868,
-    "runs.RR.reml_knha_converged.k": 3,
-    "runs.RR.reml_knha_converged.beta": -0.29414964962791756,
-    "runs.RR.reml_knha_converged.se": 0.13016704536334142,
-    "runs.RR.reml_knha_converged.ci_lb": -0.85421324268392085,
-    "runs.RR.reml_knha_converged.ci_ub": 0.26591394342808572,
-    "runs.RR.reml_knha_converged.pval": 0.15231329917637926,
-    "runs.RR.reml_knha_converged.tau2": 0.028867272318425063,
-    "runs.RR.reml_knha_converged.I2": 59.995886924550049,
-    "runs.RR.reml_knha_converged.H2": 2.4997429592150811,
-    "runs.RR.reml_knha_converged.QE": 4.871299037260024,
-    "runs.RR.reml_knha_converged.QEp": 0.08754086915302868,
-    "runs.RR.reml_knha.pi_lb": -1.2150718338340232,
-    "runs.RR.reml_knha.pi_ub": 0.62677215470886471,
-    "runs.RR.reml_knha_converged.pi_lb": -1.2150654217767691,
-    "runs.RR.reml_knha_converged.pi_ub": 0.62676612252093411,
-    "runs.RR.dl.tau2": 0.027633592378922409,
-    "runs.RD.yi[1]": -0.12000000000000005,
-    "runs.RD.vi[1]": 0.0039413759999999999,
-    "runs.RD.yi[2]": -0.053333333333333288,
-    "runs.RD.vi[2]": 0.0032948148148148147,
-    "runs.RD.yi[3]": -0.25999999999999995,
-    "runs.RD.vi[3]": 0.0046439999999999997,
-    "runs.RD.fe.k": 3,
-    "runs.RD.fe.beta": -0.132830909117159,
-    "runs.RD.fe.se": 0.035977803775009115,
-    "runs.RD.fe.ci_lb": -0.20334610875902606,
-    "runs.RD.fe.ci_ub": -0.062315709475291942,
-    "runs.RD.fe.pval": 0.00022247660776731942,
-    "runs.RD.fe.tau2": 0,
-    "runs.RD.fe.I2": 63.250376338566646,
-    "runs.RD.fe.H2": 2.72111630097982,
-    "runs.RD.fe.QE": 5.4422326019596401,
-    "runs.RD.fe.QEp": 0.065801259402407025,
-    "runs.RD.reml_knha.k": 3,
-    "runs.RD.reml_knha.beta": -0.14016264777767057,
-    "runs.RD.reml_knha.se": 0.060402689247740143,
-    "runs.RD.reml_knha.ci_lb": -0.40005444355366826,
-    "runs.RD.reml_knha.ci_ub": 0.11972914799832712,
-    "runs.RD.reml_knha.pval": 0.14608814202323878,
-    "runs.RD.reml_knha.tau2": 0.0068619596008964766,
-    "runs.RD.reml_knha.I2": 63.632726093177105,
-    "runs.RD.reml_knha.H2": 2.7497249383116094,
-    "runs.RD.reml_knha.QE": 5.4422326019596401,
-    "runs.RD.reml_knha.QEp": 0.065801259402407025,
-    "runs.RD.reml_knha_converged.k": 3,
-    "runs.RD.reml_knha_converged.beta": -0.14016255647052819,
-    "runs.RD.reml_knha_converged.se": 0.060402677729366909,
-    "runs.RD.reml_knha_converged.ci_lb": -0.40005430268696585,
-    "runs.RD.reml_knha_converged.ci_ub": 0.11972918974590949,
-    "runs.RD.reml_knha_converged.pval": 0.14608824857903618,
-    "runs.RD.reml_knha_converged.tau2": 0.006861727312868853,
-    "runs.RD.reml_knha_converged.I2": 63.631942700871917,
-    "runs.RD.reml_knha_converged.H2": 2.7496657073953052,
-    "runs.RD.reml_knha_converged.QE": 5.4422326019596401,
-    "runs.RD.reml_knha_converged.QEp": 0.065801259402407025,
-    "runs.RD.reml_knha.pi_lb": -0.5812725796192636,
-    "runs.RD.reml_knha.pi_ub": 0.30094728406392246,
-    "runs.RD.reml_knha_converged.pi_lb": -0.5812675846695825,
-    "runs.RD.reml_knha_converged.pi_ub": 0.30094247172852617,
-    "runs.RD.dl.tau2": 0.0067497640727257058,
-    "zeros.RR.yi[1]": -1.945910149055313,
-    "zeros.RR.vi[1]": 2.2464985994397759,
-    "zeros.RR.yi[2]": -0.91629073187415511,
-    "zeros.RR.vi[2]": 0.66666666666666663,
-    "zeros.RR.yi[3]": None,
-    "zeros.RR.vi[3]": None,
-    "zeros.RR.yi[4]": -0.28768207245178079,
-    "zeros.RR.vi[4]": 0.16944444444444443,
-    "zeros.RR.fe.k": 3,
-    "zeros.RR.fe.beta": -0.50191678662961559,
-    "zeros.RR.fe.se": 0.3569886089745507,
-    "zeros.RR.fe.ci_lb": -1.2016016031107872,
-    "zeros.RR.fe.ci_ub": 0.19776802985155606,
-    "zeros.RR.fe.pval": 0.15973177550492224,
-    "zeros.RR.fe.tau2": 0,
-    "zeros.RR.fe.I2": 0,
-    "zeros.RR.fe.H2": 0.72829314673788059,
-    "zeros.RR.fe.QE": 1.4565862934757612,
-    "zeros.RR.fe.QEp": 0.48273224040585805,
-    "zeros.RR.reml_knha.k": 3,
-    "zeros.RR.reml_knha.beta": -0.50191678662961559,
-    "zeros.RR.reml_knha.se": 0.30465441077551636,
-    "zeros.RR.reml_knha.ci_lb": -1.8127389187831056,
-    "zeros.RR.reml_knha.ci_ub": 0.80890534552387428,
-    "zeros.RR.reml_knha.pval": 0.24121570570580428,
-    "zeros.RR.reml_knha.tau2": 0,
-    "zeros.RR.reml_knha.I2": 0,
-    "zeros.RR.reml_knha.H2": 1,
-    "zeros.RR.reml_knha.QE": 1.4565862934757612,
-    "zeros.RR.reml_knha.QEp": 0.48273224040585805,
-    "zeros.RR.reml_knha_converged.k": 3,
-    "zeros.RR.reml_knha_converged.beta": -0.50191678662961559,
-    "zeros.RR.reml_knha_converged.se": 0.30465441077551636,
-    "zeros.RR.reml_knha_converged.ci_lb": -1.8127389187831056,
-    "zeros.RR.reml_knha_converged.ci_ub": 0.80890534552387428,
-    "zeros.RR.reml_knha_converged.pval": 0.24121570570580428,
-    "zeros.RR.reml_knha_converged.tau2": 0,
-    "zeros.RR.reml_knha_converged.I2": 0,
-    "zeros.RR.reml_knha_converged.H2": 1,
-    "zeros.RR.reml_knha_converged.QE": 1.4565862934757612,
-    "zeros.RR.reml_knha_converged.QEp": 0.48273224040585805,
-    "zeros.RR.reml_knha.pi_lb": -1.8127389187831056,
-    "zeros.RR.reml_knha.pi_ub": 0.80890534552387428,
-    "zeros.RR.reml_knha_converged.pi_lb": -1.8127389187831056,
-    "zeros.RR.reml_knha_converged.pi_ub": 0.80890534552387428,
-    "zeros.RR.dl.tau2": 0,
-    "zeros.RD.yi[1]": -0.058823529411764712,
-    "zeros.RD.vi[1]": 0.0014436378165260722,
-    "zeros.RD.yi[2]": -0.049999999999999996,
-    "zeros.RD.vi[2]": 0.0018101851851851851,
-    "zeros.RD.yi[3]": 0,
-    "zeros.RD.vi[3]": 0.00058762931472265353,
-    "zeros.RD.yi[4]": -0.037499999999999992,
-    "zeros.RD.vi[4]": 0.0028417968750000001,
-    "zeros.RD.fe.k": 4,
-    "zeros.RD.fe.beta": -0.024725628820993932,
-    "zeros.RD.fe.se": 0.017411017788670081,
-    "zeros.RD.fe.ci_lb": -0.0588505966209735,
-    "zeros.RD.fe.ci_ub": 0.0093993389789856358,
-    "zeros.RD.fe.pval": 0.1555745167668362,
-    "zeros.RD.fe.tau2": 0,
-    "zeros.RD.fe.I2": 0,
-    "zeros.RD.fe.H2": 0.75202093619996291,
-    "zeros.RD.fe.QE": 2.2560628085998888,
-    "zeros.RD.fe.QEp": 0.52099032092586761,
-    "zeros.RD.reml_knha.k": 4,
-    "zeros.RD.reml_knha.beta": -0.026322837549390486,
-    "zeros.RD.reml_knha.se": 0.015088540893115175,
-    "zeros.RD.reml_knha.ci_lb": -0.074341308766807029,
-    "zeros.RD.reml_knha.ci_ub": 0.021695633668026057,
-    "zeros.RD.reml_knha.pval": 0.17940807239920639,
-    "zeros.RD.reml_knha.tau2": 0.00013205899523407823,
-    "zeros.RD.reml_knha.I2": 8.6289370929603919,
-    "zeros.RD.reml_knha.H2": 1.0944384011570427,
-    "zeros.RD.reml_knha.QE": 2.2560628085998888,
-    "zeros.RD.reml_knha.QEp": 0.52099032092586761,
-    "zeros.RD.reml_knha_converged.k": 4,
-    "zeros.RD.reml_knha_converged.beta": -0.026295003963413079,
-    "zeros.RD.reml_knha_converged.se": 0.015089283508893861,
-    "zeros.RD.reml_knha_converged.ci_lb": -0.074315838515670751,
-    "zeros.RD.reml_knha_converged.ci_ub": 0.021725830588844589,
-    "zeros.RD.reml_knha_converged.pval": 0.17975814671979468,
-    "zeros.RD.reml_knha_converged.tau2": 0.00012941519884674007,
-    "zeros.RD.reml_knha_converged.I2": 8.47082070404897,
-    "zeros.RD.reml_knha_converged.H2": 1.0925477620274444,
-    "zeros.RD.reml_knha_converged.QE": 2.2560628085998888,
-    "zeros.RD.reml_knha_converged.QEp": 0.52099032092586761,
-    "zeros.RD.reml_knha.pi_lb": -0.086682280819249169,
-    "zeros.RD.reml_knha.pi_ub": 0.03403660572046819,
-    "zeros.RD.reml_knha_converged.pi_lb": -0.086434118431166246,
-    "zeros.RD.reml_knha_converged.pi_ub": 0.03384411050434008,
-    "zeros.RD.dl.tau2": 0,
-}
+# Read from tests/reference/metafor_pool.out, which the R script writes (NA: undefined in R).
+R = load("metafor_pool")
 
 RUNS = [pooling.StudyCounts("shipped", 54, 125, 69, 125), pooling.StudyCounts("trial_a", 64, 150, 72, 150),
         pooling.StudyCounts("trial_b", 34, 100, 60, 100)]
@@ -248,7 +69,7 @@ def test_effect_sizes_match_escalc(dataset, measure):
     found, _, _ = effects(dataset, measure)
     for i, effect in enumerate(found, start=1):
         expected_y, expected_v = R[f"{dataset}.{measure}.yi[{i}]"], R[f"{dataset}.{measure}.vi[{i}]"]
-        if expected_y is None:
+        if math.isnan(expected_y):
             assert not effect.included and "left out" in effect.note
         else:
             assert close(effect.yi, expected_y) and close(effect.vi, expected_v)
@@ -495,6 +316,17 @@ def test_refuses_a_cluster_randomised_run(tmp_path, capsys):
     paths = write_runs(tmp_path, runs)
     message = refused(["pool", *map(str, paths), "--out", str(tmp_path / "o")], capsys)
     assert f"{paths[1]}: a cluster design" in message
+
+
+def test_refuses_a_run_in_which_no_one_received_the_contact(tmp_path, capsys):
+    """Its arms' difference is not an effect of SRC (the exclusion restriction): pooled, it would be credited as one."""
+    runs = three_runs()
+    runs[0]["identification"] = {"identified": False, "reason": "no victim received the contact (none of the 125 "
+                                                                 "allocated to SRC); the allocation can change ..."}
+    paths = write_runs(tmp_path, runs)
+    message = refused(["pool", *map(str, paths), "--out", str(tmp_path / "o")], capsys)
+    assert f"{paths[0]}: no victim received the contact (none of the 125 allocated to SRC)" in message
+    assert "its arms' difference is not an effect of SRC, so it cannot be pooled" in message
 
 
 def test_refuses_different_outcome_definitions(tmp_path, capsys):

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -136,3 +137,52 @@ def _interval(estimate, interval, low, high, label) -> None:
     if estimate is not None and a is not None and b is not None:
         assert a <= estimate + 1e-9 and estimate <= b + 1e-9, f"{label}: {estimate} outside [{a}, {b}]"
         assert b - a > 1e-12, f"{label}: an interval of zero width [{a}, {b}]"
+
+
+# -- hostile trials: small categories that could single out a victim ----------------------------------
+
+PERSON = "Jane Doe"
+
+
+def hostile(allocation: pd.DataFrame, extract: pd.DataFrame, tweaks: list[str], seed: int):
+    """The trial with the hostile cases the tweaks name, each on randomised reports chosen by ``seed``."""
+    rng = np.random.default_rng(seed)
+    extract = extract.copy()
+    randomised = extract.index[extract["Crime Ref"].isin(allocation["Crime Ref"])].to_numpy().copy()
+    rng.shuffle(randomised)
+    taken = iter(randomised)
+    pick = lambda n: [next(taken) for _ in range(min(n, len(randomised) - 1))]
+    strands = extract["Hate Strand"].str.lower().str.strip()
+    for tweak in tweaks:
+        if tweak == "one-report borough":
+            extract.loc[pick(1), "borough"] = "Tinyborough"
+        elif tweak == "two-report borough":
+            extract.loc[pick(2), ["borough", "ward"]] = ["Smallborough", "SMA-01"]
+        elif tweak == "person ward":
+            extract.loc[pick(1), "ward"] = PERSON
+        elif tweak == "three transgender":
+            extract.loc[strands == "transgender", "Hate Strand"] = "race"
+            extract.loc[pick(3), "Hate Strand"] = "transgender"
+        elif tweak == "one borough":  # every report in one borough
+            extract["borough"] = "Kingston"
+        elif tweak == "rare disability":
+            extract.loc[strands.str.contains("disability"), "Hate Strand"] = "religion"
+            extract.loc[pick(2), "Hate Strand"] = "race;disability"
+    return allocation, extract
+
+
+# Every borough or ward label the hostile cases give to fewer reports than the disclosure threshold.
+SMALL_LABELS = ("Tinyborough", "Smallborough", "SMA-01", PERSON)
+
+
+
+# The hostile trials the attacker and the command-line run are given by hand (hypothesis combines the
+# same cases, and "one borough", on trials it draws).
+HAND_MADE = {
+    "a borough with one report": ["one-report borough"],
+    "a borough with two reports and three transgender victims": ["two-report borough", "three transgender"],
+    "every hostile case at once": ["one-report borough", "two-report borough", "person ward", "three transgender",
+                                   "rare disability"],
+}
+
+

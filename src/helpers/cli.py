@@ -2,18 +2,27 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import fields
 from pathlib import Path
 
 from helpers import __version__, config
-from helpers.inputs.simulate import BLOCK_COLUMNS, CLUSTER_COLUMNS, Assignment, TrialDesign, block_names
+from helpers.inputs.simulate import (
+    BLOCK_COLUMNS,
+    CLUSTER_COLUMNS,
+    MAX_REPLICATIONS,
+    MAX_REPORTS,
+    Assignment,
+    TrialDesign,
+    block_names,
+)
 
 EXAMPLES = """examples:
   srceval run                                   # the shipped synthetic trial, report in reports/
   srceval run --allocation log.xlsx --extract extract.csv --out reports/bcu-2024
-  srceval simulate --out data/raw               # regenerate the shipped synthetic extract
+  srceval simulate --out data/raw --force       # regenerate the shipped synthetic extract
   srceval simulate --out trials/blocked --blocks borough --block-shares 0.3,0.5,0.7,0.5
   srceval simulate --out trials/cluster --clusters ward --n-control 300 --n-treatment 300
   srceval simulate --out trials/replications --replications 5 --effect-spread 0.05
@@ -73,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         simulate.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
                               help=f"{DESIGN_HELP.get(name, name.replace('_', ' '))} (default: {default:.4g})")
     simulate.add_argument("--allocation-format", choices=("xlsx", "csv"), default="xlsx")
+    simulate.add_argument("--force", action="store_true",
+                          help="replace the generator's files if the folder already holds them (default: refuse)")
     other = simulate.add_argument_group(
         "other designs", "a blocked or cluster trial (not calibrated to the published one; its folder gets a "
         "parameters.yml declaring the design, for srceval run --params), and replications")
@@ -91,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: 0)")
     other.add_argument("--replications", type=int, default=1, metavar="N",
                        help="write N trials to OUT/run1 ... OUT/runN, with seeds SEED, SEED + 1, ... (default: 1, "
-                            "written to OUT itself)")
+                            f"written to OUT itself; at most {MAX_REPLICATIONS})")
     other.add_argument("--effect-spread", type=float, default=0.0, metavar="SD",
                        help="with replications, SD of the run-to-run change in the SRC arm's withdrawal rates, so "
                             "the true effect differs between runs (default: 0)")
@@ -165,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from helpers.pipeline.safewrite import FolderBusy, Interrupted, RefusedPath
+
     args = build_parser().parse_args(argv)
     handlers = {"run": _run, "simulate": _simulate, "diff": _diff, "pool": _pool, "monitor": _monitor,
                 "plan-rollout": _plan_rollout}
@@ -173,6 +186,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C outside a run's own handling (while importing, say): no traceback
         print("srceval: interrupted", file=sys.stderr)
         return 130
+    except Interrupted as interrupted:  # a signal while a command held its output folder: the lock is released
+        print(f"srceval {args.command}: interrupted; the output folder's lock was released", file=sys.stderr)
+        return interrupted.exit_code
+    except (FolderBusy, RefusedPath) as refused:
+        print(f"srceval {args.command}: {refused}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader of stdout went away (srceval diff ... | head): nothing more to say
+        _quiet_stdout()
+        return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _run(args) -> int:
@@ -230,13 +262,21 @@ def _assignment(args) -> Assignment:
 
 
 def _simulate(args) -> int:
-    from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial
+    from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial, write_trials
 
     if args.rollout or args.schedule or args.reports_per_ward_month or args.months:
         return _simulate_rollout(args)
-    design = TrialDesign(**{name: getattr(args, name) for name in DESIGN_DEFAULTS})
     seed = DEFAULT_SEED if args.seed is None else args.seed
     try:
+        if not 1 <= args.replications <= MAX_REPLICATIONS:
+            raise ValueError(f"--replications must be at least 1 and at most {MAX_REPLICATIONS}, not {args.replications}")
+        design = TrialDesign(**{name: getattr(args, name) for name in DESIGN_DEFAULTS})
+        if design.n * args.replications > MAX_REPORTS:
+            raise ValueError(f"{args.replications} replications of {design.n:,} reports is more than the generator "
+                             f"makes at once ({MAX_REPORTS:,} reports, the largest extract srceval run reads without "
+                             "raising its input limits)")
+        if not 0 <= args.effect_spread <= 1:  # NaN fails too
+            raise ValueError(f"--effect-spread must lie between 0 and 1, not {args.effect_spread}")
         assignment = _assignment(args)
         if args.replications == 1:
             trials = [(Path(args.out), simulate_trial(design, seed=seed, assignment=assignment))]
@@ -247,8 +287,8 @@ def _simulate(args) -> int:
     except ValueError as error:
         print(f"srceval simulate: {error}", file=sys.stderr)
         return 2
-    for folder, trial in trials:
-        allocation, extract = trial.write(folder, allocation_name=f"allocation_log.{args.allocation_format}")
+    written = write_trials(trials, allocation_name=f"allocation_log.{args.allocation_format}", overwrite=args.force)
+    for (folder, trial), (allocation, extract) in zip(trials, written):
         print(f"Wrote {allocation} ({len(trial.allocation)} rows) and {extract} ({len(trial.extract)} rows)"
               + ("" if trial.assignment.kind == "complete" else
                  f", with {folder / 'parameters.yml'} declaring the {trial.assignment.kind} design"))
@@ -258,10 +298,9 @@ def _simulate(args) -> int:
 def _diff(args) -> int:
     from helpers.pipeline.compare import NotResults, diff_files, format_changes
 
-    for path in (args.old, args.new):
-        if not path.is_file():
-            print(f"srceval diff: {path} does not exist", file=sys.stderr)
-            return 2
+    if not math.isfinite(args.tolerance) or args.tolerance < 0:
+        print(f"srceval diff: --tolerance must be a number of at least 0, not {args.tolerance}", file=sys.stderr)
+        return 2
     try:
         changes = diff_files(args.old, args.new, tolerance=args.tolerance)
     except NotResults as error:
@@ -284,7 +323,8 @@ def _pool(args) -> int:
         print(f"srceval pool: {error}", file=sys.stderr)
         return error.exit_code
     try:
-        written = write_outputs(pool_runs(runs, level=args.confidence_level), args.out)
+        written = write_outputs(pool_runs(runs, level=args.confidence_level), args.out,
+                                note=lambda text: print(f"srceval pool: note: {text}", file=sys.stderr))
     except OSError as error:  # a folder that cannot be written, a full disk, Pango missing for the PDF
         print(f"srceval pool: cannot write the pooled results to {args.out}: {error}", file=sys.stderr)
         return 2
@@ -335,7 +375,7 @@ def _simulate_rollout(args) -> int:
     from dataclasses import replace
 
     from helpers.errors import InputError
-    from helpers.inputs.simulate_rollout import DEFAULT_SEED, RolloutDesign, simulate_rollout
+    from helpers.inputs.simulate_rollout import DEFAULT_SEED, RolloutDesign, simulate_rollout, trial_wards
 
     design = RolloutDesign()
     if args.reports_per_ward_month is not None:
@@ -343,18 +383,26 @@ def _simulate_rollout(args) -> int:
     if args.months is not None:
         design = replace(design, months=args.months)
     try:
-        if design.reports_per_ward_month <= 0 or design.months < 2:
-            raise ValueError("--reports-per-ward-month must be above 0 and --months at least 2")
+        if not design.reports_per_ward_month > 0 or not 2 <= design.months <= MAX_ROLLOUT_MONTHS:
+            raise ValueError(f"--reports-per-ward-month must be above 0 and --months from 2 to {MAX_ROLLOUT_MONTHS}")
         schedule = None if args.schedule is None else _read_plan(args.schedule)
+        wards = len(trial_wards()) if schedule is None else len(schedule)
+        expected = design.reports_per_ward_month * design.months * wards
+        if expected > MAX_REPORTS:
+            raise ValueError(f"about {expected:,.0f} reports is more than the generator makes ({MAX_REPORTS:,}, the "
+                             "largest extract srceval reads without raising its input limits)")
         made = simulate_rollout(design, seed=DEFAULT_SEED if args.seed is None else args.seed, schedule=schedule)
     except (ValueError, InputError) as error:
         print(f"srceval simulate: {error}", file=sys.stderr)
         return 2
-    written = made.write(args.out, schedule=schedule is None)
+    written = made.write(args.out, schedule=schedule is None, overwrite=args.force)
     print(f"Wrote {', '.join(str(p) for p in written)}: {len(made.extract):,} reports, "
           f"{int(made.schedule['go_live'].notna().sum())} of {len(made.schedule)} wards with a go-live date; "
           f"the ward whose delivery falls away is {made.drifting_ward[1]} ({made.drifting_ward[0]})")
     return 0
+
+
+MAX_ROLLOUT_MONTHS = 240  # twenty years of monthly extracts: more is a slip, and costs memory
 
 
 def _read_plan(path):

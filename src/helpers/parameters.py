@@ -10,10 +10,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from helpers import config
 from helpers.errors import InputError, Problem
+from helpers.inputs.bounded import (
+    MAX_YAML_BYTES,
+    BoundedInputError,
+    bounded_yaml_loader,
+    clean_message,
+    excerpt,
+    load_yaml,
+    read_regular_file,
+)
 from helpers.inputs.outcomes import normalise_outcome_code
 
 OUTCOME_NAMES = ("attrition", "charge", "positive_outcome")
@@ -25,11 +34,38 @@ def short_label(label: str, *, capital: bool = False) -> str:
     short = label.split(" (")[0].strip()
     return short[:1].upper() + short[1:] if capital else short
 
-# Strict types: YAML's "0.95" (a string) or `yes` (a boolean) is refused, not coerced.
-Probability = Annotated[float, Field(strict=True, gt=0, lt=1)]
-Share = Annotated[float, Field(strict=True, ge=0, le=1)]
-NonNegative = Annotated[float, Field(strict=True, ge=0)]
-Text = Annotated[str, Field(strict=True, min_length=1)]
+# Strict types: YAML's "0.95" (a string) or `yes` (a boolean) is refused, not coerced; YAML's
+# `.inf` and `.nan` are refused too (a cost of infinity is a slip, not an assumption).
+Probability = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
+Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+Text = Annotated[str, Field(strict=True, min_length=1, max_length=2_000)]
+
+
+def at_most_items(limit: int, reason: str):
+    """A validator refusing lists longer than ``limit``, with the reason."""
+    def check(value):
+        if len(value) > limit:
+            raise ValueError(f"holds {len(value):,} values; at most {limit} are allowed ({reason})")
+        return value
+    return AfterValidator(check)
+
+
+def at_most(limit: int, reason: str):
+    """A validator refusing values above ``limit``, with the reason the limit exists."""
+    def check(value):
+        if value > limit:
+            raise ValueError(f"must be at most {limit:,}: {reason}")
+        return value
+    return AfterValidator(check)
+
+
+# Every value that drives the cost of a run is capped here, with the reason.
+MAX_DRAWS = 100_000
+DRAWS_REASON = ("draws beyond this change no reported digit (the Monte Carlo error of a p-value near 0.05 is "
+                "0.0007 at 100,000 draws) while the randomisation tests and the bootstrap take time in proportion")
+MAX_SCENARIOS = 20
 
 
 class Strict(BaseModel):
@@ -47,7 +83,7 @@ class OutcomeDefinition(Strict):
     """The Home Office outcome codes that make up one outcome."""
 
     label: Text
-    codes: Annotated[list[str], Field(min_length=1)]
+    codes: Annotated[list[str], Field(min_length=1, max_length=100)]
 
     @field_validator("codes", mode="before")
     @classmethod
@@ -58,10 +94,11 @@ class OutcomeDefinition(Strict):
         codes = []
         for item in value:
             if isinstance(item, bool) or not isinstance(item, (str, int)):
-                raise ValueError(f"{item!r} is not an outcome code")
+                raise ValueError(f"{excerpt(item)} is not an outcome code")
             code, problem = normalise_outcome_code(item)
             if code is None:
-                raise ValueError(problem or f"{item!r} is not an outcome code")
+                raise ValueError(f"{excerpt(item)} is {problem.removesuffix('; the value is not shown')}" if problem
+                                 else f"{excerpt(item)} is not an outcome code")
             codes.append(code)
         return codes
 
@@ -73,23 +110,30 @@ class Outcomes(Strict):
 
 
 class Economics(Strict):
-    """Labelled costing assumptions of the delivery."""
+    """Labelled costing assumptions of the delivery.
 
-    minutes_per_phone_contact: NonNegative
-    minutes_per_visit: NonNegative
+    Money and the time a contact takes are finite and positive: a contact that costs nothing, or
+    infinitely much, makes every cost figure meaningless. An unsuccessful attempt may take no time.
+    """
+
+    minutes_per_phone_contact: Positive
+    minutes_per_visit: Positive
     minutes_per_unsuccessful_attempt: NonNegative
     share_by_constables: Share
-    hourly_cost_constable: NonNegative
-    hourly_cost_pcso: NonNegative
+    hourly_cost_constable: Positive
+    hourly_cost_pcso: Positive
     source: Text
 
 
 class InputLimits(Strict):
     """Largest inputs a run accepts; raise them for a genuinely larger extract."""
 
-    max_rows: Annotated[int, Field(strict=True, ge=1)] = 2_000_000
-    max_columns: Annotated[int, Field(strict=True, ge=1)] = 500
-    max_xlsx_uncompressed_mb: Annotated[int, Field(strict=True, ge=1)] = 1_000
+    max_rows: Annotated[int, Field(strict=True, ge=1), at_most(
+        100_000_000, "an extract this size takes tens of GB of memory to clean")] = 2_000_000
+    max_columns: Annotated[int, Field(strict=True, ge=1), at_most(
+        10_000, "the contract has 17 columns; a wider file is a whole database export")] = 500
+    max_xlsx_uncompressed_mb: Annotated[int, Field(strict=True, ge=1), at_most(
+        20_000, "a workbook expands in memory several times over its size when it is read")] = 1_000
 
 
 COVARIATES = ("victim_age_band", "victim_sex", "repeat_victim", "suspect_identified", "offence_group", "borough",
@@ -112,8 +156,8 @@ class Subgroups(Strict):
 class Bayesian(Strict):
     """Beta priors for each arm's risk: the default (uniform) and a sceptical one shown beside it."""
 
-    prior: Annotated[list[Annotated[float, Field(strict=True, gt=0)]], Field(min_length=2, max_length=2)]
-    sceptical_prior: Annotated[list[Annotated[float, Field(strict=True, gt=0)]], Field(min_length=2, max_length=2)]
+    prior: Annotated[list[Positive], Field(min_length=2, max_length=2)]
+    sceptical_prior: Annotated[list[Positive], Field(min_length=2, max_length=2)]
     relative_threshold: Probability
 
 
@@ -145,6 +189,9 @@ DESIGN_COLUMNS = ("borough", "ward", "offence_group", "primary_strand")
 ASSIGNMENTS = ("complete", "simple", "blocked", "cluster")
 
 
+DesignColumn = Literal[DESIGN_COLUMNS]  # type: ignore[valid-type]
+
+
 class Design(Strict):
     """How reports were allocated: the estimators, tests and audit checks follow it.
 
@@ -152,32 +199,51 @@ class Design(Strict):
     simple: each report to SRC with ``probability``, independently (Bernoulli);
     blocked: complete randomisation within each value of ``blocks`` (shares may differ by block);
     cluster: whole units (``clusters``, e.g. wards) randomised, every report following its unit.
+
+    ``blocks`` and ``clusters`` name one column, whose values are the units as written (``ward``: each
+    ward label is one unit, in whatever borough it appears), or a list of columns whose combinations
+    are the units (``[borough, ward]``: a ward within its borough, so that two boroughs' wards of the
+    same name are two units).
     """
 
     assignment: Literal[ASSIGNMENTS] = "complete"  # type: ignore[valid-type]
-    blocks: Literal[DESIGN_COLUMNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
-    clusters: Literal[DESIGN_COLUMNS] | None = Field(None, validate_default=True)  # type: ignore[valid-type]
+    blocks: DesignColumn | list[DesignColumn] | None = Field(None, validate_default=True)
+    clusters: DesignColumn | list[DesignColumn] | None = Field(None, validate_default=True)
     probability: Probability = 0.5
 
     @field_validator("blocks", "clusters")
     @classmethod
-    def _column_fits_the_assignment(cls, value: str | None, info) -> str | None:
+    def _column_fits_the_assignment(cls, value: str | list[str] | None, info) -> str | list[str] | None:
         own = {"blocks": "blocked", "clusters": "cluster"}[info.field_name]
         assignment = info.data.get("assignment")
+        if isinstance(value, list):
+            if not value:
+                raise ValueError(f"an empty list names no column; name one of {', '.join(DESIGN_COLUMNS)}, or a "
+                                 "list of them whose combinations are the units, such as [borough, ward]")
+            if len(set(value)) < len(value):
+                raise ValueError("a column is named twice; each column of the list is named once")
+            value = value[0] if len(value) == 1 else list(value)
         if assignment is None:  # the assignment itself is wrong, and said so
             return value
         if assignment == own and value is None:
             what = "the column randomised within" if own == "blocked" else "the column whose units were randomised"
-            raise ValueError(f"a {own} design needs '{info.field_name}': {what}, one of {', '.join(DESIGN_COLUMNS)}")
+            raise ValueError(f"a {own} design needs '{info.field_name}': {what}, one of {', '.join(DESIGN_COLUMNS)} "
+                             "(or a list of them, such as [borough, ward] for wards within boroughs)")
         if assignment != own and value is not None:
             raise ValueError(f"'{info.field_name}' belongs to a {own} design, and the assignment is '{assignment}' "
                              f"(set assignment: {own}, or {info.field_name}: null)")
         return value
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns whose values (together) make the design's units, outermost first; empty for none."""
+        value = self.blocks or self.clusters
+        return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+    @property
     def column(self) -> str | None:
-        """The column of the design's units (blocks or clusters), or None."""
-        return self.blocks or self.clusters
+        """The column of the design's units (the innermost of a nested list), or None."""
+        return self.columns[-1] if self.columns else None
 
 
 class Monitoring(Strict):
@@ -210,9 +276,9 @@ class Parameters(Strict):
     """Every analysis choice of one run (``config/parameters.yml``)."""
 
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)]
-    confidence_level: Annotated[float, Field(strict=True, ge=0.5, lt=1)]
-    randomisation_draws: Annotated[int, Field(strict=True, ge=100, le=10_000_000)]
-    target_power: Annotated[float, Field(strict=True, ge=0.5, lt=1)]
+    confidence_level: Annotated[float, Field(strict=True, ge=0.5, lt=1, allow_inf_nan=False)]
+    randomisation_draws: Annotated[int, Field(strict=True, ge=100), at_most(MAX_DRAWS, DRAWS_REASON)]
+    target_power: Annotated[float, Field(strict=True, ge=0.5, lt=1, allow_inf_nan=False)]
     # Below 3, a published count could single out a victim (the issue of small cells).
     disclosure_threshold: Annotated[int, Field(strict=True, ge=3, le=100)]
     allocation_rule: AllocationRule
@@ -226,8 +292,8 @@ class Parameters(Strict):
     delivery_constraints: Text
     input_limits: InputLimits = InputLimits()
     # Shares of victims reached for the "if delivery improved" table; the trial's own share is added.
-    delivery_scenarios: Annotated[list[Annotated[float, Field(strict=True, gt=0, le=1)]],
-                                  Field(min_length=1)] = [0.8, 0.9, 1.0]
+    delivery_scenarios: Annotated[list[Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)]],
+                                  Field(min_length=1), at_most_items(MAX_SCENARIOS, "one table row each")] = [0.8, 0.9, 1.0]
     design: Design = Design()
     analysis_plan: AnalysisPlan
     monitoring: Monitoring = Monitoring()
@@ -277,20 +343,53 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (list, dict)):
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a single value",
+                                                        key_node.start_mark)
             if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"the key '{key}' is given twice",
+                raise yaml.constructor.ConstructorError(None, None, f"the key {excerpt(key)} is given twice",
                                                         key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError([Problem(str(path), "the parameters file does not exist or is not a file")])
+# Aliases are allowed, but a document that expands to more values than a parameters file can hold is
+# refused before any value is constructed (helpers.inputs.bounded).
+ParametersLoader = bounded_yaml_loader(_UniqueKeyLoader)
+PopulationLoader = bounded_yaml_loader(yaml.SafeLoader)
+MAX_POPULATION_BYTES = 1_000_000
+
+
+def read_yaml_file(path: Path, *, what: str, loader=ParametersLoader, max_bytes: int = MAX_YAML_BYTES) -> object:
+    """A YAML file, bounded: a regular file under ``max_bytes``, at most MAX_YAML_NODES values after aliases.
+
+    Raises
+    ------
+    InputError
+        Naming the file and why it cannot be read; any quoted text is a short, cleaned excerpt.
+    """
     try:
-        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError([Problem(str(path), f"cannot read the parameters file ({exc})")]) from None
+        return load_yaml(read_regular_file(path, max_bytes=max_bytes, what=what), loader)
+    except BoundedInputError as exc:
+        raise InputError([Problem(str(path), str(exc))]) from None
+    except UnicodeDecodeError:
+        raise InputError([Problem(str(path), f"cannot read the {what}: it is not UTF-8 text")]) from None
+    except yaml.YAMLError as exc:
+        raise InputError([Problem(str(path), f"cannot read the {what} ({_yaml_problem(exc)})")]) from None
+    except RecursionError:
+        raise InputError([Problem(str(path), f"cannot read the {what}: it nests too deep")]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as a short line: the problem and where, never a quoted stretch of the file."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or type(exc).__name__
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" on line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return clean_message(f"{problem}{where}", 200)
+
+
+def _read_yaml(path: Path) -> dict:
+    loaded = read_yaml_file(path, what="parameters file")
     if not isinstance(loaded, dict):
         raise InputError([Problem(str(path), "the parameters file must be a YAML mapping of keys to values")])
     return loaded
@@ -298,14 +397,13 @@ def _read_yaml(path: Path) -> dict:
 
 def _describe(error: dict) -> str:
     """One pydantic error as a sentence: the key, the value found and what is allowed."""
-    key = ".".join(str(part) for part in error["loc"])
+    key = clean_message(".".join(str(part) for part in error["loc"]), 100)
     if error["type"] == "missing":
         return f"parameter '{key}' is missing"
     if error["type"] == "extra_forbidden":
         return f"parameter '{key}' is not a known parameter (misspelt?); known ones are listed in config/parameters.yml"
-    found = error.get("input")
-    found_text = f"{found!r}" if not isinstance(found, (dict, list)) or len(repr(found)) < 60 else type(found).__name__
-    allowed = error["msg"].removeprefix("Value error, ")
+    found_text = excerpt(error.get("input"))  # never the whole value: it may be an expanded alias
+    allowed = clean_message(error["msg"].removeprefix("Value error, "), 400)
     return f"parameter '{key}' is {found_text}: {allowed}"
 
 
@@ -325,17 +423,15 @@ def load_population(params: dict) -> dict:
     The force population must publish its withdrawals, and they cannot exceed its hate crimes.
     """
     path = Path(params["population_file"])
-    try:
-        figures = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError([Problem(str(path), f"cannot read the population figures ({exc})")]) from None
+    figures = read_yaml_file(path, what="population figures file", loader=PopulationLoader,
+                             max_bytes=MAX_POPULATION_BYTES)
     if not isinstance(figures, dict):
         raise InputError([Problem(str(path), "the population figures file must be a YAML mapping")])
     problems = []
     for role in ("population", "national_population"):
         key = params[role]
         if key not in figures:
-            problems.append(Problem(str(path), f"population '{key}' (parameter '{role}') is not in the file"))
+            problems.append(Problem(str(path), f"population {excerpt(key)} (parameter '{role}') is not in the file"))
             continue
         try:
             population = Population.model_validate(figures[key])
@@ -343,9 +439,9 @@ def load_population(params: dict) -> dict:
             problems += [Problem(str(path), _describe({**e, "loc": (key, *e["loc"])})) for e in exc.errors()]
             continue
         if role == "population" and population.withdrawals is None:
-            problems.append(Problem(str(path), f"population '{key}' needs its withdrawals for the extrapolation"))
+            problems.append(Problem(str(path), f"population {excerpt(key)} needs its withdrawals for the extrapolation"))
         elif population.withdrawals is not None and population.withdrawals > population.hate_crimes:
-            problems.append(Problem(str(path), f"population '{key}': withdrawals exceed hate crimes"))
+            problems.append(Problem(str(path), f"population {excerpt(key)}: withdrawals exceed hate crimes"))
     if problems:
         raise InputError(problems)
     return figures

@@ -27,6 +27,10 @@ lin_blocks <- tidy(lm_lin(y ~ z, covariates = ~ block, data = blocked, se_type =
 row <- lin_blocks[lin_blocks$term == "z", ]
 show("blocked.lin.estimate", row$estimate)
 show("blocked.lin.std.error", row$std.error)
+show("blocked.lin.conf.low", row$conf.low)
+show("blocked.lin.conf.high", row$conf.high)
+show("blocked.lin.df", row$df)
+show("blocked.lin.p.value", row$p.value)
 
 # ---- Lin's estimator with a CR2 cluster-robust error (cluster trial) ----
 cluster$x <- as.numeric(substr(cluster$ward, 2, 3)) %% 3

@@ -17,8 +17,8 @@ import pandas as pd
 
 from helpers.errors import InputError, ProblemList, format_rows
 from helpers.inputs.csvsafe import write_csv_safely
-from helpers.inputs.dates import parse_dates
-from helpers.inputs.outcomes import classify, normalise_outcome_code
+from helpers.inputs.dates import SERIAL_NUMBER, parse_dates
+from helpers.inputs.outcomes import classify, normalise_outcome_code, unmatched_codes
 from helpers.inputs.reading import InputLimits, InputTable, normalise_text, read_input, sha256_of
 
 ALLOCATION_REQUIRED = ["crime_ref", "allocated_on", "allocation"]
@@ -29,6 +29,11 @@ EXTRACT_REQUIRED = [
 ]
 COVARIATE_COLUMNS = ["victim_age_band", "victim_sex", "repeat_victim", "suspect_identified"]
 EXTRACT_COLUMNS = EXTRACT_REQUIRED + ["src_completed_on", "src_mode", "outcome_on"] + COVARIATE_COLUMNS
+DATE_COLUMNS = ("allocated_on", "reported_on", "src_completed_on", "outcome_on")
+SHEET_OPTIONS = {"allocation": "--allocation-sheet", "extract": "--extract-sheet"}
+# Characters that are not text: C0 and C1 control codes (NUL, escape, ...), and line and paragraph
+# separators. Inside a value (not at its ends) they split one place into two or hide what the cell holds.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 ARMS = {"src": "SRC", "treatment": "SRC", "bau": "BAU", "control": "BAU", "business as usual": "BAU"}
 RECORD_TYPES = {
@@ -96,6 +101,8 @@ REASON_INCIDENT = "non-crime hate incident: not eligible"
 REASON_NOT_RANDOMISED = "hate crime not randomised"
 REASON_DUPLICATE_RECORD = "duplicate record of the same report"
 REASON_DUPLICATE_ALLOCATION = "duplicate allocation entry (same arm): kept once"
+REASON_CONFLICTING_ALLOCATION = ("duplicate allocation entry (same arm, another date or random number): the first "
+                                 "entry kept, flagged by the audit")
 
 
 @dataclass
@@ -164,8 +171,10 @@ def exclusion_counts(exclusions: list[dict] | pd.DataFrame) -> list[dict]:
 
 
 def cleaning_settings(params: dict, sheets: dict) -> dict:
-    """Everything besides the two files that cleaning depends on: outcome codes, limits, sheets."""
-    return {"outcomes": params["outcomes"], "input_limits": params["input_limits"], "sheets": sheets}
+    """Everything besides the two files that cleaning depends on: outcome codes, limits, sheets, and the
+    disclosure threshold (which places a warning may name)."""
+    return {"outcomes": params["outcomes"], "input_limits": params["input_limits"], "sheets": sheets,
+            "disclosure_threshold": params["disclosure_threshold"]}
 
 
 def _key(settings: dict) -> str:
@@ -173,7 +182,7 @@ def _key(settings: dict) -> str:
 
 
 def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sheet=None,
-                 limits: InputLimits | dict | None = None) -> CleaningResult:
+                 limits: InputLimits | dict | None = None, disclosure_threshold: int = 5) -> CleaningResult:
     """Read, validate, normalise and join the allocation log and the crime extract.
 
     Parameters
@@ -188,6 +197,9 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
     limits
         The largest input accepted: :class:`~helpers.inputs.reading.InputLimits`, or the
         ``input_limits`` parameter as a mapping; None takes the defaults.
+    disclosure_threshold
+        A warning names a borough or ward only if at least this many randomised reports hold it
+        (a place name held by fewer could single out a victim, or be a name).
 
     Raises
     ------
@@ -201,23 +213,67 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
     for role, path, columns, required in (("allocation", allocation_path, ALLOCATION_COLUMNS, ALLOCATION_REQUIRED),
                                           ("extract", extract_path, EXTRACT_COLUMNS, EXTRACT_REQUIRED)):
         try:
-            tables[role] = read_input(path, columns, sheet=sheets.get(role), required=required, limits=limits)
+            tables[role] = read_input(path, columns, sheet=sheets.get(role), required=required, limits=limits,
+                                      date_columns=DATE_COLUMNS, sheet_option=SHEET_OPTIONS[role])
         except InputError as exc:
             problems.problems.extend(exc.problems)
     problems.raise_if_any()
+    for role, columns in (("allocation", ALLOCATION_COLUMNS), ("extract", EXTRACT_COLUMNS)):
+        refuse_control_characters(tables[role], columns, problems)
+    problems.raise_if_any()  # before any message could quote such a value
     value_warnings: list[str] = []
     allocation, alloc_dupes = normalise_allocation(tables["allocation"], problems, value_warnings)
-    extract, extract_dupes = normalise_extract(tables["extract"], problems, value_warnings)
+    spellings: dict = {}
+    extract, extract_dupes = normalise_extract(tables["extract"], problems, value_warnings, spellings=spellings)
     problems.raise_if_any()
-    _check_all_allocated_reports_present(allocation, extract, tables["allocation"].name, problems)
+    _check_all_allocated_reports_present(allocation, extract, tables["allocation"].label, problems)
     problems.raise_if_any()
 
     analysis = _join(allocation, extract, outcome_definitions)
+    for column, (file, found) in spellings.items():
+        held = analysis[column].value_counts()
+        named = {place for place, count in held.items() if count >= disclosure_threshold}
+        value_warnings.append(_spelling_warning(file, column, found, named))
     exclusions = _exclusion_log(tables, allocation, extract, alloc_dupes, extract_dupes)
     flow = consort_flow(tables["extract"].data, analysis, exclusions, tables["extract"].name)
     warnings = _warnings(tables, analysis, alloc_dupes, extract_dupes, value_warnings)
+    warnings += _unmatched_code_warnings(extract["outcome_code"], outcome_definitions, tables["extract"].name)
     inputs = {role: _describe(table) for role, table in tables.items()}
     return CleaningResult(analysis, exclusions, flow, warnings, inputs)
+
+
+def refuse_control_characters(table: InputTable, columns: list[str], problems: ProblemList) -> None:
+    """Refuse a contract value holding a control character (a NUL byte, a line break, a tab) inside it.
+
+    A line break inside a borough ("Mer", "ton") makes another place, a NUL byte hides what the
+    cell holds, and neither can be shown safely: the rows and the column are named, never the
+    value. Line breaks and spaces around a value are only trimmed, as elsewhere.
+    """
+    for column in columns:
+        if column not in table.data:
+            continue
+        values = table.data[column]
+        text = values if pd.api.types.is_string_dtype(values) else values.map(lambda v: v if isinstance(v, str) else "")
+        suspect = text.str.contains(CONTROL_CHARACTERS.pattern, regex=True)
+        if not suspect.any():  # the usual case: one vectorised pass
+            continue
+        inside = text[suspect].map(lambda v: bool(CONTROL_CHARACTERS.search(v.strip()))).astype(bool)
+        if inside.any():
+            problems.add(table.label, "a value holds a control character (a line break, tab, NUL byte or another "
+                                      "invisible code) inside it; the values are not shown here: retype these cells "
+                                      "as plain text", column, table.data.loc[inside[inside].index, "source_row"])
+
+
+def _unmatched_code_warnings(codes: pd.Series, definitions: dict, file: str) -> list[str]:
+    """One warning per outcome whose definition holds codes that no report in the extract counts under."""
+    lines = []
+    for name, unused in unmatched_codes(codes, definitions).items():
+        every = len(unused) == len(definitions[name]["codes"])
+        lines.append(f"outcome '{name}' (parameters, outcomes.{name}.codes): code(s) {', '.join(unused)} match no "
+                     f"report in {file}" + ("; no report counts as this outcome, so check its codes (a variant such "
+                                            "as 1A counts only reports coded 1A; a number such as 1 counts 1 and its "
+                                            "variants)" if every else ""))
+    return lines
 
 
 def normalise_allocation(table: InputTable, problems: ProblemList,
@@ -226,7 +282,7 @@ def normalise_allocation(table: InputTable, problems: ProblemList,
 
     ``warnings`` (when given) receives what was changed in the values, for the run's warnings.
     """
-    data, file = table.data, table.name
+    data, file = table.data, table.label
     warnings = [] if warnings is None else warnings
     if not _has_columns(data, ALLOCATION_REQUIRED, file, problems):
         return pd.DataFrame(), pd.DataFrame()
@@ -248,18 +304,26 @@ def normalise_allocation(table: InputTable, problems: ProblemList,
     arms_per_ref = out.dropna(subset=["allocation"]).groupby("crime_ref")["allocation"].nunique()
     for ref in arms_per_ref[arms_per_ref > 1].index:
         rows = out.loc[out["crime_ref"] == ref, "alloc_row"]
-        problems.add(file, f"reference {ref} is allocated to both SRC and BAU", "allocation", rows)
+        problems.add(file, "one reference is allocated to both SRC and BAU (the reference is not shown)", "allocation",
+                     rows)
+    # Entries of one report in the same arm that disagree on the date or the random number: the first is
+    # kept, and the audit flags them (which entry records the randomisation is not known).
+    repeated = out[out.duplicated("crime_ref", keep=False)]
+    versions = repeated.drop_duplicates(["crime_ref", "allocated_on", "random_number"]).groupby("crime_ref").size()
+    out["allocation_entries_differ"] = _contained(out["crime_ref"], versions.index[versions > 1].to_series())
     duplicated = out.duplicated("crime_ref", keep="first")
     return out[~duplicated].reset_index(drop=True), out[duplicated]
 
 
-def normalise_extract(table: InputTable, problems: ProblemList,
-                      warnings: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalise_extract(table: InputTable, problems: ProblemList, warnings: list[str] | None = None, *,
+                      spellings: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The crime extract with one row per reference, normalised, and the duplicate rows left out.
 
     ``warnings`` (when given) receives what was changed in the values, for the run's warnings.
+    ``spellings`` (when given) receives the place spellings merged, by column, instead of a
+    warning naming them: the caller names only places held by enough reports.
     """
-    data, file = table.data, table.name
+    data, file = table.data, table.label
     warnings = [] if warnings is None else warnings
     if not _has_columns(data, EXTRACT_REQUIRED, file, problems):
         return pd.DataFrame(), pd.DataFrame()
@@ -270,7 +334,7 @@ def normalise_extract(table: InputTable, problems: ProblemList,
     _report_invalid(record_type.isna(), data, "record_type", file, "expected crime or incident", problems)
     out["record_type"] = record_type
     for column in ("borough", "ward"):
-        out[column] = _place_names(data, column, file, problems, warnings)
+        out[column] = _place_names(data, column, file, problems, warnings, spellings)
     offence = _text(data["offence_group"])
     _report_invalid(offence == "", data, "offence_group", file, "a value is required", problems)
     out["offence_group"] = _vocabulary(data, "offence_group", offence, _offence_group, OTHER, file, warnings)
@@ -304,7 +368,8 @@ def _drop_duplicate_records(out: pd.DataFrame, file: str, problems: ProblemList)
     versions = repeated.drop_duplicates(compared).groupby("crime_ref").size()
     conflicting = repeated[_contained(repeated["crime_ref"], versions.index[versions > 1].to_series())]
     for ref, rows in conflicting.groupby("crime_ref")["source_row"]:
-        problems.add(file, f"reference {ref} appears on several rows with different values", "crime_ref", rows)
+        problems.add(file, "one reference appears on several rows with different values (the reference is not "
+                           "shown)", "crime_ref", rows)
     identical = out.duplicated(compared, keep="first")
     return out[~identical].reset_index(drop=True), out[identical]
 
@@ -312,9 +377,8 @@ def _drop_duplicate_records(out: pd.DataFrame, file: str, problems: ProblemList)
 def _check_all_allocated_reports_present(allocation, extract, file, problems) -> None:
     missing = ~_contained(allocation["crime_ref"], extract["crime_ref"])
     if missing.any():
-        refs = ", ".join(allocation.loc[missing, "crime_ref"].head(5))
-        problems.add(file, f"{int(missing.sum())} allocated reference(s) are not in the crime extract "
-                           f"(for example {refs})", "crime_ref", allocation.loc[missing, "alloc_row"])
+        problems.add(file, f"{int(missing.sum())} allocated reference(s) are not in the crime extract (the references "
+                           "are not shown)", "crime_ref", allocation.loc[missing, "alloc_row"])
 
 
 def _join(allocation: pd.DataFrame, extract: pd.DataFrame, outcome_definitions: dict) -> pd.DataFrame:
@@ -347,7 +411,9 @@ def _exclusion_log(tables, allocation, extract, alloc_dupes, extract_dupes) -> p
                       "crime_ref": extract_dupes.get("crime_ref", []), "reason": REASON_DUPLICATE_RECORD,
                       "stage": "before randomisation"}),
         pd.DataFrame({"file": alloc_file, "source_row": alloc_dupes.get("alloc_row", []),
-                      "crime_ref": alloc_dupes.get("crime_ref", []), "reason": REASON_DUPLICATE_ALLOCATION,
+                      "crime_ref": alloc_dupes.get("crime_ref", []),
+                      "reason": np.where(alloc_dupes.get("allocation_entries_differ", pd.Series(dtype=bool))
+                                         .astype(bool), REASON_CONFLICTING_ALLOCATION, REASON_DUPLICATE_ALLOCATION),
                       "stage": "allocation log"}),
     ]
     columns = ["file", "source_row", "crime_ref", "reason", "stage"]
@@ -392,8 +458,14 @@ def _warnings(tables, analysis, alloc_dupes, extract_dupes, value_warnings=()) -
             warnings.append(f"{table.name}: dropped columns that could identify a person: "
                             + ", ".join(table.dropped_identifier_columns))
     if len(alloc_dupes):
-        warnings.append(f"{tables['allocation'].name}: {len(alloc_dupes)} reference(s) entered twice with the "
-                        "same arm; each is kept once")
+        differ = alloc_dupes["allocation_entries_differ"].astype(bool)
+        if (~differ).any():
+            warnings.append(f"{tables['allocation'].name}: {int((~differ).sum())} reference(s) entered twice with "
+                            "the same arm, date and random number; each is kept once")
+        if differ.any():
+            warnings.append(f"{tables['allocation'].name}: {int(differ.sum())} entry(ies) repeat a reference in the "
+                            "same arm with another date or random number; the first entry of each is kept and the "
+                            "audit flags them")
     if len(extract_dupes):
         warnings.append(f"{tables['extract'].name}: {len(extract_dupes)} duplicate record(s) of the same report; "
                         "each report is kept once")
@@ -412,8 +484,9 @@ def _warnings(tables, analysis, alloc_dupes, extract_dupes, value_warnings=()) -
 
 
 def _describe(table: InputTable) -> dict:
-    return {"file": table.name, "sha256": table.sha256, "size_bytes": table.size_bytes,
-            "rows": int(len(table.data)), "dropped_identifier_columns": table.dropped_identifier_columns}
+    return {"file": table.name, "sheet": table.sheet, "sheet_reason": table.sheet_reason, "sha256": table.sha256,
+            "size_bytes": table.size_bytes, "rows": int(len(table.data)),
+            "dropped_identifier_columns": table.dropped_identifier_columns}
 
 
 # --- small validators; each adds a problem naming the file, column and rows -------------------
@@ -459,8 +532,12 @@ def _note_special_characters(special: pd.Series, data, column, file, warnings) -
 MAX_PLACE_NAME_CHARACTERS = 100
 
 
-def _place_names(data, column, file, problems, warnings) -> pd.Series:
-    """A borough or ward: free text, one spelling per place, and never personal data."""
+def _place_names(data, column, file, problems, warnings, found: dict | None = None) -> pd.Series:
+    """A borough or ward: free text, one spelling per place, and never personal data.
+
+    The spellings merged go to ``found`` (by column) when given, otherwise into a warning that names
+    no place (a place name may be a person's).
+    """
     values = _text(data[column])
     _report_invalid(values == "", data, column, file, "a value is required", problems)
     too_long = values.str.len() > MAX_PLACE_NAME_CHARACTERS
@@ -472,10 +549,16 @@ def _place_names(data, column, file, problems, warnings) -> pd.Series:
     if special.any():
         _note_special_characters(special, data, column, file, warnings)
     merged, spellings = merge_spellings(values)
-    if spellings:
-        warnings.append(f"{file}, column '{column}': spellings that differ only in capitals were counted as one "
-                        "place: " + _describe_spellings(spellings))
+    if spellings and found is not None:
+        found[column] = (file, spellings)
+    elif spellings:
+        warnings.append(_spelling_warning(file, column, spellings, set()))
     return merged
+
+
+def _spelling_warning(file: str, column: str, spellings: dict, named: set) -> str:
+    return (f"{file}, column '{column}': spellings that differ only in capitals were counted as one place: "
+            + _describe_spellings(spellings, named))
 
 
 def merge_spellings(values: pd.Series) -> tuple[pd.Series, dict[str, list[tuple[str, int]]]]:
@@ -503,10 +586,14 @@ def merge_spellings(values: pd.Series) -> tuple[pd.Series, dict[str, list[tuple[
 MAX_SPELLINGS_SHOWN = 10
 
 
-def _describe_spellings(spellings: dict[str, list[tuple[str, int]]]) -> str:
+def _describe_spellings(spellings: dict[str, list[tuple[str, int]]], named: set) -> str:
+    """The spellings merged, quoted only for the places in ``named`` (held by enough reports to be named)."""
     parts = []
-    for kept, found in sorted(spellings.items())[:MAX_SPELLINGS_SHOWN]:
+    for kept, found in sorted(spellings.items(), key=lambda item: (item[0] not in named, item[0]))[:MAX_SPELLINGS_SHOWN]:
         total = sum(count for _, count in found)
+        if kept not in named:
+            parts.append(f"a place held by too few reports to be named ({len(found)} spellings)")
+            continue
         others = ", ".join(f"'{spelling}' ({count})" for spelling, count in found[1:])
         parts.append(f"'{kept}' ({total} rows) includes {others}")
     if len(spellings) > MAX_SPELLINGS_SHOWN:
@@ -598,10 +685,13 @@ def _date_warnings(analysis, allocation_file, extract_file) -> list[str]:
 
 
 def _report_invalid(mask, data, column, file, expected, problems) -> None:
+    """Name the column and rows of values outside what the contract allows, never the values themselves:
+    any cell can hold a name or an address typed in the wrong column, and the message reaches screens and logs."""
     if mask.any():
-        values = sorted({str(v).strip() for v in data.loc[mask, column]})[:5]
-        shown = ", ".join(f"'{v}'" for v in values)
-        problems.add(file, f"{expected} (found {shown})", column, data.loc[mask, "source_row"])
+        distinct = data.loc[mask, column].astype(str).str.strip().nunique()
+        problems.add(file, f"{expected} ({distinct} other value{'s' if distinct != 1 else ''} found; not shown, since a "
+                           "cell may hold personal data: check these rows in the file)", column,
+                     data.loc[mask, "source_row"])
 
 
 def _dates(data, column, file, problems, *, required=False) -> pd.Series:
@@ -612,6 +702,10 @@ def _dates(data, column, file, problems, *, required=False) -> pd.Series:
     for position, reason in bad.items():
         rows_by_reason.setdefault(reason, []).append(int(data["source_row"].iloc[position]))
     for reason, rows in rows_by_reason.items():
+        if reason == SERIAL_NUMBER:  # one problem for the column, not one per number
+            reason = (f"{len(rows)} value(s) look like Excel serial date numbers (days counted from 30/12/1899: "
+                      "44835 is 01/10/2022), not dates; in the spreadsheet, format the column as dates before "
+                      "saving it as CSV, or write the dates as 2022-10-03 or 03/10/2022")
         problems.add(file, reason, column, rows)
     if required:
         values = data[column]

@@ -15,6 +15,12 @@ _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
 ISO = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}}){_TIME}$")
 DAY_FIRST = re.compile(rf"^(\d{{1,2}})[/.\-](\d{{1,2}})[/.\-](\d{{4}}){_TIME}$")
 TWO_DIGIT_YEAR = re.compile(rf"^\d{{1,2}}[/.\-]\d{{1,2}}[/.\-]\d{{2}}{_TIME}$")
+# A whole number of days (and a fraction for the time) in the range of Excel serial dates from 1990 to
+# 2099: a date cell shown as a number, or a CSV saved from one. A CSV file does not say which of
+# Excel's two date systems counted it, so such a value is refused with this reason, not guessed.
+SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+SERIAL_RANGE = (32874, 73050)  # 01/01/1990 to 31/12/2099, counted from 30/12/1899
+SERIAL_NUMBER = "looks like an Excel serial date number"
 
 
 def parse_date(value: object) -> tuple[pd.Timestamp | None, str | None]:
@@ -36,13 +42,15 @@ def parse_date(value: object) -> tuple[pd.Timestamp | None, str | None]:
     elif match := DAY_FIRST.match(text):
         day, month, year = (int(g) for g in match.groups())
     elif TWO_DIGIT_YEAR.match(text):
-        return None, f"'{text}' has a two-digit year and is ambiguous"
-    else:
-        return None, f"'{text}' is not a date (expected 2022-10-03 or 03/10/2022)"
+        return None, "a date with a two-digit year, which is ambiguous"
+    elif SERIAL.match(text) and SERIAL_RANGE[0] <= float(text) <= SERIAL_RANGE[1]:
+        return None, SERIAL_NUMBER
+    else:  # the value itself is never quoted: a mistyped cell may hold a name or a date of birth
+        return None, "not a date (expected 2022-10-03 or 03/10/2022); the value is not shown"
     try:
         return pd.Timestamp(year=year, month=month, day=day), None
     except ValueError:
-        return None, f"'{text}' is not a real date"
+        return None, "not a real date (no such day or month); the value is not shown"
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, dict[int, str]]:

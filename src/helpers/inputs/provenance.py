@@ -19,18 +19,17 @@ INVENTED = ("charge and positive-outcome counts, every baseline characteristic (
             "victim age and sex, repeat victim, suspect), dates and references are invented")
 
 
-def write_manifest(folder: Path, files: list[Path], *, seed: int, design: dict, calibrated: bool = True) -> Path:
-    """Record the generated files' hashes, so a run can tell them apart from a real extract.
+def manifest_text(files: list[Path], *, seed: int, design: dict, calibrated: bool = True) -> str:
+    """The manifest recording the generated files' hashes, so a run can tell them apart from a real extract.
 
-    ``calibrated`` says whether the design is the published trial's (the shipped data's).
+    ``calibrated`` says whether the design is the published trial's (the shipped data's). The
+    caller writes it beside the files, as ``MANIFEST``.
     """
     manifest = {"generator": "srceval simulate", "seed": seed, "design": design,
                 "files": {Path(f).name: sha256_of(Path(f)) for f in files},
                 "published": PUBLISHED if calibrated else "none: a generated trial with the design recorded here",
                 "invented": INVENTED if calibrated else "every figure"}
-    path = Path(folder) / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return path
+    return json.dumps(manifest, indent=2) + "\n"
 
 
 def data_origin(*inputs: Path) -> dict:
@@ -43,11 +42,20 @@ def data_origin(*inputs: Path) -> dict:
     return {"synthetic": False, "generator": None, "seed": None, "published": None, "invented": None}
 
 
+MAX_MANIFEST_BYTES = 100_000  # the generator's manifest is under 2 KB
+
+
 def _manifest_entry(path: Path) -> dict | None:
+    """The manifest beside ``path`` if it lists the file with its hash; read bounded (a regular file of at
+    most MAX_MANIFEST_BYTES), since anything may lie beside an input."""
+    from helpers.inputs.bounded import BoundedInputError, read_json_file
+
     manifest_path = path.parent / MANIFEST
+    if not manifest_path.exists():
+        return None
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_json_file(manifest_path, what="synthetic manifest", max_bytes=MAX_MANIFEST_BYTES)
         matches = manifest["files"].get(path.name) == sha256_of(path)
-    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+    except (BoundedInputError, OSError, ValueError, KeyError, AttributeError, TypeError):
         return None
     return manifest if matches else None

@@ -15,6 +15,7 @@ calibrated to the published trial, and their manifests say so.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,7 +24,13 @@ import numpy as np
 import pandas as pd
 
 from helpers import config
-from helpers.inputs.provenance import write_manifest
+from helpers.inputs.provenance import MANIFEST, manifest_text
+
+# The largest trial the generator makes: the default input limit of ``srceval run`` (2,000,000 rows),
+# beyond which the extract could not be analysed without raising that limit; every report is held
+# in memory while it is made (about 2 KB each).
+MAX_REPORTS = 2_000_000
+MAX_REPLICATIONS = 100
 
 DEFAULT_SEED = 20221001
 TRIAL_START = pd.Timestamp("2022-10-01")
@@ -74,6 +81,29 @@ class TrialDesign:
     def n(self) -> int:
         return self.n_control + self.n_treatment
 
+    def __post_init__(self):
+        counts = {"n_control": self.n_control, "n_treatment": self.n_treatment,
+                  "incidents_not_randomised": self.incidents_not_randomised,
+                  "crimes_not_randomised": self.crimes_not_randomised, "duplicate_records": self.duplicate_records,
+                  "open_investigations": self.open_investigations}
+        for name, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a whole number of at least 0, not {value!r}")
+        total = self.n + self.incidents_not_randomised + self.crimes_not_randomised + self.duplicate_records
+        if self.n < 2:
+            raise ValueError(f"a trial needs at least 2 randomised reports, not {self.n}")
+        if total > MAX_REPORTS:
+            raise ValueError(f"{total:,} reports in all is more than the generator makes ({MAX_REPORTS:,}, the largest "
+                             "extract srceval run reads without raising its input limits; every report is held in "
+                             "memory while the files are made)")
+        if self.open_investigations > self.n:
+            raise ValueError(f"--open-investigations ({self.open_investigations}) exceeds the {self.n} randomised reports")
+        for name in ("compliance", "control_withdrawal", "complier_withdrawal", "noncomplier_withdrawal",
+                     "control_charge", "treatment_charge", "control_positive", "treatment_positive"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"--{name.replace('_', '-')} is a share and must lie between 0 and 1, not {value!r}")
+
 
 BLOCK_COLUMNS = ("borough", "offence_group", "ward")
 CLUSTER_COLUMNS = ("ward", "borough")
@@ -112,8 +142,8 @@ class Assignment:
             raise ValueError(f"every SRC share must lie between 0 and 1: {', '.join(f'{v:g}' for v in self.shares)}")
         if self.kind == "cluster" and len(self.shares) > 1:
             raise ValueError("a cluster trial takes one share: the share of clusters allocated to SRC")
-        if self.risk_spread < 0 or self.cluster_sd < 0:
-            raise ValueError("the risk spread and the cluster SD cannot be negative")
+        if not (0 <= self.risk_spread <= 1 and 0 <= self.cluster_sd <= 1):  # NaN fails too
+            raise ValueError("the risk spread and the cluster SD must lie between 0 and 1 (shifts of a risk)")
 
 
 def block_names(column: str) -> list[str]:
@@ -141,15 +171,21 @@ class SimulatedTrial:
         return self.design == TrialDesign() and self.assignment == Assignment()
 
     def write(self, folder: Path | str, *, allocation_name="allocation_log.xlsx",
-              extract_name="crime_extract.csv") -> tuple[Path, Path]:
-        """Write the allocation log (.xlsx or .csv) and the crime extract (.csv).
+              extract_name="crime_extract.csv", overwrite: bool = True) -> tuple[Path, Path]:
+        """Write the allocation log (.xlsx or .csv) and the crime extract (.csv), with the manifest.
 
         A blocked or cluster trial also gets ``parameters.yml``: the project's parameters with
-        the design declared, for ``srceval run --params``.
+        the design declared, for ``srceval run --params``. Written through the guarded writer
+        (:mod:`helpers.pipeline.safewrite`); with ``overwrite`` False a folder that already holds one
+        of these files is refused and nothing is written.
         """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        allocation_path, extract_path = folder / allocation_name, folder / extract_name
+        return write_trials([(Path(folder), self)], allocation_name=allocation_name, extract_name=extract_name,
+                            overwrite=overwrite)[0]
+
+    def write_into(self, staging: Path, *, allocation_name: str, extract_name: str) -> list[str]:
+        """Write this trial's files into ``staging`` (a private folder); return their names."""
+        staging.mkdir(parents=True, exist_ok=True)
+        allocation_path, extract_path = staging / allocation_name, staging / extract_name
         if allocation_path.suffix == ".xlsx":
             _write_xlsx(self.allocation, allocation_path)
         else:
@@ -158,11 +194,48 @@ class SimulatedTrial:
         design = asdict(self.design)
         if self.assignment != Assignment():
             design["assignment"] = asdict(self.assignment)
-        write_manifest(folder, [allocation_path, extract_path], seed=self.seed, design=design,
-                       calibrated=self.calibrated)
+        (staging / MANIFEST).write_text(manifest_text([allocation_path, extract_path], seed=self.seed, design=design,
+                                                      calibrated=self.calibrated), encoding="utf-8")
+        names = [allocation_name, extract_name, MANIFEST]
         if self.assignment.kind != "complete":
-            (folder / "parameters.yml").write_text(design_parameters(self.assignment), encoding="utf-8")
-        return allocation_path, extract_path
+            (staging / "parameters.yml").write_text(design_parameters(self.assignment), encoding="utf-8")
+            names.append("parameters.yml")
+        return names
+
+
+SIMULATE_COMMAND = "srceval simulate"
+
+
+def write_trials(trials: list[tuple[Path, "SimulatedTrial"]], *, allocation_name="allocation_log.xlsx",
+                 extract_name="crime_extract.csv", overwrite: bool = False) -> list[tuple[Path, Path]]:
+    """Write each trial into its folder, all below the first folder's common parent, in one guarded call.
+
+    Every file goes through :class:`helpers.pipeline.safewrite.OutputFolder`: the folder locked, no
+    link followed (a link at a destination is replaced, never written through), and, unless
+    ``overwrite``, refused before anything is written when a file the generator would write exists.
+    """
+    from helpers.pipeline.safewrite import OutputFolder, RefusedPath
+
+    folders = [Path(folder).absolute() for folder, _ in trials]
+    root = Path(os.path.commonpath([str(f) for f in folders])) if len(folders) > 1 else folders[0]
+    with OutputFolder(root, command=SIMULATE_COMMAND) as out:
+        staging = out.staging()
+        names = {}
+        for folder, (_, trial) in zip(folders, trials):
+            below = folder.relative_to(root)
+            files = trial.write_into(staging / below, allocation_name=allocation_name, extract_name=extract_name)
+            names[folder] = [(below / name).as_posix() if below.parts else name for name in files]
+        every = [name for listed in names.values() for name in listed]
+        out.check(every)
+        if not overwrite:
+            existing = [out.path(name) for name in every if os.path.lexists(out.path(name))]
+            if existing:
+                shown = ", ".join(str(p) for p in existing[:4]) + (f" and {len(existing) - 4} more" if len(existing) > 4
+                                                                   else "")
+                raise RefusedPath(f"{shown} already exist{'s' if len(existing) == 1 else ''}; nothing was written. "
+                                  "Choose another folder, or give --force to replace the generator's files there.")
+        out.publish(staging)
+    return [(folder / allocation_name, folder / extract_name) for folder in folders]
 
 
 def design_parameters(assignment: Assignment, base: Path | None = None) -> str:

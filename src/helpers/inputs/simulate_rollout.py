@@ -18,6 +18,7 @@ schedule given (a plan written by ``srceval plan-rollout``). Nothing here is rea
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from helpers.inputs.provenance import MANIFEST
 from helpers.inputs.reading import sha256_of
-from helpers.inputs.simulate import BOROUGHS, OFFENCE_GROUPS, STRANDS, _pick
+from helpers.inputs.simulate import BOROUGHS, MAX_REPORTS, OFFENCE_GROUPS, SIMULATE_COMMAND, STRANDS, _pick
 from helpers.methods.stepped_wedge import randomise_order
 
 DEFAULT_SEED = 20230201
@@ -62,10 +63,29 @@ class SimulatedRollout:
     seed: int
     drifting_ward: tuple[str, str]
 
-    def write(self, folder: Path | str, *, schedule: bool = True) -> list[Path]:
-        """Write the extract, the schedule (unless one was given) and the list of wards, with a manifest."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def write(self, folder: Path | str, *, schedule: bool = True, overwrite: bool = False) -> list[Path]:
+        """Write the extract, the schedule (unless one was given) and the list of wards, with a manifest.
+
+        Through :class:`helpers.pipeline.safewrite.OutputFolder`, as ``srceval simulate`` writes a trial:
+        the folder locked, no link followed, and unless ``overwrite`` refused before anything is
+        written when one of these files exists.
+        """
+        from helpers.pipeline.safewrite import OutputFolder, RefusedPath
+
+        with OutputFolder(Path(folder).absolute(), command=SIMULATE_COMMAND) as out:
+            staging = out.staging()
+            names = self.write_into(staging, schedule=schedule)
+            out.check(names)
+            existing = [out.path(name) for name in names if os.path.lexists(out.path(name))]
+            if existing and not overwrite:
+                raise RefusedPath(f"{', '.join(str(p) for p in existing)} already exist"
+                                  f"{'s' if len(existing) == 1 else ''}; nothing was written. Choose another folder, "
+                                  "or give --force to replace the generator's files there.")
+            out.publish(staging)
+            return [out.path(name) for name in names if name != MANIFEST]
+
+    def write_into(self, folder: Path, *, schedule: bool = True) -> list[str]:
+        """Write the files into ``folder`` (a staging folder); return their names, the manifest last."""
         written = [folder / EXTRACT_NAME]
         self.extract.to_csv(written[0], index=False)
         if schedule:
@@ -82,7 +102,7 @@ class SimulatedRollout:
                     "invented": "every figure: wards' go-live dates, reports, delivery, outcomes, the trend and the "
                                 "effect"}
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        return written
+        return [p.name for p in written] + [MANIFEST]
 
 
 def trial_wards() -> pd.DataFrame:

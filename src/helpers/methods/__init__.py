@@ -6,5 +6,5 @@ trial; ``designs`` those of blocked, cluster and Bernoulli designs; ``dispatch``
 them by the declared design. ``audit`` (balance), ``compliance`` (delivery, complier effects),
 ``adjusted`` (Lin and logistic covariate adjustment), ``subgroups``, ``extrapolation``,
 ``economics``, ``pooling`` (meta-analysis of several runs), ``permutation``, ``modelfit`` and
-``disclosure`` (small-cell suppression) serve the stages named after them.
+``disclosure`` (small categories combined for publication) serve the stages named after them.
 """

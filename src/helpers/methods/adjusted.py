@@ -61,12 +61,15 @@ def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigne
     """Risk difference from OLS with centred covariates interacted with treatment (Lin 2013).
 
     The coefficient on treatment is the average effect; HC2 standard errors, which Lin shows
-    are conservative under complete randomisation. Not attempted where an arm has no more
-    reports than the parameters fitted in it (a covariate slope each, and the intercept).
+    are conservative under complete randomisation; the interval and the test on t with n - k
+    degrees of freedom (k the coefficients fitted), as R's ``estimatr::lm_lin`` computes them.
+    Not attempted where an arm has no more reports than the parameters fitted in it (a
+    covariate slope each, and the intercept).
     """
     estimand = "risk_difference_adjusted_lin"
     known, covariates, method, refusal = _prepared(data, outcome, treatment, covariates, estimand,
-                                                   "OLS with centred covariates interacted with treatment, HC2 (Lin 2013)")
+                                                   "OLS with centred covariates interacted with treatment, HC2, t "
+                                                   "interval on n - k df (Lin 2013; as estimatr lm_lin)")
     if refusal:
         return refusal
     centred = covariates - covariates.mean()
@@ -77,10 +80,11 @@ def lin_estimator(data: pd.DataFrame, outcome: str, *, treatment: str = "assigne
     estimate, se = ols_hc2(x, known[outcome].to_numpy(dtype=float), column=1)
     if not (np.isfinite(se) and se > 0):
         return Estimate.not_estimable(outcome, estimand, method, len(known), "the standard error is zero or undefined")
-    critical = stats.norm.ppf(1 - alpha / 2)  # as statsmodels' OLS with cov_type="HC2": a normal interval
+    df = float(x.shape[0] - x.shape[1])  # the residual degrees of freedom, as estimatr's lm_lin
+    critical = stats.t.ppf(1 - alpha / 2, df)
     low, high, reason = truncate_interval(estimate - critical * se, estimate + critical * se, -1.0, 1.0)
     return Estimate(outcome, estimand, estimate, low, high, method, int(len(known)), std_error=se,
-                    p_value=float(2 * stats.norm.sf(abs(estimate / se))), reason=reason)
+                    p_value=float(2 * stats.t.sf(abs(estimate / se), df)), reason=reason, df=df)
 
 
 def ols_hc2(x: np.ndarray, y: np.ndarray, *, column: int) -> tuple[float, float]:
@@ -115,7 +119,8 @@ def logistic_marginal_difference(data: pd.DataFrame, outcome: str, *, treatment:
     """
     estimand = "risk_difference_adjusted_logistic"
     known, covariates, method, refusal = _prepared(data, outcome, treatment, covariates, estimand,
-                                                   "logistic regression, average marginal risk difference, delta method")
+                                                   "logistic regression, average marginal risk difference, delta "
+                                                   "method, normal interval")
     if refusal:
         return refusal
     design = sm.add_constant(pd.concat([known[treatment].astype(float).rename("treatment"), covariates], axis=1))

@@ -72,27 +72,94 @@ def allocation_before_report(data: pd.DataFrame) -> pd.DataFrame:
 def threshold_rule_breaches(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC") -> int | None:
     """Reports whose arm does not follow the documented rule of the random number.
 
-    The rule: a draw below ``threshold`` allocates to ``below``, otherwise to the other arm.
-    None when the log has no random numbers.
+    The rule: a draw below ``threshold`` allocates to ``below``, otherwise to the other arm. Only
+    draws in [0, 1] are checked (:func:`random_numbers_out_of_range` flags the others). None when
+    the log has no random number in [0, 1].
     """
     draws = data["random_number"]
-    if draws.isna().all():
+    usable = draws.notna() & ~_out_of_range(draws)
+    if not usable.any():
         return None
     expected_below = (draws < threshold) == (data["allocation"] == below)
-    return int((~expected_below & draws.notna()).sum())
+    return int((~expected_below & usable).sum())
 
 
-def _covariate_values(data: pd.DataFrame):
-    """Each baseline covariate as (label, level, values, share): an indicator per level, or a number."""
-    for column, level in STRAND_COVARIATES.items():
+def _out_of_range(draws: pd.Series) -> pd.Series:
+    values = draws.astype(float)
+    return values.notna() & ~(np.isfinite(values) & (values >= 0) & (values <= 1))
+
+
+def random_numbers_out_of_range(data: pd.DataFrame) -> pd.DataFrame:
+    """Allocation log entries whose random number is not a draw in [0, 1] (7, -5, infinity): a random
+    number generator's draw lies in [0, 1], so such a number was typed, pasted or computed wrongly."""
+    if "random_number" not in data:
+        return data.iloc[0:0][["allocation_order", "alloc_row"]]
+    return data.loc[_out_of_range(data["random_number"]), ["allocation_order", "alloc_row"]]
+
+
+def allocated_after_outcome(data: pd.DataFrame) -> pd.DataFrame:
+    """Reports allocated after their outcome was recorded: the outcome was known when they were randomised,
+    so they could not have been eligible, and their outcome cannot be an effect of the allocation."""
+    if "outcome_on" not in data:
+        return data.iloc[0:0][["allocation_order", "alloc_row"]]
+    late = data["outcome_on"].notna() & (data["allocated_on"] > data["outcome_on"])
+    return data.loc[late, ["allocation_order", "alloc_row", "source_row"]]
+
+
+def conflicting_entries(data: pd.DataFrame) -> pd.DataFrame:
+    """Reports entered more than once in the allocation log, in the same arm, with different dates or random
+    numbers: which entry records the randomisation is unknown (the first was kept by cleaning)."""
+    if "allocation_entries_differ" not in data:
+        return data.iloc[0:0][["allocation_order", "alloc_row"]]
+    return data.loc[data["allocation_entries_differ"].fillna(False).astype(bool), ["allocation_order", "alloc_row"]]
+
+
+def _rows(frame: pd.DataFrame, column: str = "alloc_row") -> str:
+    from helpers.errors import format_rows
+
+    return format_rows(frame[column].astype(int).tolist())
+
+
+def oddity_flags(out_of_range: pd.DataFrame, after_outcome: pd.DataFrame, conflicting: pd.DataFrame) -> list[str]:
+    """Flags for entries of the allocation log that no randomisation could have produced, each naming its rows."""
+    flags = []
+    if len(out_of_range):
+        flags.append(f"{len(out_of_range)} random number(s) in the allocation log are outside [0, 1] or not finite "
+                     f"(allocation log {_rows(out_of_range)}): a generator's draw lies between 0 and 1, so these were "
+                     "typed or computed wrongly; they are left out of the check of the documented rule.")
+    if len(after_outcome):
+        flags.append(f"{len(after_outcome)} report(s) were allocated after their outcome was recorded (allocation "
+                     f"log {_rows(after_outcome)}; crime extract {_rows(after_outcome, 'source_row')}): the outcome "
+                     "was known when they were randomised, so they cannot have been eligible; check the dates.")
+    if len(conflicting):
+        flags.append(f"{len(conflicting)} report(s) were entered more than once in the allocation log, in the same "
+                     f"arm but with a different date or random number (allocation log {_rows(conflicting)} kept; "
+                     "the other entries are in the exclusion log): which entry records the randomisation is not "
+                     "known; check the log.")
+    return flags
+
+
+def _covariate_values(data: pd.DataFrame, first_strand: bool = False):
+    """Each baseline covariate as (label, level, values, share): an indicator per level, or a number.
+
+    Hate strands are one indicator per strand (a report with several counts under each), or with
+    ``first_strand`` each report's first strand (:data:`~helpers.methods.subgroups.STRAND_RULE`), as
+    the published tables show them: per-strand counts beside first-strand counts would give back
+    how many reports hold each combination of strands.
+    """
+    if first_strand and "primary_strand" in data:
+        values = data["primary_strand"].astype("string").fillna("not recorded")
+        for level in sorted(values.unique()):
+            yield "Hate strand", level, (values == level).astype(float), True
+    for column, level in ({} if first_strand else STRAND_COVARIATES).items():
         if column in data:
             yield "Hate strand", level, data[column].astype(float), True
     for column, label in {**CATEGORICAL_COVARIATES, **BINARY_COVARIATES}.items():
         if column not in data or data[column].isna().all():
             continue
         values = data[column].astype("string").fillna("not recorded")
-        if column in BINARY_COVARIATES:
-            values = values.map({"True": "yes", "False": "no"}).fillna("not recorded")
+        if column in BINARY_COVARIATES:  # true/false as yes/no; a published (grouped) level as it is
+            values = values.replace({"True": "yes", "False": "no"}).fillna("not recorded")
         for level in sorted(values.unique()):
             yield label, level, (values == level).astype(float), True
     for column, label in CONTINUOUS_COVARIATES.items():
@@ -100,17 +167,19 @@ def _covariate_values(data: pd.DataFrame):
             yield label, "mean", data[column].astype(float), False
 
 
-def balance_table(data: pd.DataFrame, *, treatment: str = "assigned", weights: pd.Series | None = None) -> pd.DataFrame:
+def balance_table(data: pd.DataFrame, *, treatment: str = "assigned", weights: pd.Series | None = None,
+                  first_strand: bool = False) -> pd.DataFrame:
     """Baseline covariates by arm with standardised differences (Austin 2009).
 
     Categorical covariates give one row per level (share of reports); continuous ones the mean.
     The standardised difference is (treatment - control) / pooled SD. ``weights`` (one per
     report, see :func:`block_weights`) compare weighted arm means instead: a blocked design's arms
     taken block by block, so that blocks with different SRC shares do not show as imbalance.
+    ``first_strand`` shows each report's first hate strand instead of one row per strand.
     """
     z = data[treatment] == 1
     return pd.DataFrame([_balance_row(label, level, values, z, share=share, weights=weights)
-                         for label, level, values, share in _covariate_values(data)])
+                         for label, level, values, share in _covariate_values(data, first_strand)])
 
 
 def _balance_row(label, level, values: pd.Series, z: pd.Series, *, share: bool,
@@ -282,7 +351,8 @@ def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: in
 
 
 def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str = "SRC", draws: int = 10_000,
-                     seed: int = 0, design: dict | None = None, units: pd.Series | None = None) -> dict:
+                     seed: int = 0, design: dict | None = None, units: pd.Series | None = None,
+                     named: set | None = None, published: pd.DataFrame | None = None) -> dict:
     """Every allocation check, with the flags the report shows.
 
     ``threshold`` and ``below`` state the documented rule of the random number: a draw below
@@ -296,27 +366,75 @@ def allocation_audit(data: pd.DataFrame, *, threshold: float = 0.5, below: str =
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
     periods = {"weekday": allocation_by_period(data, "weekday"), "month": allocation_by_period(data, "month")}
-    balance = balance_table(data)
-    common = balance[balance["n"] >= MIN_LEVEL_COUNT]
+    balance = balance_table(data if published is None else published, first_strand=published is not None)
+    common = balance[balance["n"] >= MIN_LEVEL_COUNT] if len(balance) else balance
     max_smd = float(common["standardised_difference"].abs().max()) if len(common) else None
+    oddities = log_oddities(data)
     return {
         "ratio": ratio, "runs": runs, "omnibus": omnibus,
         "omnibus_randomisation": randomisation_balance_test(data, draws=draws, seed=seed),
         "allocated_before_report": int(len(early)), "threshold_rule_breaches": breaches,
+        **oddities["counts"],
         "by_weekday": periods["weekday"], "by_month": periods["month"],
         "max_abs_standardised_difference": max_smd,
-        "flags": audit_flags(ratio, runs, omnibus, len(early), breaches, periods),
+        "flags": audit_flags(ratio, runs, omnibus, len(early), breaches, periods) + oddities["flags"],
         "balance": balance,
     }
+
+
+def log_oddities(data: pd.DataFrame) -> dict:
+    """Entries of the allocation log that no randomisation produces: counts for results.json, and their flags."""
+    found = (random_numbers_out_of_range(data), allocated_after_outcome(data), conflicting_entries(data))
+    names = ("random_numbers_out_of_range", "allocated_after_outcome", "conflicting_log_entries")
+    return {"counts": {name: int(len(frame)) for name, frame in zip(names, found)}, "flags": oddity_flags(*found)}
 
 
 # --------------------------------------------------------------------------------------------
 # Other designs: simple (Bernoulli), blocked and cluster randomisation
 # --------------------------------------------------------------------------------------------
 
+def _design_columns(design: dict) -> tuple[str, ...]:
+    value = design.get("blocks") or design.get("clusters")
+    return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+
 def _unit_noun(design: dict) -> str:
+    names = _design_columns(design)
     return {"borough": "borough", "ward": "ward", "offence_group": "offence group",
-            "primary_strand": "hate strand"}.get(design.get("blocks") or design.get("clusters"), "unit")
+            "primary_strand": "hate strand"}.get(names[-1] if names else None, "unit")
+
+
+MAX_LABELS_NAMED = 10  # ward labels named in one warning; results.json lists them all
+
+
+def wards_in_several_boroughs(data: pd.DataFrame) -> dict[str, int]:
+    """Ward labels that appear in more than one borough, with how many boroughs each appears in."""
+    if "ward" not in data or "borough" not in data:
+        return {}
+    spread = data.groupby(data["ward"].astype(str))["borough"].nunique()
+    return {str(label): int(n) for label, n in spread[spread > 1].items()}
+
+
+def repeated_label_warning(labels: dict[str, int], design: dict, named: set | None = None) -> str | None:
+    """A warning when the design takes ward labels as units while some label appears in several boroughs.
+
+    A label not in ``named`` (held by too few reports to be named, see :mod:`helpers.methods.disclosure`)
+    is counted, not named: a ward's name may be a person's.
+    """
+    if not labels:
+        return None
+    kind = "clusters" if design.get("clusters") else "blocks"
+    shown = {label: n for label, n in labels.items() if named is None or label in named}
+    parts = [f"'{label}' ({n} boroughs)" for label, n in list(shown.items())[:MAX_LABELS_NAMED]]
+    if len(shown) > MAX_LABELS_NAMED:
+        parts.append(f"{len(shown) - MAX_LABELS_NAMED} more")
+    if len(labels) > len(shown):
+        hidden = len(labels) - len(shown)
+        parts.append(f"{hidden} held by too few reports to be named")
+    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    return (f"{len(labels)} ward label(s) appear in more than one borough: {listed}. The declared design "
+            f"({kind}: ward) takes each label as one ward wherever it appears; if these are different wards that "
+            f"share a name, declare {kind}: [borough, ward] instead.")
 
 
 def _does_not_apply(design: dict, what: str) -> str:
@@ -354,12 +472,24 @@ def cluster_arms(data: pd.DataFrame, units: pd.Series, *, treatment: str = "assi
     return table
 
 
-def cluster_breaches(table: pd.DataFrame, design: dict) -> tuple[list[dict], list[str]]:
-    """Clusters with reports in both arms, and one flag each, by cluster and count (no report's details)."""
+def cluster_breaches(table: pd.DataFrame, design: dict, repeated: dict[str, int] | None = None,
+                     named: set | None = None) -> tuple[list[dict], list[str]]:
+    """Clusters with reports in both arms, and one flag each, by cluster and count (no report's details).
+
+    ``repeated`` maps ward labels found in several boroughs to their number of boroughs: a breached
+    cluster among them is said to be one, since two wards that share a name may be what broke it.
+    A cluster not in ``named`` (too few reports to name, see :mod:`helpers.methods.disclosure`) is
+    listed without its name or counts, and its flags are combined into one.
+    """
     noun = _unit_noun(design)
+    repeated = repeated or {}
     split = table[(table["src"] > 0) & (table["src"] < table["reports"])]
-    breaches, flags = [], []
+    breaches, flags, unnamed = [], [], 0
     for row in split.itertuples(index=False):
+        if named is not None and row.cluster not in named:
+            unnamed += 1
+            breaches.append({"cluster": None, "arm": None, "reports": None, "in_other_arm": None})
+            continue
         if row.arm == "split evenly":
             other, text = row.src, f"{row.src} of its {row.reports} reports are SRC and {row.src} business as usual"
         else:
@@ -370,29 +500,43 @@ def cluster_breaches(table: pd.DataFrame, design: dict) -> tuple[list[dict], lis
                          "in_other_arm": int(other)})
         arm = "" if row.arm == "split evenly" else f", an {row.arm} {noun}" if row.arm == "SRC" else \
             f", a {row.arm} {noun}"
+        shared = (f" The label {row.cluster} appears in {repeated[str(row.cluster)]} boroughs: if these are "
+                  "different wards, declare clusters: [borough, ward]." if str(row.cluster) in repeated else "")
         flags.append(f"Cluster design breached: {noun} {row.cluster}{arm}: {text}. A cluster design allocates "
                      f"every report of a {noun} to the {noun}'s arm, so the cluster estimates are not estimable "
-                     "until the allocation is corrected or explained.")
+                     f"until the allocation is corrected or explained.{shared}")
     if len(flags) > MAX_NAMED:
         flags = flags[:MAX_NAMED] + [f"Cluster design breached in {len(flags) - MAX_NAMED} more {noun}s with reports "
                                      "in both arms (the design section of results.json lists every one)."]
+    if unnamed:
+        flags.append(f"Cluster design breached in {unnamed} {noun if unnamed == 1 else noun + 's'} with too few reports "
+                     f"to be named or counted here (disclosure control): reports of one {noun} are in both arms, so the "
+                     "cluster estimates are not estimable until the allocation is corrected or explained; a table of "
+                     f"the allocation by {noun} in the input files finds {'it' if unnamed == 1 else 'them'}.")
     return breaches, flags
 
 
 MAX_NAMED = 5  # units named in one flag; the design section of results.json lists them all
 
 
-def _one_arm_flag(one_arm: pd.DataFrame, design: dict) -> str:
-    """One flag for the blocks with one arm only, named (no counts: a block may be a ward)."""
+def _one_arm_flag(one_arm: pd.DataFrame, design: dict, named: set | None = None) -> str:
+    """One flag for the blocks with one arm only, named (no counts: a block may be a ward); a block too small
+    to be named (see :mod:`helpers.methods.disclosure`) is counted, not named."""
     noun = _unit_noun(design)
-    named = [f"{row.block} (SRC only)" if row.bau == 0 else f"{row.block} (business as usual only)"
-             for row in one_arm.head(MAX_NAMED).itertuples(index=False)]
-    more = f", and {len(one_arm) - MAX_NAMED} more" if len(one_arm) > MAX_NAMED else ""
-    if len(one_arm) == 1:
-        row = next(one_arm.itertuples(index=False))
+    shown = one_arm if named is None else one_arm[one_arm["block"].isin(named)]
+    hidden = len(one_arm) - len(shown)
+    named_text = [f"{row.block} (SRC only)" if row.bau == 0 else f"{row.block} (business as usual only)"
+                  for row in shown.head(MAX_NAMED).itertuples(index=False)]
+    if hidden:
+        named_text.append(f"{hidden} {noun}{'s' if hidden > 1 else ''} too small to name")
+    more = f", and {len(shown) - MAX_NAMED} more" if len(shown) > MAX_NAMED else ""
+    if len(one_arm) == 1 and not hidden:
+        row = next(shown.itertuples(index=False))
         what = f"{noun} {row.block} has reports in the {'SRC' if row.bau == 0 else 'business-as-usual'} arm only"
+    elif len(one_arm) == 1:
+        what = f"a {noun} too small to name has reports in one arm only"
     else:
-        what = f"{len(one_arm)} {noun}s have reports in one arm only ({'; '.join(named)}{more})"
+        what = f"{len(one_arm)} {noun}s have reports in one arm only ({'; '.join(named_text)}{more})"
     return (f"Blocked design breached: {what}. A blocked design randomises within every block, so such a block "
             "cannot be compared and the blocked estimates are not estimable.")
 
@@ -412,7 +556,7 @@ def cluster_summary(table: pd.DataFrame) -> dict:
     return summary
 
 
-def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series) -> pd.DataFrame:
+def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series, first_strand: bool = False) -> pd.DataFrame:
     """Baseline covariates compared between SRC and BAU clusters: each cluster's share (or mean) is one value.
 
     The unit of randomisation is the cluster, so balance is judged over clusters: the mean of the
@@ -420,7 +564,7 @@ def cluster_balance(data: pd.DataFrame, units: pd.Series, arms: pd.Series) -> pd
     ``arms`` maps a cluster to "SRC" or "BAU" (a cluster split evenly is left out).
     """
     rows = []
-    for label, level, values, _ in _covariate_values(data):
+    for label, level, values, _ in _covariate_values(data, first_strand):
         means = values.groupby(units.to_numpy()).mean()
         arm = means.index.map(arms)
         treated, control = means[arm == "SRC"], means[arm == "BAU"]
@@ -573,19 +717,27 @@ def design_period_test(data: pd.DataFrame, period: str, design: dict, units: pd.
 
 
 def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, threshold: float, below: str,
-                  draws: int, seed: int) -> dict:
+                  draws: int, seed: int, named: set | None = None, published: pd.DataFrame | None = None) -> dict:
     """The allocation checks of a simple, blocked or cluster design (see the module's docstring)."""
     assignment = design["assignment"]
     early = allocation_before_report(data)
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
-    checks: dict = {"assignment": assignment, "column": design.get("blocks") or design.get("clusters")}
+    shown, first = (data, False) if published is None else (published, True)  # what the balance tables show
+    names = _design_columns(design)
+    checks: dict = {"assignment": assignment, "column": names[-1] if names else None, "columns": list(names),
+                    "warnings": []}
     extra_flags: list[str] = []
+    repeated = wards_in_several_boroughs(data) if "ward" in names and "borough" not in names else {}
+    if repeated:
+        # only labels held by enough reports to be named; the warning counts the others
+        checks["wards_in_several_boroughs"] = {k: v for k, v in repeated.items() if named is None or k in named}
+        checks["warnings"].append(repeated_label_warning(repeated, design, named))
     if assignment == "simple":
         ratio = ratio_test(data, share=float(design["probability"]))
         runs, omnibus = runs_test(data), omnibus_balance_test(data)
         omnibus_randomisation = randomisation_balance_test(data, draws=draws, seed=seed)
         periods = {"weekday": allocation_by_period(data, "weekday"), "month": allocation_by_period(data, "month")}
-        balance = balance_table(data)
+        balance = balance_table(shown, first_strand=first)
         flagged_balance = omnibus
     else:
         if units is None:
@@ -604,20 +756,21 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
         if assignment == "blocked":
             shares = block_shares(data, units)
             weights = block_weights(data["assigned"], units)
-            balance = balance_table(data, weights=weights)
+            balance = balance_table(shown, weights=weights, first_strand=first)
             one_arm = shares[(shares["src"] == 0) | (shares["bau"] == 0)]
             if len(one_arm):
-                extra_flags.append(_one_arm_flag(one_arm, design))
-            checks.update(blocks=shares, blocks_with_one_arm=[str(b) for b in one_arm["block"]],
+                extra_flags.append(_one_arm_flag(one_arm, design, named))
+            checks.update(blocks=shares, blocks_with_one_arm=[str(b) for b in one_arm["block"]
+                                                              if named is None or b in named],
                           share_range=[float(shares["share"].min()), float(shares["share"].max())],
                           balance_method="arm means weighted block by block (each block's arms weighted to the "
                                          "block's size), so that blocks with different SRC shares do not show as "
                                          "imbalance; blocks with one arm only are left out")
         else:
             table = cluster_arms(data, units)
-            found, extra_flags = cluster_breaches(table, design)
-            balance = balance_table(data)
-            by_cluster = cluster_balance(data, units, table.set_index("cluster")["arm"])
+            found, extra_flags = cluster_breaches(table, design, repeated, named)
+            balance = balance_table(shown, first_strand=first)
+            by_cluster = cluster_balance(shown, units, table.set_index("cluster")["arm"], first_strand=first)
             shown = by_cluster["standardised_difference"].dropna().abs()
             checks.update(clusters=cluster_summary(table), breaches=found, cluster_balance=by_cluster,
                           max_abs_cluster_standardised_difference=float(shown.max()) if len(shown) else None,
@@ -626,12 +779,14 @@ def _design_audit(data: pd.DataFrame, design: dict, units: pd.Series | None, *, 
     common = balance[balance["n"] >= MIN_LEVEL_COUNT] if len(balance) else balance
     max_smd = float(common["standardised_difference"].abs().max()) if len(common) else None
     checks["flags"] = extra_flags
+    oddities = log_oddities(data)
     return {
         "ratio": ratio, "runs": runs, "omnibus": omnibus, "omnibus_randomisation": omnibus_randomisation,
-        "allocated_before_report": int(len(early)), "threshold_rule_breaches": breaches,
+        "allocated_before_report": int(len(early)), "threshold_rule_breaches": breaches, **oddities["counts"],
         "by_weekday": periods["weekday"], "by_month": periods["month"],
         "max_abs_standardised_difference": max_smd,
-        "flags": audit_flags(ratio, runs, flagged_balance, len(early), breaches, periods) + extra_flags,
+        "flags": audit_flags(ratio, runs, flagged_balance, len(early), breaches, periods) + extra_flags
+        + oddities["flags"],
         "balance": balance, "design": checks,
     }
 

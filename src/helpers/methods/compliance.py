@@ -1,7 +1,8 @@
 """Stage 3: who received the contact, where, when and how.
 
 Delivery in the SRC arm is the trial's known weakness; contamination is a BAU report that
-got a contact anyway. Tables below borough level go through disclosure control.
+got a contact anyway. Its tables are computed on the characteristics' published levels
+(:mod:`helpers.methods.disclosure`).
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.stats.proportion import proportion_confint
 
-from helpers.methods import disclosure
 from helpers.methods.estimation import risk_difference
 from helpers.methods.modelfit import NotEstimable, fit_logit, independent_columns
 
@@ -70,24 +70,6 @@ def delivery_by(data: pd.DataFrame, by: str | list[str], *, treatment: str = "as
     table = src.groupby(keys, observed=True)[received].agg(allocated="size", received="sum").reset_index()
     table["rate"] = table["received"] / table["allocated"]
     return table.rename(columns={keys[-1]: "group"})
-
-
-def delivery_by_strand(data: pd.DataFrame, strands: dict[str, str], *, treatment: str = "assigned",
-                       received: str = "received") -> pd.DataFrame:
-    """Delivery by hate strand; a report with two strands counts in both."""
-    src = data[data[treatment] == 1]
-    rows = [{"group": label, "allocated": int(src[column].sum()),
-             "received": int(src.loc[src[column] == 1, received].sum())}
-            for column, label in strands.items() if column in src and src[column].sum() > 0]
-    table = pd.DataFrame(rows, columns=["group", "allocated", "received"])
-    table["rate"] = table["received"] / table["allocated"]
-    return table
-
-
-def suppress_small_counts(table: pd.DataFrame, columns: list[str], *, threshold: int = 5,
-                          total: str | None = None, group: str | None = None) -> pd.DataFrame:
-    """Statistical disclosure control of a delivery table (see :mod:`helpers.methods.disclosure`)."""
-    return disclosure.suppress(table, columns, threshold=threshold, total=total, group=group)
 
 
 def contact_timing(data: pd.DataFrame, *, received: str = "received") -> dict:
@@ -184,4 +166,4 @@ def biased_comparisons(data: pd.DataFrame, outcome: str, *, alpha: float = 0.05)
 
 
 def _relabel(estimate, estimand: str, method: str):
-    return replace(estimate, estimand=estimand, method=method)
+    return replace(estimate, estimand=estimand, method=f"{method}; {estimate.method}")

@@ -66,7 +66,7 @@ def _t_estimate(outcome: str, estimand: str, estimate: float, se: float, df: flo
     p_value = float(2 * stats.t.sf(abs(estimate / se), df)) if se > 0 else None
     return Estimate(outcome, estimand, float(estimate), float(estimate - critical * se),
                     float(estimate + critical * se), method, int(n), std_error=float(se), p_value=p_value,
-                    reason=reason)
+                    reason=reason, df=float(df))
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,13 +56,30 @@ NAMES = {"complete": "complete randomisation of reports", "simple": "simple (Ber
 CHUNK_CELLS = 5_000_000
 
 
+def columns(design: dict) -> tuple[str, ...]:
+    """The columns whose values, together, are the design's blocks or clusters (outermost first); empty for none.
+
+    ``clusters: ward`` is ``("ward",)``: each ward label is one unit, wherever it appears;
+    ``clusters: [borough, ward]`` is ``("borough", "ward")``: a ward within its borough.
+    """
+    value = design.get("blocks") or design.get("clusters")
+    return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+
 def column(design: dict) -> str | None:
-    """The column of the design's blocks or clusters, or None."""
-    return design.get("blocks") or design.get("clusters")
+    """The column of the design's blocks or clusters (the innermost of a nested list), or None."""
+    names = columns(design)
+    return names[-1] if names else None
 
 
 def noun(design: dict, plural: bool = False) -> str:
     return NOUNS.get(column(design), ("unit", "units"))[plural]
+
+
+def nesting(design: dict) -> str:
+    """How the units are named, for a sentence: '' for one column, ' within borough' for [borough, ward]."""
+    outer = columns(design)[:-1]
+    return "".join(f" within {NOUNS.get(name, (name,))[0]}" for name in reversed(outer))
 
 
 def not_valid(design: dict, why: str) -> str:
@@ -70,24 +87,32 @@ def not_valid(design: dict, why: str) -> str:
 
 
 def units(data: pd.DataFrame, design: dict) -> pd.Series | None:
-    """Each report's block or cluster: the design column's value; a ward is taken within its borough.
+    """Each report's block or cluster, as the design declares it.
+
+    One column: its values as written (``clusters: ward`` takes each ward label as one unit, in
+    whatever borough it appears). A list of columns: their values joined, outermost first
+    (``[borough, ward]``: "Merton / W01" and "Sutton / W01" are two units).
 
     Raises
     ------
     InputError
-        The column is absent or blank in some rows (the input contract requires it, so only a
+        A column is absent or blank in some rows (the input contract requires it, so only a
         table built some other way gets here).
     """
-    name = column(design)
-    if name is None:
+    names = columns(design)
+    if not names:
         return None
-    values = data[name].astype("string") if name in data else None
-    if values is None or values.isna().any() or (values.str.strip() == "").any():
-        raise InputError([Problem("analysis table", f"a {design['assignment']} design needs '{name}' recorded for "
-                                                    "every report, and it is missing or blank in some", name)])
-    if name == "ward":  # ward names repeat across boroughs in some forces
-        values = data["borough"].astype("string") + " / " + values
-    return values.astype(str).rename(UNIT)
+    parts = []
+    for name in names:
+        values = data[name].astype("string") if name in data else None
+        if values is None or values.isna().any() or (values.str.strip() == "").any():
+            raise InputError([Problem("analysis table", f"a {design['assignment']} design needs '{name}' recorded "
+                                                        "for every report, and it is missing or blank in some", name)])
+        parts.append(values)
+    combined = parts[0]
+    for values in parts[1:]:
+        combined = combined + " / " + values
+    return combined.astype(str).rename(UNIT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,7 +132,7 @@ def outcome_estimates(data: pd.DataFrame, outcome: str, *, design: dict, codes: 
         data, outcome, codes=codes, alpha=alpha, draws=draws, seed=seed, target_power=target_power,
         direction=direction, plan=plan)
     assignment = design["assignment"]
-    entry["design"] = {"assignment": assignment, "column": column(design)}
+    entry["design"] = {"assignment": assignment, "column": column(design), "columns": list(columns(design))}
     exact_method = "Fisher's exact test"
     if assignment in ("complete", "simple"):
         planned = plan["covariates"]["columns"]
@@ -134,7 +159,20 @@ def outcome_estimates(data: pd.DataFrame, outcome: str, *, design: dict, codes: 
         "complier_average_causal_effect": _method(cace), "complier_relative_risk_reduction": _method(rrr),
         "adjusted_lin": _method(lin), "adjusted_logistic": _method(logistic),
         "power": entry["power"].get("method")}
+    _credit_only_with_delivery(entry, estimation.delivery_contrast(data))
     return entry, [rr, rd, cace, rrr, lin, logistic, *biased]
+
+
+def _credit_only_with_delivery(entry: dict, contrast: dict) -> None:
+    """No probability that SRC helps when the allocation did not change delivery (see
+    :func:`estimation.delivery_contrast`): a difference between the arms is then not an effect of SRC."""
+    if contrast["identified"] is not False:
+        return
+    reason = f"not estimable: {contrast['reason']}"
+    for key in ("bayesian", "bayesian_sceptical"):
+        entry["itt"][key] = {**entry["itt"][key], "probability_of_reduction": None,
+                             "probability_of_relative_reduction_at_least": None, "reason": reason}
+    entry["notes"]["itt.bayesian"] = reason
 
 
 def _method(estimate: Estimate) -> str:
@@ -328,8 +366,13 @@ def _plain_difference(values: np.ndarray | pd.Series, known: pd.DataFrame) -> fl
 
 
 def mantel_haenszel_odds_ratio(known: pd.DataFrame, outcome: str, *, alpha: float = 0.05) -> Estimate:
-    """Odds ratio common to the blocks (Mantel & Haenszel), Robins-Breslow-Greenland interval, CMH test."""
-    method = "Mantel-Haenszel odds ratio, Robins-Breslow-Greenland variance (statsmodels StratifiedTable)"
+    """Odds ratio common to the blocks (Mantel & Haenszel), Robins-Breslow-Greenland interval, CMH test.
+
+    The p-value is the Cochran-Mantel-Haenszel test's (chi-squared on 1 df, no continuity
+    correction); its statistic is given as the signed square root of the chi-squared, a z.
+    """
+    method = ("Mantel-Haenszel odds ratio, Robins-Breslow-Greenland variance; Cochran-Mantel-Haenszel test "
+              "(statsmodels StratifiedTable)")
     n = len(known)
     y, z = known[outcome].astype(int).to_numpy(), known["assigned"].to_numpy(dtype=int)
     tables = []
@@ -348,8 +391,10 @@ def mantel_haenszel_odds_ratio(known: pd.DataFrame, outcome: str, *, alpha: floa
                                       "the cells of the block tables leave the common odds ratio at 0 or unbounded")
     table = StratifiedTable(tables)
     low, high = table.oddsratio_pooled_confint(alpha=alpha)
+    test = table.test_null_odds(correction=False)
+    signed_root = float(np.sign(np.log(table.oddsratio_pooled)) * np.sqrt(test.statistic))
     return Estimate(outcome, "odds_ratio", float(table.oddsratio_pooled), float(low), float(high), method, n,
-                    std_error=float(table.logodds_pooled_se), p_value=float(table.test_null_odds().pvalue))
+                    std_error=float(table.logodds_pooled_se), p_value=float(test.pvalue), statistic=signed_root)
 
 
 def blocked_complier_effect(known: pd.DataFrame, outcome: str, *, alpha: float = 0.05) -> Estimate:
@@ -387,7 +432,8 @@ def blocked_complier_effect(known: pd.DataFrame, outcome: str, *, alpha: float =
     critical = (residual.conf_high - residual.estimate) / residual.std_error
     df = _df_of(critical, alpha)
     return _bounded(Estimate(outcome, estimand, float(effect), effect - critical * se, effect + critical * se, method,
-                             n, std_error=float(se), p_value=float(2 * stats.t.sf(abs(effect / se), df))))
+                             n, std_error=float(se), p_value=float(2 * stats.t.sf(abs(effect / se), df)),
+                             df=None if np.isinf(df) else df))
 
 
 def blocked_complier_means(known: pd.DataFrame, outcome: str) -> dict:
@@ -489,7 +535,7 @@ def cluster_risk_ratio(known: pd.DataFrame, outcome: str, *, alpha: float = 0.05
     critical = stats.t.ppf(1 - alpha / 2, df)
     return Estimate(outcome, "risk_ratio", float(np.exp(log_ratio)), float(np.exp(log_ratio - critical * se)),
                     float(np.exp(log_ratio + critical * se)), method, n, std_error=se,
-                    p_value=float(2 * stats.t.sf(abs(log_ratio) / se, df)))
+                    p_value=float(2 * stats.t.sf(abs(log_ratio) / se, df)), df=float(df))
 
 
 def cluster_power(known: pd.DataFrame, outcome: str, effect: Estimate, *, alpha: float, target_power: float,
@@ -650,7 +696,8 @@ def lin_by_design(frame: pd.DataFrame, outcome: str, design: dict, *, covariates
     estimand = "risk_difference_adjusted_lin"
     known = frame[frame[outcome].notna()]
     blocked = design["assignment"] == "blocked"
-    method = ("OLS with centred covariates and block indicators interacted with treatment, HC2 (Lin 2013)" if blocked
+    method = ("OLS with centred covariates and block indicators interacted with treatment, HC2, t interval on "
+              "n - k df (Lin 2013; as estimatr lm_lin)" if blocked
               else "OLS with centred covariates interacted with treatment (Lin 2013), CR2 cluster-robust standard "
                    "error, Bell-McCaffrey df")
     if known.empty:
@@ -678,44 +725,45 @@ def lin_by_design(frame: pd.DataFrame, outcome: str, design: dict, *, covariates
                                keep=("treatment",))
     x = sm.add_constant(x, has_constant="add")
     y = known[outcome].astype(float)
-    if blocked:
-        fit = sm.OLS(y, x).fit(cov_type="HC2")
+    if blocked:  # t on the residual df, as estimatr's lm_lin (statsmodels' robust default would be normal)
+        fit = sm.OLS(y, x).fit(cov_type="HC2", use_t=True)
         estimate, se = float(fit.params["treatment"]), float(fit.bse["treatment"])
         low, high = (float(v) for v in fit.conf_int(alpha=alpha).loc["treatment"])
-        p_value = float(fit.pvalues["treatment"])
+        p_value, df = float(fit.pvalues["treatment"]), float(fit.df_resid)
     else:
         matrix = x.to_numpy(dtype=float)
         beta = np.linalg.lstsq(matrix, y.to_numpy(), rcond=None)[0]
         variance, df = designs.cr2_variance(matrix, y.to_numpy() - matrix @ beta, known[UNIT].to_numpy())
         k = list(x.columns).index("treatment")
         estimate, se = float(beta[k]), float(np.sqrt(variance[k, k]))
-        critical = stats.t.ppf(1 - alpha / 2, df[k])
+        df = float(df[k])
+        critical = stats.t.ppf(1 - alpha / 2, df)
         low, high = estimate - critical * se, estimate + critical * se
-        p_value = float(2 * stats.t.sf(abs(estimate / se), df[k])) if se > 0 else None
+        p_value = float(2 * stats.t.sf(abs(estimate / se), df)) if se > 0 else None
     if not (np.isfinite(se) and se > 0):
         return Estimate.not_estimable(outcome, estimand, method, len(known), "the standard error is zero or undefined")
     return _bounded(Estimate(outcome, estimand, estimate, low, high, method, len(known), std_error=se,
-                             p_value=p_value))
+                             p_value=p_value, df=df))
 
 
 # --------------------------------------------------------------------------------------------
 # Subgroups and the design section of results.json
 # --------------------------------------------------------------------------------------------
 
-def valid_subgroups(columns: list[str], design: dict) -> tuple[list[str], list[dict]]:
+def valid_subgroups(wanted: list[str], design: dict) -> tuple[list[str], list[dict]]:
     """The plan's subgroup columns the design supports, and a line for each it does not."""
     assignment = design["assignment"]
     if assignment in ("complete", "simple"):
-        return list(columns), []
+        return list(wanted), []
     if assignment == "blocked":
-        kept = [c for c in columns if c == design["blocks"]]
+        kept = [c for c in wanted if (c,) == columns(design)]
         why = ("within such a subgroup, reports come from blocks with different SRC shares and the subgroup "
                "comparison does not weight them")
     else:
         kept = []
         why = (f"the subgroup intervals and interaction test take reports as independent, while whole "
                f"{noun(design, True)} were randomised")
-    return kept, [{"analysis": f"subgroups by {c}", "reason": not_valid(design, why)} for c in columns if c not in kept]
+    return kept, [{"analysis": f"subgroups by {c}", "reason": not_valid(design, why)} for c in wanted if c not in kept]
 
 
 def describe(design: dict, data: pd.DataFrame, primary: dict | None = None, breaches: int = 0) -> str:
@@ -734,16 +782,18 @@ def describe(design: dict, data: pd.DataFrame, primary: dict | None = None, brea
         low, high = float(share.min()), float(share.max())
         shares = (f"with SRC shares from {low:.0%} to {high:.0%}: allocation shares differed by block"
                   if high - low > 0.05 else f"with about the same SRC share ({share.mean():.0%}) in every block")
-        return (f"Blocked by {noun(design)}: reports were randomised within each of {len(share)} "
+        return (f"Blocked by {noun(design)}{nesting(design)}: reports were randomised within each of {len(share)} "
                 f"{noun(design, True)}, {shares}; effects are block-weighted (each {noun(design)}'s difference "
                 "weighted by its number of reports), not a comparison of the arms' pooled risks.")
-    treated = int((share > 0.5).sum())
-    text = (f"Cluster-randomised by {noun(design)}: whole {noun(design, True)} were allocated ({treated} to SRC, "
-            f"{len(share) - treated} to business as usual), every report following its {noun(design)}; intervals and "
-            f"tests allow for reports of the same {noun(design)} being alike (CR2 standard errors with Bell-McCaffrey "
-            f"degrees of freedom; randomisation tests re-randomise whole {noun(design, True)})")
+    # the units randomised: each wholly in one arm; a unit with reports in both arms is a breach, counted apart
+    treated, control = int((share == 1).sum()), int((share == 0).sum())
+    text = (f"Cluster-randomised by {noun(design)}{nesting(design)}: whole {noun(design, True)} were allocated "
+            f"({treated} to SRC, {control} to business as usual), every report following its {noun(design)}; "
+            f"intervals and tests allow for reports of the same {noun(design)} being alike (CR2 standard errors with "
+            f"Bell-McCaffrey degrees of freedom; randomisation tests re-randomise whole {noun(design, True)})")
     if primary is not None and primary.get("intracluster_correlation") is not None:
-        text += (f"; for withdrawal the intra-cluster correlation is {primary['intracluster_correlation']:.3f} and the "
+        icc = f"{primary['intracluster_correlation']:.3f}".replace("-0.000", "0.000")  # no "-0.000" for a tiny one
+        text += (f"; for withdrawal the intra-cluster correlation is {icc} and the "
                  f"design effect {primary['design_effect']:.2f}")
     if breaches:
         text += (f". {breaches} {noun(design) if breaches == 1 else noun(design, True)} had reports in both arms, "
@@ -763,6 +813,7 @@ def design_result(design: dict, data: pd.DataFrame, outcomes: dict, primary: str
     return {
         "assignment": design["assignment"], "name": NAMES[design["assignment"]],
         "blocks": design.get("blocks"), "clusters": design.get("clusters"), "column": column(design),
+        "columns": list(columns(design)),
         "probability": design["probability"] if design["assignment"] == "simple" else None,
         "units": None if key is None else int(key.nunique()),
         "description": describe(design, data, entry, breaches),

@@ -49,26 +49,55 @@ def cost_per_prevented(cost: float, prevented: float | None, interval: list) -> 
     return cost / prevented, [lower, upper]
 
 
-def economics(attrition: dict, force: dict, compliance: dict, assumptions: dict) -> dict:
-    """The results.json ``economics`` section: delivering SRC to every victim in the force for a year."""
+METHOD = "every victim offered SRC and reached; prevented withdrawals from the complier estimate"
+
+
+def not_estimable(force: dict, assumptions: dict, reason: str) -> dict:
+    """The ``economics`` section with no figure, and why (no contact delivered, no contact mode recorded)."""
+    return {"hours_per_year": None, "cost_per_year": None, "cost_per_prevented_withdrawal": None,
+            "cost_per_prevented_withdrawal_ci": [None, None], "upper_bound_unbounded": None,
+            "victims_per_year": force["hate_crimes"], "phone_share": None, "minutes_per_contact": None,
+            "blended_hourly_cost": blended_hourly_cost(assumptions), "assumptions": assumptions, "method": METHOD,
+            "reason": f"not estimable: {reason}"}
+
+
+def economics(attrition: dict, force: dict, compliance: dict, assumptions: dict, *,
+              not_an_effect: str | None = None) -> dict:
+    """The results.json ``economics`` section: delivering SRC to every victim in the force for a year.
+
+    With no contact delivered there is no mix of calls and visits to cost, and no effect to set against
+    the cost (``not_an_effect`` says why): every figure is then not estimable, with the reason.
+    ``upper_bound_unbounded`` is True when the cost per prevented withdrawal has no upper limit, False
+    when it has one, and None when there is no cost per prevented withdrawal at all.
+    """
     modes = compliance["contact_modes"]
     delivered = sum(modes.values())
-    phone_share = modes.get("phone", 0) / delivered if delivered else 1.0
+    if not_an_effect or not delivered:
+        return not_estimable(force, assumptions, not_an_effect or "no contact was delivered, so the trial gives no "
+                                                                   "mix of calls and visits to cost")
+    phone_share = modes.get("phone", 0) / delivered
     costs = delivery_cost(force["hate_crimes"], 1.0, assumptions, phone_share)
     per_prevented, interval = cost_per_prevented(costs["cost_per_year"], force["prevented"]["full_compliance"],
                                                  force["prevented"]["full_compliance_ci"])
-    return {
+    result = {
         **costs,
         "cost_per_prevented_withdrawal": per_prevented,
         "cost_per_prevented_withdrawal_ci": interval,
-        "upper_bound_unbounded": interval[1] is None and per_prevented is not None,
+        "upper_bound_unbounded": None if per_prevented is None else interval[1] is None,
         "victims_per_year": force["hate_crimes"],
         "phone_share": phone_share,
         "minutes_per_contact": minutes_per_contact(assumptions, phone_share),
         "blended_hourly_cost": blended_hourly_cost(assumptions),
         "assumptions": assumptions,
-        "method": "every victim offered SRC and reached; prevented withdrawals from the complier estimate",
+        "method": METHOD,
     }
+    if per_prevented is None:
+        prevented = force["prevented"]["full_compliance"]
+        result["reason"] = ("not estimable: " + ("the complier estimate is not estimable, so there is no prevented "
+                                                 "withdrawal to cost" if prevented is None else
+                                                 "the complier estimate prevents no withdrawals (it is no change or "
+                                                 "an increase), so no cost buys one"))
+    return result
 
 
 def cost_curve(attrition: dict, force: dict, assumptions: dict, phone_share: float,

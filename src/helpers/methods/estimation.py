@@ -93,11 +93,13 @@ def risk_ratio(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned",
 def risk_difference(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", alpha: float = 0.05) -> Estimate:
     """Risk difference (treatment - control) with Newcombe's hybrid score interval.
 
-    Newcombe (1998), method 10: combines the two arms' Wilson intervals; the p-value is the
-    score test's (Miettinen & Nurminen 1985).
+    Newcombe (1998), method 10: combines the two arms' Wilson intervals; the p-value and its
+    statistic are the score test's (Miettinen & Nurminen 1985). ``std_error`` is the unpooled
+    (Wald) standard error of the difference, given for reference: neither the interval nor the
+    test uses it.
     """
     c = TwoByTwo.from_data(data, outcome, treatment)
-    method = "Newcombe hybrid score interval (Newcombe 1998)"
+    method = "Newcombe hybrid score interval (Newcombe 1998); score test (Miettinen & Nurminen 1985)"
     if c.empty_arm:
         return Estimate.not_estimable(outcome, "risk_difference", method, c.n, c.empty_arm)
     low, high = confint_proportions_2indep(c.treatment_events, c.treatment_n, c.control_events, c.control_n,
@@ -105,23 +107,27 @@ def risk_difference(data: pd.DataFrame, outcome: str, *, treatment: str = "assig
     rd = c.treatment_risk - c.control_risk
     se = np.sqrt(c.treatment_risk * (1 - c.treatment_risk) / c.treatment_n
                  + c.control_risk * (1 - c.control_risk) / c.control_n)
+    score, p_value = _score_test(c)
     return Estimate(outcome, "risk_difference", rd, max(-1.0, low), min(1.0, high), method, c.n,
-                    std_error=se if se > 0 else None, p_value=_score_test_p(c))
+                    std_error=se if se > 0 else None, p_value=p_value, statistic=score)
 
 
-def _score_test_p(c: TwoByTwo) -> float:
-    """Two-sided score test of equal risks (Miettinen & Nurminen 1985); 1 when no report varies.
+def _score_test(c: TwoByTwo) -> tuple[float, float]:
+    """Two-sided score test of equal risks (Miettinen & Nurminen 1985): its z statistic and p-value;
+    (0, 1) when no report varies.
 
     With no events at all, or events in every report, the data cannot tell the arms apart: the
     score statistic is 0/0 and the p-value is 1, as Fisher's exact test gives.
     """
     events = c.treatment_events + c.control_events
     if events in (0, c.n):
-        return 1.0
+        return 0.0, 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         test = test_proportions_2indep(c.treatment_events, c.treatment_n, c.control_events, c.control_n,
                                        method="score", compare="diff")
-    return float(test.pvalue) if np.isfinite(test.pvalue) else 1.0
+    if not (np.isfinite(test.pvalue) and np.isfinite(test.statistic)):
+        return 0.0, 1.0
+    return float(test.statistic), float(test.pvalue)
 
 
 def odds_ratio(data: pd.DataFrame, outcome: str, *, treatment: str = "assigned", alpha: float = 0.05) -> Estimate:
@@ -209,6 +215,39 @@ def _complier_means(y, z, d) -> dict:
     return {"compliance": float(compliance), "treated": float(treated), "untreated": float(untreated)}
 
 
+EXCLUSION_RESTRICTION = ("the allocation can change withdrawal only through the contact (the exclusion restriction), "
+                         "so a difference between the arms is then chance, or an effect of the allocation itself "
+                         "(a referral flag, say), not of SRC")
+
+
+def delivery_contrast(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received") -> dict:
+    """Whether the allocation changed who received the contact: what makes any difference between the arms
+    an effect of the contact.
+
+    When the contact reached no more victims in the SRC arm than under business as usual (none at
+    all, say), the allocation did not change delivery, and under the exclusion restriction
+    (Angrist, Imbens & Rubin 1996) the contact cannot have caused a difference between the arms:
+    every figure that credits SRC with one (its probability of benefit, prevented withdrawals, the
+    cost per prevented withdrawal, the complier effects) is then not estimable, with ``reason``.
+    ``identified`` is None when an arm is empty (every comparison is not estimable then anyway).
+    """
+    z, d = data[treatment].to_numpy(dtype=int), data[received].to_numpy(dtype=int)
+    treated, control = d[z == 1], d[z == 0]
+    result = {"identified": None, "reason": None, "delivery": None, "assumption": EXCLUSION_RESTRICTION,
+              "allocated": {"treatment": int(len(treated)), "control": int(len(control))},
+              "received": {"treatment": int(treated.sum()), "control": int(control.sum())}}
+    if not len(treated) or not len(control):
+        return result
+    if treated.sum() == 0 and control.sum() == 0:
+        why = f"no victim received the contact (none of the {len(treated)} allocated to SRC)"
+    elif treated.mean() <= control.mean():
+        why = (f"the contact was delivered no more often in the SRC arm ({treated.sum()} of {len(treated)}) than "
+               f"under business as usual ({control.sum()} of {len(control)})")
+    else:
+        return {**result, "identified": True}
+    return {**result, "identified": False, "delivery": why, "reason": f"{why}; {EXCLUSION_RESTRICTION}"}
+
+
 def _instrument_problem(z: np.ndarray, d: np.ndarray) -> str | None:
     """Why the allocation cannot instrument the contact on these data, or None."""
     if min((z == 1).sum(), (z == 0).sum()) < 2:
@@ -256,7 +295,7 @@ def complier_average_causal_effect(data: pd.DataFrame, outcome: str, *, treatmen
                                       "the interval collapses onto the edge of the parameter space")
     p_value = float(2 * stats.t.sf(abs(estimate / se), n - 2))
     return Estimate(outcome, "complier_average_causal_effect", estimate, low, high, method, n, std_error=se,
-                    p_value=p_value, reason=reason)
+                    p_value=p_value, reason=reason, df=float(n - 2))
 
 
 def _iv_hc2(y: np.ndarray, d: np.ndarray, z: np.ndarray) -> tuple[float, float]:
@@ -360,9 +399,10 @@ def power_analysis(control_risk: float, n_treatment: int, n_control: int, *, alp
     """The design questions: the smallest effect this trial could detect, and the size a trial needs.
 
     By Cohen's arcsine effect size h = 2 asin sqrt(p1) - 2 asin sqrt(p0), whose variance is
-    1/n1 + 1/n0 (Cohen 1988, unequal arms). Returns the smallest reduction in risk (percentage
-    points below ``control_risk``) detectable with ``target_power`` at the trial's own arm
-    sizes, two-sided at ``alpha``, and the reports per arm (equal arms) needed to detect the
+    1/n1 + 1/n0 (Cohen 1988, unequal arms). Returns the smallest change in risk detectable with
+    ``target_power`` at the trial's own arm sizes, two-sided at ``alpha``, in the outcome's
+    stated ``direction`` (a fall below ``control_risk``, negative, for "decrease"; a rise above
+    it, positive, for "increase"), and the reports per arm (equal arms) needed to detect the
     plan's ``target_relative_reduction`` of ``control_risk`` (a relative increase of the same size
     for an outcome whose ``direction`` is "increase"). Observed ("post hoc") power is
     not given: it is a function of the p-value and adds nothing to it (Hoenig & Heisey 2001).
@@ -374,8 +414,9 @@ def power_analysis(control_risk: float, n_treatment: int, n_control: int, *, alp
         return {**none, "reason": "not estimable: an arm has fewer than two reports, or the control risk is 0 or 1"}
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(target_power)
     h = z * np.sqrt(1 / n_treatment + 1 / n_control)
-    angle = 2 * np.arcsin(np.sqrt(control_risk)) - h
-    detectable = np.sin(angle / 2) ** 2 - control_risk if angle > 0 else -control_risk
+    # the angle 2 asin sqrt(p) runs from 0 (p = 0) to pi (p = 1): a change beyond either end is the whole way
+    angle = 2 * np.arcsin(np.sqrt(control_risk)) + (h if direction == "increase" else -h)
+    detectable = np.sin(np.clip(angle, 0, np.pi) / 2) ** 2 - control_risk
     change = -target_relative_reduction if direction == "decrease" else target_relative_reduction
     target = min(1.0, control_risk * (1 + change))
     target_h = abs(2 * np.arcsin(np.sqrt(target)) - 2 * np.arcsin(np.sqrt(control_risk)))

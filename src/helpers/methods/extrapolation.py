@@ -35,19 +35,30 @@ def prevented_withdrawals(withdrawals: int, reduction: float | None, interval: l
     return bound(withdrawals * reduction), [scaled_low, scaled_high]
 
 
-def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
-    """The results.json ``extrapolation`` section for one population with known withdrawals."""
+def carried(attrition: dict, estimand: str, not_an_effect: str | None = None) -> tuple[float | None, list]:
+    """The relative reduction the extrapolation carries for ``estimand`` ("itt" or "cace"), and its interval;
+    none when the arms' difference is not an effect of SRC (``not_an_effect`` says why: no contact delivered)."""
+    if not_an_effect:
+        return None, [None, None]
+    return attrition[estimand]["relative_risk_reduction"], attrition[estimand]["relative_risk_reduction_ci"]
+
+
+def force_extrapolation(attrition: dict, population: dict, key: str, *, not_an_effect: str | None = None) -> dict:
+    """The results.json ``extrapolation`` section for one population with known withdrawals.
+
+    ``not_an_effect`` (from :func:`helpers.methods.estimation.delivery_contrast`) says why the arms'
+    difference is not an effect of SRC: nothing is carried then, and the notes give that reason.
+    """
     withdrawals, hate_crimes = int(population["withdrawals"]), int(population["hate_crimes"])
-    itt, itt_ci = prevented_withdrawals(withdrawals, attrition["itt"]["relative_risk_reduction"],
-                                        attrition["itt"]["relative_risk_reduction_ci"], hate_crimes)
-    full, full_ci = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"],
-                                          attrition["cace"]["relative_risk_reduction_ci"], hate_crimes)
+    itt_rrr, full_rrr = carried(attrition, "itt", not_an_effect), carried(attrition, "cace", not_an_effect)
+    itt, itt_ci = prevented_withdrawals(withdrawals, *itt_rrr, hate_crimes)
+    full, full_ci = prevented_withdrawals(withdrawals, *full_rrr, hate_crimes)
     share = lambda v: None if v is None else v / hate_crimes
-    notes = {key: "not estimable: " + ("the trial gives no relative change to carry" if rrr is None else
+    notes = {key: "not estimable: " + (not_an_effect if not_an_effect else
+                                       "the trial gives no relative change to carry" if rrr is None else
                                        "the trial's change, carried to this population, lies wholly beyond the "
                                        "number of reports that could change")
-             for key, value, rrr in (("itt", itt, attrition["itt"]["relative_risk_reduction"]),
-                                     ("full_compliance", full, attrition["cace"]["relative_risk_reduction"]))
+             for key, value, rrr in (("itt", itt, itt_rrr[0]), ("full_compliance", full, full_rrr[0]))
              if value is None}
     return {
         "population": population["label"],
@@ -64,31 +75,32 @@ def force_extrapolation(attrition: dict, population: dict, key: str) -> dict:
 
 
 def national_scenario(attrition: dict, figures: dict, *, key: str, assumed_share: float,
-                      assumption: str) -> dict:
+                      assumption: str, not_an_effect: str | None = None) -> dict:
     """Prevented withdrawals for a population whose withdrawal count is not published.
 
     The withdrawals are hate crimes x ``assumed_share``: an assumption, labelled as such.
+    ``not_an_effect`` as in :func:`force_extrapolation`.
     """
     population = figures[key]
     withdrawals = int(round(population["hate_crimes"] * assumed_share))
     hate_crimes = int(population["hate_crimes"])
-    itt, itt_ci = prevented_withdrawals(withdrawals, attrition["itt"]["relative_risk_reduction"],
-                                        attrition["itt"]["relative_risk_reduction_ci"], hate_crimes)
-    full, full_ci = prevented_withdrawals(withdrawals, attrition["cace"]["relative_risk_reduction"],
-                                          attrition["cace"]["relative_risk_reduction_ci"], hate_crimes)
-    return {"population": population["label"], "source": population["source"].strip(),
-            "hate_crimes": int(population["hate_crimes"]), "assumed_withdrawal_share": assumed_share,
-            "assumed_withdrawals": withdrawals, "assumption": assumption,
-            "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci}}
+    itt, itt_ci = prevented_withdrawals(withdrawals, *carried(attrition, "itt", not_an_effect), hate_crimes)
+    full, full_ci = prevented_withdrawals(withdrawals, *carried(attrition, "cace", not_an_effect), hate_crimes)
+    scenario = {"population": population["label"], "source": population["source"].strip(),
+                "hate_crimes": int(population["hate_crimes"]), "assumed_withdrawal_share": assumed_share,
+                "assumed_withdrawals": withdrawals, "assumption": assumption,
+                "prevented": {"itt": itt, "itt_ci": itt_ci, "full_compliance": full, "full_compliance_ci": full_ci}}
+    return {**scenario, "reason": f"not estimable: {not_an_effect}"} if not_an_effect else scenario
 
 
-def sensitivity_curve(attrition: dict, hate_crimes: int, shares=np.linspace(0.10, 0.50, 41)) -> pd.DataFrame | None:
+def sensitivity_curve(attrition: dict, hate_crimes: int, shares=np.linspace(0.10, 0.50, 41), *,
+                      not_an_effect: str | None = None) -> pd.DataFrame | None:
     """Prevented withdrawals across assumed withdrawal shares (for the sensitivity figure).
 
-    None when the trial gives no relative reduction to carry.
+    None when the trial gives no relative reduction to carry, or its difference is not an effect of SRC.
     """
     itt = attrition["itt"]
-    if itt["relative_risk_reduction"] is None:
+    if itt["relative_risk_reduction"] is None or not_an_effect:
         return None
     rows = []
     for share in shares:
@@ -128,7 +140,8 @@ def delivery_scenarios(attrition: dict, withdrawals: int, *, rates=(0.8, 0.9, 1.
     return scenarios
 
 
-def absolute_transport(attrition: dict, hate_crimes: int, withdrawals: int | None = None) -> dict:
+def absolute_transport(attrition: dict, hate_crimes: int, withdrawals: int | None = None, *,
+                       not_an_effect: str | None = None) -> dict:
     """Prevented withdrawals if the trial's absolute difference (points) carried to the force.
 
     The alternative to carrying the relative reduction: hate crimes x (control risk - SRC risk),
@@ -138,10 +151,13 @@ def absolute_transport(attrition: dict, hate_crimes: int, withdrawals: int | Non
     relative figure; both are shown.
     """
     itt = attrition["itt"]
+    method = "hate crimes x intention-to-treat risk difference (absolute transport)"
+    if not_an_effect:
+        return {"prevented": None, "prevented_ci": [None, None], "method": method,
+                "reason": f"not estimable: {not_an_effect}"}
     if itt["risk_difference"] is None:
         return {"prevented": None, "prevented_ci": [None, None], "method": "not estimable: no risk difference"}
     low, high = itt["risk_difference_ci"]
-    method = "hate crimes x intention-to-treat risk difference (absolute transport)"
     if withdrawals is None:
         return {"prevented": -hate_crimes * itt["risk_difference"],
                 "prevented_ci": sorted([-hate_crimes * high, -hate_crimes * low]), "method": method}

@@ -44,13 +44,24 @@ class NotResults(ValueError):
 
 
 def read_results(path: Path) -> dict:
-    """A results.json, or :class:`NotResults` saying why the file is not one."""
+    """A results.json, or :class:`NotResults` saying why the file is not one.
+
+    The file is read bounded (a regular file, at most ``MAX_JSON_BYTES``, nesting at most
+    ``MAX_JSON_DEPTH`` deep, every number finite) and checked against the results schema before
+    anything is compared (:mod:`helpers.inputs.bounded`).
+    """
+    from helpers.inputs.bounded import BoundedInputError, read_json_file, schema_problem
+    from helpers.pipeline.results import load_schema
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotResults(f"{path} is not readable JSON ({type(exc).__name__})") from None
+        data = read_json_file(path, what="file")
+    except BoundedInputError as error:
+        raise NotResults(f"{error}".replace("the file ", "", 1)) from None
     if not isinstance(data, dict) or not {"schema_version", "outcomes", "provenance"} <= set(data):
         raise NotResults(f"{path} is not an srceval results.json (it lacks schema_version, outcomes or provenance)")
+    problem = schema_problem(data, load_schema())
+    if problem:
+        raise NotResults(f"{path} is not an srceval results.json: it does not follow the results schema ({problem})")
     return data
 
 

@@ -1,10 +1,11 @@
 """``srceval monitor`` and ``srceval plan-rollout``: checks first, then the work in a staging folder, then publish.
 
 Both commands write every file through :func:`staged_output`, the one place they write: a staging
-folder beside the output folder, moved into place file by file once everything has succeeded,
-with the output folder's manifest (``helpers.pipeline.outputs``). A failed or interrupted command
-leaves an earlier output as it was. An output folder whose manifest another command wrote (a trial
-report's, say) is refused, so that one command never removes another's files.
+folder inside the output folder, moved into place file by file once everything has succeeded,
+through the guarded writer (``helpers.pipeline.safewrite``: the folder locked, no link followed,
+the folder's manifest). A failed or interrupted command leaves an earlier output as it was. An
+output folder whose manifest another command wrote (a trial report's, say) is refused, so that one
+command never removes another's files.
 
 The monitoring notebooks run as ``srceval run`` runs the trial's (``helpers.pipeline.runner``):
 one kernel, papermill's parameters and bookkeeping, signals stopping the kernel and the staging.
@@ -24,6 +25,7 @@ from helpers.errors import InputError
 from helpers.inputs.reading import check_input_file
 from helpers.parameters import load_parameters
 from helpers.pipeline import outputs, runner
+from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath
 from helpers.pipeline.monitor import MONITOR_STAGES, STAGE_PARAMETERS
 
 MONITOR_TITLE = "Secondary reassurance contact: monitoring the roll-out ward by ward"
@@ -39,63 +41,83 @@ def command_line() -> str:
 @contextmanager
 def staged_output(out: Path, inputs: dict[str, Path], *, written_by: str, writes: tuple[str, ...],
                   folders: tuple[str, ...] = (), guard=None) -> Iterator[config.StageFiles]:
-    """The one place ``monitor`` and ``plan-rollout`` write: yield staging folders (output and processed),
-    then publish what was written there into ``out`` (and ``out/processed``) when the block succeeds.
-    ``guard`` (a run's ``_Interruptions``) defers a signal that arrives while the files are moved.
+    """The one place ``monitor`` and ``plan-rollout`` write: yield staging folders (output and processed)
+    inside ``out``, then put what was written there in place through the guarded writer
+    (:mod:`helpers.pipeline.safewrite`: the folder locked, no link followed, a manifest) when the block
+    succeeds. ``guard`` (a run's ``_Interruptions``) defers a signal that arrives while the files are moved.
 
     Raises
     ------
     RunFailure
-        The output folder cannot be used (exit code 2): a file, a protected folder, another command's
-        output, or one of the inputs would be overwritten.
+        The output folder cannot be used (exit code 2): a file, a link, a folder another command
+        holds, another command's output, or one of the inputs would be overwritten.
     """
-    created = _check_output_folder(out, inputs, written_by=written_by, writes=writes, folders=folders)
+    _refuse_overwriting_inputs(out, inputs, writes=writes, folders=folders)
+    try:
+        created = outputs.check_folder(out, "output folder")  # not the project's own or a system folder
+    except outputs.RefusedPath as refused:
+        raise runner.RunFailure(str(refused), runner.EXIT_BAD_INPUT) from None
+    folder = OutputFolder(out, command=written_by, handle_signals=guard is None)
+    try:
+        folder.open()
+    except RefusedPath as refused:
+        outputs.remove_if_empty(created)
+        raise runner.RunFailure(str(refused), runner.EXIT_BAD_INPUT) from None
     published = False
     try:
-        staging = outputs.make_staging(out)
-    except OSError as exc:
-        outputs.remove_if_empty(created)
-        raise runner.RunFailure(f"The staging folder cannot be created beside the output folder, in {out.parent} "
-                                f"({exc.strerror or exc}).", runner.EXIT_BAD_INPUT) from None
-    try:
-        files = outputs.staged_files(staging)
+        _check_held_folder(folder, written_by=written_by, writes=writes, folders=folders)
+        folder.remove_stale_staging()  # the lock is held: no other command can be using one
+        files = outputs.staged_files(folder.staging())
         files.output_dir.mkdir(parents=True)
         yield files
         with guard.deferred() if guard is not None else nullcontext():
-            try:
-                outputs.publish(files, config.StageFiles(out, out / "processed"), inputs.values(),
-                                written_by=written_by)
-            except outputs.RefusedPath as refused:
-                raise runner.RunFailure(f"{refused} Nothing was written.", runner.EXIT_BAD_INPUT) from None
-            except OSError as exc:
-                raise runner.RunFailure(f"Putting the results in place in {out} failed ({exc}); run again.") from None
+            _publish(folder, files, inputs)
             published = True
             if guard is not None:
                 guard.published = True
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        folder.close()
         if not published:
             outputs.remove_if_empty(created)
 
 
-def _check_output_folder(out: Path, inputs: dict[str, Path], *, written_by: str, writes: tuple[str, ...],
-                         folders: tuple[str, ...]) -> list[Path]:
-    try:
-        created = outputs.check_folder(out, "output folder")
-    except outputs.RefusedPath as refused:
-        raise runner.RunFailure(str(refused), runner.EXIT_BAD_INPUT) from None
-    owner = outputs.manifest_writer(out)
-    problem = None
-    if owner is not None and owner != written_by:
-        problem = (f"The output folder {out} holds the output of {owner} (its {outputs.MANIFEST_NAME}); "
-                   f"{written_by} would replace it. Choose another folder.")
+def _refuse_overwriting_inputs(out: Path, inputs: dict[str, Path], *, writes: tuple[str, ...],
+                               folders: tuple[str, ...]) -> None:
     for role, path in inputs.items():
         if path.parent == out and path.name in writes or any(out / f in path.parents for f in folders):
-            problem = f"The {role} {path} would be overwritten by the output. Move it or choose another output folder."
-    if problem:
-        outputs.remove_if_empty(created)
-        raise runner.RunFailure(problem, runner.EXIT_BAD_INPUT)
-    return created
+            raise runner.RunFailure(f"The {role} {path} would be overwritten by the output. Move it or choose "
+                                    "another output folder.", runner.EXIT_BAD_INPUT)
+
+
+def _check_held_folder(folder: OutputFolder, *, written_by: str, writes: tuple[str, ...],
+                       folders: tuple[str, ...]) -> None:
+    """Refuse another command's output folder, and a destination reached through a link, before anything runs."""
+    owner = folder.read_manifest()["written_by"]
+    if owner is not None and owner != written_by:
+        raise runner.RunFailure(f"The output folder {folder.root} holds the output of {owner} (its "
+                                f"{MANIFEST_NAME}); {written_by} would replace it. Choose another folder.",
+                                runner.EXIT_BAD_INPUT)
+    try:
+        folder.check(writes, folders=folders)
+    except RefusedPath as refused:
+        raise runner.RunFailure(f"{refused} Nothing was written.", runner.EXIT_BAD_INPUT) from None
+
+
+def _publish(folder: OutputFolder, files: config.StageFiles, inputs: dict[str, Path]) -> list[Path]:
+    """Move the staged output (and processed) files into place, drop what the last run wrote and this one did
+    not, and record what was written."""
+    try:
+        written = folder.publish(files.output_dir)
+        if files.processed_dir.is_dir():
+            written += folder.publish(files.processed_dir, under="processed")
+        relative = [path.relative_to(folder.root).as_posix() for path in written]
+        folder.remove_no_longer_written(relative, keep=inputs.values())
+        folder.write_manifest(relative)
+    except RefusedPath as refused:
+        raise runner.RunFailure(f"{refused} Nothing was written.", runner.EXIT_BAD_INPUT) from None
+    except OSError as exc:
+        raise runner.RunFailure(f"Putting the results in place in {folder.root} failed ({exc}); run again.") from None
+    return written
 
 
 # -- srceval monitor ------------------------------------------------------------------------------

@@ -1,32 +1,24 @@
 """Where a run writes: checks made before it starts, its staging folder, and putting results in place.
 
-A run writes into a staging folder beside the output folder. When every stage has succeeded,
-each file it wrote replaces the file of the same name in the output (or processed) folder, one
-atomic rename at a time; nothing else there is touched. The files written are listed in
+A run writes into a private staging folder inside the output folder. When every stage has
+succeeded, each file it wrote replaces the file of the same name in the output (or processed)
+folder, one atomic rename at a time, through the guarded writer (:mod:`helpers.pipeline.safewrite`):
+no link is followed and nothing else there is touched. The files written are listed in
 ``OUT/.srceval-manifest.json``, so that the next run can remove the ones it no longer writes,
 and only those.
 """
 from __future__ import annotations
 
-import errno
-import json
 import os
-import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterable
 
 from helpers import config
+from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath
 
-MANIFEST_NAME = ".srceval-manifest.json"
-PID_FILE = "pid"
-# A staging folder with no pid file may belong to a run that has just created it.
-PIDLESS_GRACE_SECONDS = 60
-
-
-class RefusedPath(ValueError):
-    """A path the run must not write to; the message names the path and why."""
+__all__ = ["MANIFEST_NAME", "RefusedPath", "RunFolders", "absolute", "check_folder", "check_inputs_kept",
+           "remove_if_empty", "staged_files", "write_targets"]
 
 
 def absolute(path: Path | str) -> Path:
@@ -80,6 +72,9 @@ def check_folder(path: Path, role: str) -> list[Path]:
     if path == Path(path.anchor) or path.parent == Path(path.anchor) and path.name in SYSTEM_FOLDERS:
         raise RefusedPath(f"The {role} {path} is the filesystem's root or a system folder; choose a folder of "
                           "your own.")
+    if path.is_symlink():  # a folder named by the user is resolved already: this one is a link inside another
+        raise RefusedPath(f"The {role} {path} is a symbolic link (to {os.readlink(path)}); srceval writes only "
+                          "inside its folders and never through a link. Remove the link or name the folder itself.")
     if path.exists() and not path.is_dir():
         raise RefusedPath(f"The {role} {path} is a file, not a folder.")
     created = [folder for folder in (*reversed(path.parents), path) if not folder.exists()]
@@ -138,158 +133,129 @@ def check_inputs_kept(inputs: dict[str, Path], files: config.StageFiles) -> None
             raise RefusedPath(f"The run writes into the folder {path}, but a file of that name exists.")
 
 
-def stale_staging(out: Path, started: float) -> list[Path]:
-    """Staging folders beside ``out`` left by earlier runs that were killed before cleaning up.
-
-    A folder is stale when it is older than this run and the process named in its pid file is
-    gone (a folder with no pid file: when it is also more than a minute old).
-    """
-    stale, prefix = [], f".{out.name}-staging-"
-    for folder in out.parent.iterdir():
-        if not folder.name.startswith(prefix):
-            continue
-        try:
-            modified = folder.lstat().st_mtime
-        except OSError:
-            continue
-        if not folder.is_dir() or folder.is_symlink() or modified >= started:
-            continue
-        pid = _read_pid(folder / PID_FILE)
-        if pid is None and time.time() - modified < PIDLESS_GRACE_SECONDS:
-            continue
-        if pid is not None and _alive(pid):
-            continue
-        stale.append(folder)
-    return sorted(stale)
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text(encoding="utf-8").split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def make_staging(out: Path) -> Path:
-    """Create this run's staging folder beside ``out``, marked with this process's id."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-staging-", dir=out.parent))
-    (staging / PID_FILE).write_text(f"{os.getpid()}\n", encoding="utf-8")
-    return staging
-
-
 def staged_files(staging: Path) -> config.StageFiles:
     """Where the stages write inside the staging folder."""
     return config.StageFiles(staging / "out", staging / "processed")
 
 
-def publish(staged: config.StageFiles, target: config.StageFiles, inputs: Iterable[Path], *,
-            written_by: str = "srceval run") -> list[Path]:
-    """Put every file the run wrote in place, remove what the previous run wrote and this one did not.
+class RunFolders:
+    """The folders a run writes, held from the first check to the last rename (:mod:`.safewrite`).
 
-    Each file replaces its namesake with one rename; the rest of the output folder is left alone.
-
-    Returns
-    -------
-    list of Path
-        The files written, in the output and processed folders.
-
-    Raises
-    ------
-    RefusedPath
-        A file would land on an input of the run, or where a folder stands. Raised before
-        anything is moved.
+    The output folder, and the processed-data folder where it lies outside the output folder,
+    are each locked; every file reaches its place through the guarded writer, so no link in
+    either folder is ever followed. The run's staging folder is a private folder inside the
+    output folder.
     """
-    inputs = {Path(p) for p in inputs}
-    moves = _moves(staged.output_dir, target.output_dir) + _moves(staged.processed_dir, target.processed_dir)
-    for _, destination in moves:
-        _check_destination(destination, inputs)
-    for source, destination in moves:
-        _place(source, destination)
-    written = [destination for _, destination in moves]
-    _remove_no_longer_written(target, written, inputs)
-    _write_manifest(target.output_dir, written, written_by)
-    return written
+
+    def __init__(self, out: Path, processed: Path, *, note=None):
+        self.out = OutputFolder(out, command=RUN_COMMAND, note=note, handle_signals=False)
+        self.processed = (None if _inside(processed, out) else
+                          OutputFolder(processed, command=RUN_COMMAND, note=note, handle_signals=False))
+
+    def __enter__(self) -> "RunFolders":
+        self.out.open()
+        if self.processed is not None:
+            try:
+                self.processed.open()
+            except BaseException:
+                self.out.close()
+                raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.processed is not None:
+            self.processed.close()
+        self.out.close()
+
+    @property
+    def created(self) -> list[Path]:
+        """The folders opening created, for removal if the run fails."""
+        return self.out.created + (self.processed.created if self.processed else [])
+
+    def writer_for(self, path: Path) -> tuple[OutputFolder, str]:
+        """The writer of the folder ``path`` lies in, and the path relative to it."""
+        if _inside(path, self.out.root) and not (self.processed and _inside(path, self.processed.root)
+                                                 and _inside(self.processed.root, self.out.root)):
+            return self.out, path.relative_to(self.out.root).as_posix()
+        if self.processed is not None and _inside(path, self.processed.root):
+            return self.processed, path.relative_to(self.processed.root).as_posix()
+        raise RefusedPath(f"{path} lies outside the run's output folders")
+
+    def check(self, target: config.StageFiles) -> None:
+        """Refuse, before anything runs, a destination reached through a link or blocked by a file or folder."""
+        single, folders = write_targets(target)
+        for path in single:
+            writer, relative = self.writer_for(path)
+            writer.check([relative])
+        for path in folders:
+            writer, relative = self.writer_for(path)
+            writer.check([], folders=[relative])
+
+    def staging(self) -> Path:
+        return self.out.staging()
+
+    def publish(self, staged: config.StageFiles, target: config.StageFiles, inputs: Iterable[Path]) -> list[Path]:
+        """Put every file the run wrote in place, remove what the previous run wrote and this one did not.
+
+        Each file replaces its namesake with one rename; the rest of the folders is left alone.
+
+        Returns
+        -------
+        list of Path
+            The files written, in the output and processed folders.
+
+        Raises
+        ------
+        RefusedPath
+            A file would land on an input of the run, where a folder stands, or through a link.
+            Raised before anything is moved.
+        """
+        inputs = {Path(os.path.abspath(p)) for p in inputs}
+        moves = _moves(staged.output_dir, target.output_dir) + _moves(staged.processed_dir, target.processed_dir)
+        placed = []
+        for _, destination in moves:
+            if destination in inputs or Path(os.path.realpath(destination)) in inputs:
+                raise RefusedPath(f"The run would overwrite its input {destination}; move the file or choose another "
+                                  "output folder.")
+            writer, relative = self.writer_for(destination)
+            writer.check([relative])
+            placed.append((writer, relative))
+        written = [writer.write(relative, source) for (writer, relative), (source, _) in zip(placed, moves)]
+        self._remove_no_longer_written(written, inputs)
+        self.out.write_manifest(_manifest_entry(path, self.out.root) for path in written)
+        return written
+
+    def _remove_no_longer_written(self, written: list[Path], inputs: set[Path]) -> None:
+        """Remove files of the previous manifest that this run did not write: only files or links inside this
+        run's output or processed folder (reached without following a link), never an input."""
+        previous = self.out.read_manifest()
+        if previous["written_by"] != RUN_COMMAND:
+            return
+        keep = set(written) | inputs
+        for writer in (self.out, self.processed):
+            if writer is None:
+                continue
+            for relative in writer.trusted_entries(previous["files"], writer.root):
+                path = writer.path(relative)
+                if path in keep or Path(os.path.realpath(path)) in keep:
+                    continue
+                if writer is self.out and self.processed is not None and _inside(path, self.processed.root):
+                    continue  # the processed folder's own writer decides
+                writer.remove(relative)
+
+
+RUN_COMMAND = "srceval run"
 
 
 def _moves(source_root: Path, target_root: Path) -> list[tuple[Path, Path]]:
     if not source_root.is_dir():
         return []
     return [(path, target_root / path.relative_to(source_root))
-            for path in sorted(source_root.rglob("*")) if path.is_file()]
-
-
-def _check_destination(destination: Path, inputs: set[Path]) -> None:
-    if destination in inputs or destination.resolve() in inputs:
-        raise RefusedPath(f"The run would overwrite its input {destination}; move the file or choose another "
-                          "output folder.")
-    if destination.is_dir() and not destination.is_symlink():
-        raise RefusedPath(f"The run writes the file {destination}, but a folder of that name exists.")
-    for parent in destination.parents:
-        if parent.exists() and not parent.is_dir():
-            raise RefusedPath(f"The run writes into the folder {parent}, but a file of that name exists.")
-
-
-def _place(source: Path, destination: Path) -> None:
-    """Replace ``destination`` by ``source`` atomically (a symbolic link is replaced, never followed)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(source, destination)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        # another file system: copy beside the destination first, so the replacing stays one rename
-        partial = destination.with_name(f".{destination.name}.srceval-{os.getpid()}")
-        shutil.copy2(source, partial)
-        os.replace(partial, destination)
+            for path in sorted(source_root.rglob("*")) if path.is_file() and not path.is_symlink()]
 
 
 def _manifest_entry(path: Path, out: Path) -> str:
     return path.relative_to(out).as_posix() if _inside(path, out) else str(path)
-
-
-def read_manifest(out: Path) -> list[Path]:
-    """The files the previous run listed in ``OUT/.srceval-manifest.json`` (none if absent or unreadable)."""
-    try:
-        entries = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    return [Path(os.path.normpath(out / entry)) for entry in entries if isinstance(entry, str) and entry]
-
-
-def _remove_no_longer_written(target: config.StageFiles, written: list[Path], inputs: set[Path]) -> None:
-    """Remove files of the previous manifest that this run did not write: only regular files or links in
-    this run's output or processed folder, never an input."""
-    keep = set(written) | inputs
-    for path in read_manifest(target.output_dir):
-        within = _inside(path, target.output_dir) or _inside(path, target.processed_dir)
-        if not within or path in keep or path.resolve() in keep or path.name == MANIFEST_NAME:
-            continue
-        if path.is_symlink() or path.is_file():
-            path.unlink(missing_ok=True)
-
-
-def manifest_writer(out: Path) -> str | None:
-    """The command that wrote ``OUT/.srceval-manifest.json`` ("srceval run", ...), or None without one."""
-    try:
-        return json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8")).get("written_by")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _write_manifest(out: Path, written: list[Path], written_by: str = "srceval run") -> None:
-    content = {"written_by": written_by, "files": [_manifest_entry(p, out) for p in written]}
-    partial = out / f"{MANIFEST_NAME}.{os.getpid()}"
-    partial.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, out / MANIFEST_NAME)

@@ -42,6 +42,43 @@ class Run:
 
 
 POOLABLE_DESIGNS = ("complete", "simple")
+MAX_RESULTS_BYTES = 50_000_000
+# Reports in one run: far beyond any extract srceval reads; a larger count is not a run's.
+MAX_COUNT = 100_000_000
+
+
+def input_schema() -> dict:
+    """The part of the results schema pooling reads, with counts bounded: checked before any field is used.
+
+    Built from ``results.schema.json`` itself (the arms' counts, the design's assignments), so that
+    the two stay in step; a file holding only these fields pools as the full results.json does.
+    """
+    from helpers.pipeline.results import load_schema
+
+    results = load_schema()
+    count = lambda name: {**results["$defs"]["arm"]["properties"][name], "maximum": MAX_COUNT}
+    arm = {"type": "object", "required": ["events", "n"], "properties": {"events": count("events"), "n": count("n")}}
+    text = lambda length: {"type": "string", "maxLength": length}
+    code = {"anyOf": [text(20), {"type": "integer", "minimum": 0, "maximum": 1000}]}
+    definition = {"type": "object", "required": ["codes"],
+                  "properties": {"codes": {"type": "array", "items": code, "maxItems": 100}, "label": text(2000)}}
+    design = results["properties"]["design"]["properties"]
+    return {
+        "type": "object", "required": ["outcomes", "provenance"],
+        "properties": {
+            "outcomes": {"type": "object", "required": [PRIMARY], "maxProperties": 50,
+                         "additionalProperties": {"type": "object", "required": ["control", "treatment"],
+                                                  "properties": {"control": arm, "treatment": arm}}},
+            "provenance": {"type": "object", "required": ["parameters"],
+                           "properties": {"parameters": {"type": "object", "required": ["outcomes"], "properties": {
+                               "outcomes": {"type": "object", "required": [PRIMARY], "maxProperties": 50,
+                                            "additionalProperties": definition}}},
+                                          "git_commit": {"type": ["string", "null"], "maxLength": 100},
+                                          "generated_at": {"type": ["string", "null"], "maxLength": 100}}},
+            "design": {"type": "object", "properties": {"assignment": design["assignment"]}},
+            "inputs": {"type": "object", "properties": {"allocation_sha256": text(128), "extract_sha256": text(128)}},
+        },
+    }
 
 
 def read_run(path: Path, label: str) -> Run:
@@ -50,15 +87,23 @@ def read_run(path: Path, label: str) -> Run:
     Read: ``outcomes.<name>.control|treatment.events|n`` and
     ``provenance.parameters.outcomes.<name>.codes`` (and ``.label`` when present, for the
     report's headings); ``provenance.git_commit`` and
-    ``provenance.generated_at`` when present (shown, never required). Nothing else.
+    ``provenance.generated_at`` when present (shown, never required); ``design.assignment`` and
+    ``identification`` when present, to refuse a run whose counts do not measure the effect of SRC.
     """
+    from helpers.inputs.bounded import BoundedInputError, parse_json, read_regular_file, schema_problem
+
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        document = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise PoolInputError(f"{path}: cannot be read as JSON ({reason})") from None
+        raw = read_regular_file(path, max_bytes=MAX_RESULTS_BYTES, what="file")
+    except BoundedInputError as error:
+        raise PoolInputError(f"{path}: cannot be read ({str(error).replace(f'the file {path} ', '')})") from None
+    try:
+        document = parse_json(raw)
+    except BoundedInputError as error:
+        raise PoolInputError(f"{path}: cannot be read as JSON ({error})") from None
+    problem = schema_problem(document, input_schema())
+    if problem:  # checked first: every field read below then has the shape the results schema gives it
+        raise PoolInputError(f"{path}: not an srceval results.json ({problem})")
     problems = _results_problems(document)
     if problems:
         raise PoolInputError(f"{path}: not an srceval results.json ({'; '.join(problems)})")
@@ -67,6 +112,11 @@ def read_run(path: Path, label: str) -> Run:
         raise PoolInputError(f"{path}: a {design} design; pooling reads each run's two-by-two counts, which is "
                              "right only for individually randomised runs (complete or simple), so this run "
                              "cannot be pooled here")
+    identification = document.get("identification") or {}
+    if identification.get("identified") is False:  # its arms' difference is not an effect of SRC
+        raise PoolInputError(f"{path}: {identification.get('reason') or 'the allocation did not change delivery'}; "
+                             "its arms' difference is not an effect of SRC, so it cannot be pooled with runs that "
+                             "measure one")
     outcomes, definitions = document["outcomes"], document["provenance"]["parameters"]["outcomes"]
     counts = {name: StudyCounts(label, int(entry["treatment"]["events"]), int(entry["treatment"]["n"]),
                                 int(entry["control"]["events"]), int(entry["control"]["n"]))
@@ -285,17 +335,31 @@ def check_output_folder(out: Path, inputs: list[Path]) -> None:
         raise PoolInputError(f"--out {out} would overwrite an input: {', '.join(clashes)}")
 
 
-def write_outputs(pooled: dict, out: Path) -> dict[str, Path]:
-    """Write pooled.json, the forest plots, pooled.html and pooled.pdf into ``out``."""
+def write_outputs(pooled: dict, out: Path, *, note=None) -> dict[str, Path]:
+    """Write pooled.json, the forest plots, pooled.html and pooled.pdf into ``out``, through the guarded
+    writer (:mod:`helpers.pipeline.safewrite`): the folder locked, no link followed, each file replaced
+    atomically, the files of an earlier pooling no longer written removed."""
     from weasyprint import HTML  # imported here: only the PDF needs Pango
 
-    out.mkdir(parents=True, exist_ok=True)
-    figures = {name: forest_plot(entry, name, out / "figures" / f"forest_{name}.png", pooled["confidence_level"])
-               for name, entry in pooled["outcomes"].items()}
-    pooled = {**pooled, "figures": {name: str(path.relative_to(out)) for name, path in figures.items()}}
+    from helpers.pipeline.safewrite import OutputFolder
+
+    with OutputFolder(out, command=POOL_COMMAND, note=note) as folder:
+        names = [*OUTPUT_NAMES, *(f"figures/forest_{name}.png" for name in pooled["outcomes"])]
+        folder.check(names, folders=["figures"])
+        staging = folder.staging()
+        figures = {name: forest_plot(entry, name, staging / "figures" / f"forest_{name}.png", pooled["confidence_level"])
+                   for name, entry in pooled["outcomes"].items()}
+        pooled = {**pooled, "figures": {name: path.relative_to(staging).as_posix() for name, path in figures.items()}}
+        (staging / "pooled.json").write_text(json.dumps(pooled, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        page = render_html(pooled, figures)
+        (staging / "pooled.html").write_text(page, encoding="utf-8")
+        HTML(string=page, base_url=str(staging)).write_pdf(staging / "pooled.pdf")
+        written = folder.publish(staging)
+        relative = [path.relative_to(folder.root).as_posix() for path in written]
+        folder.remove_no_longer_written(relative)
+        folder.write_manifest(relative)
     paths = {"json": out / "pooled.json", "html": out / "pooled.html", "pdf": out / "pooled.pdf"}
-    paths["json"].write_text(json.dumps(pooled, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    page = render_html(pooled, figures)
-    paths["html"].write_text(page, encoding="utf-8")
-    HTML(string=page, base_url=str(out)).write_pdf(paths["pdf"])
-    return {**paths, **{f"forest_{k}": v for k, v in figures.items()}}
+    return {**paths, **{f"forest_{name}": out / "figures" / f"forest_{name}.png" for name in figures}}
+
+
+POOL_COMMAND = "srceval pool"

@@ -60,10 +60,10 @@ PUBLISHED_FIGURES = config.EXTERNAL_DIR / "published_figures.yml"
 
 def reconciliation(results: dict) -> list[dict]:
     """Each published figure beside the figures of this run that reproduce it."""
-    import yaml
+    from helpers.inputs.bounded import read_yaml
 
     rows = []
-    for figure in yaml.safe_load(PUBLISHED_FIGURES.read_text(encoding="utf-8")):
+    for figure in read_yaml(PUBLISHED_FIGURES, what="published figures file"):
         values = [_lookup(results, path) for path in figure["results"]]
         rows.append({"published": figure["published"], "is": figure["is"], "scale": figure["scale"],
                      "this_run": values, "results": figure["results"]})
@@ -138,6 +138,9 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
             "month_p_value": audit["by_month"]["p_value"],
             "allocated_before_report": audit["allocated_before_report"],
             "threshold_rule_breaches": audit["threshold_rule_breaches"],
+            "random_numbers_out_of_range": audit["random_numbers_out_of_range"],
+            "allocated_after_outcome": audit["allocated_after_outcome"],
+            "conflicting_log_entries": audit["conflicting_log_entries"],
             # The same checks in full, as the report shows them.
             **{key: audit[key] for key in AUDIT_DETAIL},
         },
@@ -156,6 +159,8 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
                        "disclosure_threshold": compliance["disclosure_threshold"]},
         "exclusions": exclusion_counts(cleaning["exclusions"]),
         "outcomes": effects["outcomes"],
+        # whether a difference between the arms can be an effect of the contact (delivery differs by arm)
+        "identification": effects.get("identification"),
         "extrapolation": {**extrapolation["extrapolation"],
                           "delivery_scenarios": extrapolation["delivery_scenarios"]},
         "subgroups": effects["subgroups"],
@@ -166,7 +171,7 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
         # The declared design: how reports were allocated, in a sentence, and its audit checks.
         "design": {**(effects.get("design") or {"assignment": ctx.params["design"]["assignment"]}),
                    "audit": audit.get("design")},
-        "warnings": cleaning["warnings"],
+        "warnings": cleaning["warnings"] + list((audit.get("design") or {}).get("warnings") or []),
         "skipped": cleaning["skipped"],
         "provenance": {
             "package_version": __version__,

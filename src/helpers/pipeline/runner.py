@@ -1,7 +1,8 @@
 """Run the stage notebooks in order in one kernel, then write the report.
 
-Everything is written to a staging folder beside the output folder and put in place only when
-every stage has succeeded, so a failed or interrupted run leaves an earlier report as it was.
+Everything is written to a private staging folder inside the output folder and put in place only
+when every stage has succeeded, through the guarded writer (``helpers.pipeline.safewrite``: the
+folder locked, no link followed), so a failed or interrupted run leaves an earlier report as it was.
 
 What a run costs, and why it is done this way:
 
@@ -106,10 +107,10 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
     RunInterrupted
         SIGINT, SIGTERM or SIGHUP arrived: the kernels are stopped and nothing is written.
     """
-    started = time.time()
     try:
-        allocation, extract, out, params_file, processed_dir = (
-            outputs.absolute(p) for p in (allocation, extract, out, params_file, processed_dir))
+        allocation, extract, out, params_file = (outputs.absolute(p) for p in (allocation, extract, out, params_file))
+        # its folder resolved, not the folder itself: OUT/processed that is a link is refused, never followed
+        processed_dir = outputs.absolute(Path(processed_dir).parent) / Path(processed_dir).name
     except outputs.RefusedPath as refused:
         raise RunFailure(str(refused), EXIT_BAD_INPUT) from None
     with _interruptions(out) as stop:
@@ -117,18 +118,52 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
         created = _check_outputs(out, processed_dir, inputs)
         published = False
         try:
-            with tempfile.TemporaryDirectory(prefix="srceval-checked-") as checked:
+            with _held(out, processed_dir, progress) as folders:
+                staging = _staging(folders, progress)
+                checked = staging / "checked"
+                checked.mkdir()
                 sheets = {"allocation": allocation_sheet, "extract": extract_sheet}
-                _check_contract(allocation, extract, params_file, sheets, Path(checked))
-                _remove_stale_staging(out, started, progress)
+                _check_contract(allocation, extract, params_file, sheets, checked)
                 written = _run_staged(allocation, extract, out, params_file, processed_dir, inputs, stop, progress,
-                                      audience=audience, allocation_sheet=allocation_sheet,
-                                      extract_sheet=extract_sheet, checked_dir=Path(checked))
+                                      folders=folders, staging=staging, audience=audience,
+                                      allocation_sheet=allocation_sheet, extract_sheet=extract_sheet,
+                                      checked_dir=checked)
             published = True
             return written
         finally:
             if not published:
                 outputs.remove_if_empty(created)
+
+
+@contextmanager
+def _held(out: Path, processed_dir: Path, progress: Callable[[str], None]) -> Iterator[outputs.RunFolders]:
+    """The run's folders, locked and checked (no link, no file where a folder goes) before anything runs."""
+    try:
+        folders = outputs.RunFolders(out, processed_dir, note=lambda text: progress(f"Note: {text}."))
+        folders.__enter__()
+    except outputs.RefusedPath as refused:
+        raise RunFailure(str(refused), EXIT_BAD_INPUT) from None
+    try:
+        try:
+            folders.check(config.StageFiles(out, processed_dir))
+        except outputs.RefusedPath as refused:
+            raise RunFailure(f"{refused} Nothing was written.", EXIT_BAD_INPUT) from None
+        yield folders
+    finally:
+        with _deferred():
+            folders.close()
+
+
+def _staging(folders: outputs.RunFolders, progress: Callable[[str], None]) -> Path:
+    """This run's staging folder inside the output folder, after removing those of runs that were killed."""
+    stale = folders.out.remove_stale_staging()  # the lock is held: no other run can be using one
+    if stale:
+        progress(f"Removed {stale} staging folder(s) left in {folders.out.root} by interrupted runs.")
+    try:
+        return folders.staging()
+    except OSError as exc:
+        raise RunFailure(f"The staging folder cannot be created in the output folder {folders.out.root} "
+                         f"({exc.strerror or exc}).", EXIT_BAD_INPUT) from None
 
 
 def _check_inputs(allocation: Path, extract: Path, params_file: Path) -> dict[str, Path]:
@@ -167,7 +202,8 @@ def _contract_breach(allocation: Path, extract: Path, params_file: Path, sheets:
 
     settings = cleaning_settings(load_parameters(params_file), sheets)
     try:
-        cleaned = clean_inputs(allocation, extract, settings["outcomes"], sheet=sheets, limits=settings["input_limits"])
+        cleaned = clean_inputs(allocation, extract, settings["outcomes"], sheet=sheets, limits=settings["input_limits"],
+                               disclosure_threshold=settings["disclosure_threshold"])
     except InputError as error:
         return str(error)
     cleaned.save(checked, settings)
@@ -228,24 +264,11 @@ def _check_outputs(out: Path, processed_dir: Path, inputs: dict[str, Path]) -> l
     return created
 
 
-def _remove_stale_staging(out: Path, started: float, progress: Callable[[str], None]) -> None:
-    stale = outputs.stale_staging(out, started)
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
-    if stale:
-        progress(f"Removed {len(stale)} staging folder(s) left in {out.parent} by interrupted runs.")
-
-
 def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, processed_dir: Path,
                 inputs: dict[str, Path], stop: "_Interruptions", progress: Callable[[str], None], *,
-                audience: str, allocation_sheet: str | None, extract_sheet: str | None,
-                checked_dir: Path | None = None) -> list[Path]:
-    """Run the stages in a staging folder, then put their results in place."""
-    try:
-        staging = outputs.make_staging(out)
-    except OSError as exc:
-        raise RunFailure(f"The staging folder cannot be created beside the output folder, in {out.parent} "
-                         f"({exc.strerror or exc}).", EXIT_BAD_INPUT) from None
+                folders: outputs.RunFolders, staging: Path, audience: str, allocation_sheet: str | None,
+                extract_sheet: str | None, checked_dir: Path | None = None) -> list[Path]:
+    """Run the stages in the staging folder, then put their results in place."""
     kernel = StageKernel()
     try:
         files = outputs.staged_files(staging)
@@ -266,7 +289,7 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
         progress("[report] writing report.html and report.pdf ...")
         _render(files, allocation, extract)
         with stop.deferred():  # a signal now would leave the output half replaced: act on it once done
-            written = _publish(files, config.StageFiles(out, processed_dir), inputs)
+            written = _publish(folders, files, config.StageFiles(out, processed_dir), inputs)
             stop.published = True
         progress(f"Finished in {time.perf_counter() - started:.1f} s. Report: {out / 'report.html'}")
         return written
@@ -288,9 +311,10 @@ def _render(files: config.StageFiles, allocation: Path, extract: Path) -> None:
                          "written. If the message names a library, see the README on Pango.") from None
 
 
-def _publish(staged: config.StageFiles, target: config.StageFiles, inputs: dict[str, Path]) -> list[Path]:
+def _publish(folders: outputs.RunFolders, staged: config.StageFiles, target: config.StageFiles,
+             inputs: dict[str, Path]) -> list[Path]:
     try:
-        return outputs.publish(staged, target, inputs.values())
+        return folders.publish(staged, target, inputs.values())
     except outputs.RefusedPath as refused:  # checked before anything is moved
         raise RunFailure(f"{refused} No results were written.", EXIT_BAD_INPUT) from None
     except OSError as exc:  # a full disk, a file made read-only: some files may already be replaced

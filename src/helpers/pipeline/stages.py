@@ -76,7 +76,7 @@ def clean(ctx: StageContext) -> CleaningResult:
         if checked is not None:
             return checked
     return clean_inputs(ctx.allocation_path, ctx.extract_path, settings["outcomes"], sheet=settings["sheets"],
-                        limits=settings["input_limits"])
+                        limits=settings["input_limits"], disclosure_threshold=settings["disclosure_threshold"])
 
 
 
@@ -86,8 +86,11 @@ def write_cleaning(ctx: StageContext, cleaned: CleaningResult) -> dict:
     cleaned.write_exclusion_log(ctx.files.exclusion_log)
     exclusions = cleaned.exclusions.drop(columns=["crime_ref"], errors="ignore")  # row numbers are enough
     analysis = cleaned.analysis
+    boroughs = disclosure.Publication(analysis, ctx.params["disclosure_threshold"]).base("borough")
+    named = [name for name in disclosure.published_names(boroughs, "borough") if name != disclosure.OTHER["borough"]]
     trial = {"reported_from": analysis["reported_on"].min(), "reported_to": analysis["reported_on"].max(),
-             "boroughs": sorted(analysis["borough"].unique()),
+             "boroughs": named,  # a borough of few reports (and any combined with it) is counted, not named
+             "boroughs_not_named": int(analysis["borough"].nunique() - len(named)),
              "last_outcome_on": analysis["outcome_on"].max() if recorded(analysis, "outcome_on") else None}
     result = {"inputs": {**cleaned.inputs, "origin": data_origin(ctx.allocation_path, ctx.extract_path)},
               "flow": cleaned.flow, "warnings": cleaned.warnings, "trial": trial,
@@ -103,37 +106,88 @@ def data_cleaning(ctx: StageContext) -> dict:
 # -- Stage 2: allocation audit ----------------------------------------------------------------
 
 def audit_allocation(ctx: StageContext, data: pd.DataFrame) -> dict:
-    """Every integrity check of the allocation and the baseline balance, under the declared design."""
+    """Every integrity check of the allocation and the baseline balance, under the declared design.
+
+    The tests run on the data as they are; the tables they show (the baseline balance, arms by
+    weekday and month) are at the characteristics' published levels (:mod:`helpers.methods.disclosure`),
+    and a flag names a block or cluster only when its counts can be published.
+    """
     rule, design = ctx.params["allocation_rule"], ctx.params["design"]
+    units = dispatch.units(data, design)
+    publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
+    named = None if units is None else _named_units(publication, units, design)
     checks = audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
-                                    seed=ctx.seed, design=design, units=dispatch.units(data, design))
+                                    seed=ctx.seed, design=design, units=units, named=named,
+                                    published=published_data(publication, "base"))
+    for period in ("weekday", "month"):
+        checks[f"by_{period}"] = {**checks[f"by_{period}"], "table": _period_table(publication, data, period)}
     return {**checks, "thresholds": {"flag_p_value": audit.FLAG_P_VALUE, "min_level_count": audit.MIN_LEVEL_COUNT,
                                      "large_standardised_difference": audit.LARGE_STANDARDISED_DIFFERENCE}}
 
 
-def protect_audit(ctx: StageContext, checks: dict) -> dict:
-    """Hide small levels of a characteristic (and small blocks) before anything is written or drawn."""
-    checks = dict(checks)
-    checks["balance"] = disclosure.suppress_balance(checks["balance"], threshold=ctx.params["disclosure_threshold"])
-    blocks = checks.get("design", {}).get("blocks")
-    if blocks is not None and ctx.params["design"]["blocks"] != "borough":  # below borough level: counts hidden
-        checks["design"] = {**checks["design"], "blocks": disclosure.suppress(
-            blocks, ["reports", "src", "bau"], total="reports", rate="share",
-            threshold=ctx.params["disclosure_threshold"])}
-    return checks
+def _named_units(publication: disclosure.Publication, units: pd.Series, design: dict) -> set:
+    """The blocks or clusters whose counts may be published under their name."""
+    published = publication.units(units, "units")
+    return {unit for unit, label in zip(units, published) if unit == label}
+
+
+def _period_table(publication: disclosure.Publication, data: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Reports allocated to each arm by weekday or month of allocation, with neighbouring periods merged
+    where an arm's count would be small."""
+    dates = data["allocated_on"]
+    if period == "weekday":
+        keys = dates.dt.day_of_week
+        label = lambda first, last: disclosure.span(disclosure.WEEKDAYS[first], disclosure.WEEKDAYS[last])
+    else:
+        keys = dates.dt.to_period("M")
+        label = disclosure.span
+    grouped = publication.periods(keys, disclosure.ARMS, label)
+    order = keys.groupby(grouped.to_numpy()).min().sort_values().index
+    table = pd.crosstab(grouped, data["assigned"].map({1: "SRC", 0: "BAU"})).reindex(order)
+    table = table.reindex(columns=["SRC", "BAU"], fill_value=0)
+    table.index.name = period
+    return table.reset_index()
+
+
+def published_data(publication: disclosure.Publication, family: str) -> pd.DataFrame:
+    """The analysis table with every published characteristic at its published level (``family``).
+
+    A report's hate strands are published as its first strand (the subgroups' rule): a table of
+    each strand set beside one of first strands would give back how many reports hold each
+    combination of strands.
+    """
+    columns = ["borough", "ward", "offence_group", "victim_age_band", "victim_sex", "repeat_victim",
+               "suspect_identified", "primary_strand"]
+    return publication.recode(family, [c for c in columns if c in publication.data])
+
+
+def protect_audit(ctx: StageContext, checks: dict, data: pd.DataFrame | None = None) -> dict:
+    """A design's block table as published: blocks of few reports combined, never named
+    (:mod:`helpers.methods.disclosure`); the balance tables are published levels already."""
+    design = ctx.params["design"]
+    if design["assignment"] != "blocked" or checks.get("design", {}).get("blocks") is None:
+        return checks
+    data = ctx.read_analysis_table() if data is None else data
+    publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
+    noun = {"ward": "wards", "borough": "boroughs", "offence_group": "offence groups",
+            "primary_strand": "strands"}.get(design["blocks"], "blocks")
+    blocks = audit.block_shares(data, publication.units(dispatch.units(data, design), noun))
+    found = {**checks["design"], "blocks": blocks,
+             "share_range": [float(blocks["share"].min()), float(blocks["share"].max())]}
+    return {**checks, "design": found}
 
 
 def audit_figures(ctx: StageContext, checks: dict, flow: dict) -> dict:
-    """The CONSORT flow diagram and the balance plot (suppressed levels left out)."""
-    balance = checks["balance"]
-    shown = balance[~balance["suppressed"]] if len(balance) else balance
+    """The CONSORT flow diagram and the balance plot (of the published levels)."""
     return {"flow_diagram": figures.flow_diagram(flow, ctx.files.figure("flow_diagram")),
-            "balance": figures.balance_plot(shown, ctx.files.figure("balance"), large=audit.LARGE_STANDARDISED_DIFFERENCE)}
+            "balance": figures.balance_plot(checks["balance"], ctx.files.figure("balance"),
+                                            large=audit.LARGE_STANDARDISED_DIFFERENCE)}
 
 
 def allocation_audit(ctx: StageContext) -> dict:
     """Stage 2: integrity of the allocation and baseline balance."""
-    checks = protect_audit(ctx, audit_allocation(ctx, ctx.read_analysis_table()))
+    data = ctx.read_analysis_table()
+    checks = protect_audit(ctx, audit_allocation(ctx, data), data)
     audit_figures(ctx, checks, ctx.read_stage_result("01_data_cleaning")["flow"])
     return ctx.write_stage_result("02_allocation_audit", checks)
 
@@ -148,37 +202,67 @@ def delivery_rates(ctx: StageContext, data: pd.DataFrame) -> dict:
 
 
 def delivery_tables(ctx: StageContext, data: pd.DataFrame) -> dict:
-    """Delivery by borough, month, hate strand and ward, small counts hidden; contact mode and timing."""
+    """Delivery by borough, month, hate strand and ward at their published levels; contact mode and timing.
+
+    Each table's categories are grouped so that every count it shows, and every count it implies
+    (those not reached), is 0 or at least the disclosure threshold; wards are grouped within their
+    borough's group, so that a borough's row minus its wards' rows is a published row too
+    (:mod:`helpers.methods.disclosure`).
+    """
     threshold = int(ctx.params["disclosure_threshold"])
-    months = data.assign(month=data["reported_on"].dt.strftime("%Y-%m"))
-    counts, protect = ["allocated", "received"], dict(threshold=threshold, total="allocated")
-    wards = compliance.delivery_by(data, ["borough", "ward"])
-    # A borough whose hidden ward cannot be hidden among its other wards is hidden in the borough table.
-    exposed = disclosure.suppressed_groups(wards, counts, group="borough", **protect)
-    boroughs = compliance.delivery_by(data, "borough")
+    publication = disclosure.Publication(data, threshold)
+    counts = ["allocated", "received"]
+    months = data.assign(month=publication.months())
+    wards = publication.wards()
+    shown = published_data(publication, "delivery")
+    table = lambda frame: disclosure.format_counts(frame, counts)
+    by_ward = compliance.delivery_by(data.assign(borough=wards["borough"], ward=wards["ward"]), ["borough", "ward"])
     return {
-        "by_borough": disclosure.suppress(boroughs, counts, forced=boroughs["group"].isin(exposed), **protect),
-        "by_month": disclosure.suppress(compliance.delivery_by(months, "month"), counts, **protect),
-        "by_hate_strand": disclosure.suppress(compliance.delivery_by_strand(data, audit.STRAND_COVARIATES), counts,
-                                              **protect),
-        "by_ward": disclosure.suppress(wards.rename(columns={"borough": "in borough"}), counts, group="in borough",
-                                       **protect),
-        "contact_modes": compliance.contact_modes(data) if recorded(data, "src_mode") else None,
+        "by_borough": table(compliance.delivery_by(shown, "borough")),
+        "by_month": table(compliance.delivery_by(months, "month")),
+        "by_hate_strand": table(compliance.delivery_by(shown, "primary_strand")),
+        "by_ward": table(by_ward.rename(columns={"borough": "in borough"})),
+        "contact_modes": compliance.contact_modes(_published_modes(publication)) if recorded(data, "src_mode") else None,
         "contact_timing": compliance.contact_timing(data),
         "disclosure_threshold": threshold,
     }
 
 
+def _published_modes(publication: disclosure.Publication) -> pd.DataFrame:
+    """The analysis table with the contact mode of contacted reports at its published level."""
+    data = publication.data
+    contacted = data["received"] == 1
+    return data.assign(src_mode=data["src_mode"].astype("string").where(
+        ~contacted, publication.contact_modes().astype("string")))
+
+
 def predictors_of_delivery(ctx: StageContext, data: pd.DataFrame) -> dict:
-    """Which baseline characteristics predict delivery in the SRC arm (descriptive, not causal)."""
-    return compliance.predictors_of_delivery(data, alpha=ctx.alpha)
+    """Which baseline characteristics predict delivery in the SRC arm (descriptive, not causal).
+
+    The model's terms are the published levels of the delivery tables: an odds ratio of a level
+    would otherwise describe a handful of reports. A yes/no characteristic whose levels cannot
+    be published apart is left out.
+    """
+    publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
+    shown = publication.recode("delivery", ["borough", "offence_group"])
+    if "strand_race" in shown and "race" not in set(publication.delivery("primary_strand")):  # race is always first
+        shown = shown.drop(columns=["strand_race"])
+    if "suspect_identified" in shown and shown["suspect_identified"].notna().all():
+        levels = publication.delivery("suspect_identified")
+        if set(levels.unique()) - {"yes", "no"}:
+            shown = shown.drop(columns=["suspect_identified"])
+    return compliance.predictors_of_delivery(shown, alpha=ctx.alpha)
 
 
 def compliance_figures(ctx: StageContext, data: pd.DataFrame, tables: dict) -> dict:
     """Delivery by week and, where the extract records contact dates, days from report to contact."""
-    drawn = {"delivery_by_week": figures.delivery_over_time(data, ctx.files.figure("delivery_by_week"))}
+    threshold = int(ctx.params["disclosure_threshold"])
+    months = disclosure.Publication(data, threshold).months()
+    drawn = {"delivery_by_week": figures.delivery_over_time(data, ctx.files.figure("delivery_by_week"),
+                                                            threshold=threshold, months=months)}
     if tables["contact_timing"]["n"]:
-        drawn["contact_timing"] = figures.contact_timing_plot(data, ctx.files.figure("contact_timing"))
+        drawn["contact_timing"] = figures.contact_timing_plot(data, ctx.files.figure("contact_timing"),
+                                                              threshold=threshold)
     return drawn
 
 
@@ -224,8 +308,10 @@ def estimate_subgroups(ctx: StageContext, data: pd.DataFrame) -> list[dict]:
     """The plan's subgroups valid under the design: effects, interaction tests, Holm's adjustment."""
     plan = ctx.params["analysis_plan"]
     by_columns, _ = dispatch.valid_subgroups(plan["subgroups"]["columns"], ctx.params["design"])
-    return subgroups.adjust_families([subgroups.subgroup_effects(data, "attrition", by, alpha=ctx.alpha)
-                                      for by in by_columns if by in data])
+    # each characteristic at its published level: no subgroup's arm, withdrawals or others are a few reports
+    shown = disclosure.Publication(data, ctx.params["disclosure_threshold"]).recode("subgroups", by_columns)
+    return subgroups.adjust_families([subgroups.subgroup_effects(shown, "attrition", by, alpha=ctx.alpha)
+                                      for by in by_columns if by in shown])
 
 
 def write_effects(ctx: StageContext, data: pd.DataFrame, outcomes: dict, estimates: pd.DataFrame,
@@ -234,9 +320,11 @@ def write_effects(ctx: StageContext, data: pd.DataFrame, outcomes: dict, estimat
     design, plan = ctx.params["design"], ctx.params["analysis_plan"]
     _, not_valid = dispatch.valid_subgroups(plan["subgroups"]["columns"], design)
     result = {"outcomes": outcomes, "estimates": estimates, "subgroups": subgroup_results,
-              "contact_mode": compliance.outcome_by_contact_mode(data, "attrition") if recorded(data, "src_mode")
-              else None,
+              "contact_mode": compliance.outcome_by_contact_mode(_published_modes(disclosure.Publication(
+                  data, ctx.params["disclosure_threshold"])), "attrition") if recorded(data, "src_mode") else None,
               "design": dispatch.design_result(design, data, outcomes, plan["primary_outcome"], not_valid),
+              # whether a difference between the arms can be an effect of the contact (delivery differs by arm)
+              "identification": estimation.delivery_contrast(data),
               "thresholds": {"weak_instrument_f": estimation.WEAK_INSTRUMENT_F,
                              "min_subgroup_per_arm": subgroups.MIN_SUBGROUP_PER_ARM}}
     return ctx.write_stage_result("04_effect_estimation", result)
@@ -274,11 +362,18 @@ def _scenario_rates(ctx: StageContext) -> list[float]:
 
 # -- Stage 5: extrapolation -------------------------------------------------------------------
 
+def not_an_effect(ctx: StageContext) -> str | None:
+    """Why a difference between the arms is not an effect of SRC (no contact delivered, say), or None."""
+    identification = ctx.read_stage_result("04_effect_estimation").get("identification") or {}
+    return identification.get("reason") if identification.get("identified") is False else None
+
+
 def transport(ctx: StageContext, attrition: dict) -> dict:
     """The trial's effect carried to the force (relative and absolute), and the delivery scenarios."""
-    key = ctx.params["population"]
-    force = extrapolation.force_extrapolation(attrition, load_population(ctx.params)[key], key)
-    force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"], force["withdrawals"])
+    key, why = ctx.params["population"], not_an_effect(ctx)
+    force = extrapolation.force_extrapolation(attrition, load_population(ctx.params)[key], key, not_an_effect=why)
+    force["absolute_transport"] = extrapolation.absolute_transport(attrition, force["hate_crimes"], force["withdrawals"],
+                                                                   not_an_effect=why)
     return {"extrapolation": force,
             "delivery_scenarios": extrapolation.delivery_scenarios(attrition, force["withdrawals"],
                                                                    rates=_scenario_rates(ctx),
@@ -286,11 +381,25 @@ def transport(ctx: StageContext, attrition: dict) -> dict:
 
 
 def cost(ctx: StageContext, attrition: dict, force: dict) -> dict | None:
-    """Officer time and cost per prevented withdrawal; None when the extract records no contact modes."""
-    delivery = ctx.read_stage_result("03_compliance_analysis")
+    """Officer time and cost per prevented withdrawal; None when the extract records no contact modes, or
+    too few calls to publish their number (:func:`cost_reason` says which); not estimable (with the reason)
+    when the allocation did not change delivery."""
+    delivery, why = ctx.read_stage_result("03_compliance_analysis"), not_an_effect(ctx)
+    if why:
+        return economics.not_estimable(force, ctx.params["economics"], why)
     if delivery["contact_modes"] is None:  # the cost rests on the trial's mix of calls and visits
         return None
+    if disclosure.OTHER["src_mode"] in delivery["contact_modes"] and "phone" not in delivery["contact_modes"]:
+        return None  # too few calls to publish their number: the cost would give it back
     return economics.economics(attrition, force, delivery, ctx.params["economics"])
+
+
+def cost_reason(ctx: StageContext) -> str:
+    """Why :func:`cost` gave no cost, in words."""
+    from helpers.report.emmie import not_costed_reason
+
+    modes = ctx.read_stage_result("03_compliance_analysis")["contact_modes"]
+    return not_costed_reason({"compliance": {"contact_modes": modes}})
 
 
 def national(ctx: StageContext, attrition: dict, force: dict) -> dict:
@@ -302,20 +411,22 @@ def national(ctx: StageContext, attrition: dict, force: dict) -> dict:
         assumption = f"withdrawal share assumed equal to the {force['population']} share"
     return extrapolation.national_scenario(attrition, load_population(ctx.params),
                                            key=ctx.params["national_population"], assumed_share=share,
-                                           assumption=assumption)
+                                           assumption=assumption, not_an_effect=not_an_effect(ctx))
 
 
 def extrapolation_figures(ctx: StageContext, attrition: dict, result: dict) -> dict:
-    """Prevented withdrawals, the cost curve (if costed) and the national sensitivity curve."""
+    """Prevented withdrawals (if any is estimable), the cost curve (if costed) and the national sensitivity curve."""
     force, national_result = result["extrapolation"], result["national"]
-    drawn = {"extrapolation": figures.extrapolation_plot(
-        force["prevented"], ctx.files.figure("extrapolation"), population_label=force["population"],
-        confidence_level=float(ctx.params["confidence_level"]))}
-    if result["economics"] is not None:
+    drawn = {}
+    if force["prevented"]["itt"] is not None or force["prevented"]["full_compliance"] is not None:
+        drawn["extrapolation"] = figures.extrapolation_plot(
+            force["prevented"], ctx.files.figure("extrapolation"), population_label=force["population"],
+            confidence_level=float(ctx.params["confidence_level"]))
+    if result["economics"] is not None and result["economics"]["cost_per_year"] is not None:
         curve = economics.cost_curve(attrition, force, ctx.params["economics"], result["economics"]["phone_share"])
         drawn["cost_per_prevented"] = figures.cost_plot(curve, ctx.files.figure("cost_per_prevented"),
                                                         population_label=force["population"])
-    curve = extrapolation.sensitivity_curve(attrition, national_result["hate_crimes"])
+    curve = extrapolation.sensitivity_curve(attrition, national_result["hate_crimes"], not_an_effect=not_an_effect(ctx))
     if curve is not None:
         drawn["national_sensitivity"] = figures.sensitivity_plot(
             curve, ctx.files.figure("national_sensitivity"), label=national_result["population"],

@@ -17,6 +17,10 @@ def effect(results: dict) -> str:
     itt, cace = attrition["itt"], attrition["cace"]
     level = numbers.level(results['provenance']['parameters']['confidence_level'])
     low, high = cace["relative_risk_reduction_ci"]
+    identification = results.get("identification") or {}
+    if identification.get("identified") is False:
+        return (f"Not estimable: {identification['reason']}. The difference between the arms is reported as a "
+                "comparison of the allocation, not as an effect of SRC.")
     if itt["risk_ratio"] is None:
         offered = "Offering SRC: the relative change in withdrawal is not estimable on these data."
     else:
@@ -41,6 +45,10 @@ def mechanism(params: dict) -> str:
 
 
 def moderators(results: dict) -> str:
+    identification = results.get("identification") or {}
+    if identification.get("identified") is False:
+        return (f"Not estimable: {identification['delivery']}, so there is no effect of SRC whose size could differ "
+                "between groups.")
     subgroups = results.get("subgroups") or []
     tested = [s for s in subgroups if s.get("interaction_p_value") is not None]
     if not tested:
@@ -75,6 +83,9 @@ def implementation(results: dict, params: dict) -> str:
     timing = f"a median of {days:.0f} days after the report" if days is not None else "at an unrecorded time"
     if compliance["treatment_received_rate"] is None:
         return "No report was allocated to SRC, so delivery cannot be described."
+    if not delivered and compliance["treatment_received_rate"] == 0:
+        return (f"No victim allocated to SRC received the contact; {pct(compliance['control_contamination_rate'], 0)} "
+                f"of business-as-usual victims got one. {' '.join(str(params['delivery_constraints']).split())}")
     return (f"{pct(compliance['treatment_received_rate'], 0)} of victims allocated to SRC received the contact "
             f"({mix}), {timing}; {pct(compliance['control_contamination_rate'], 0)} of business-as-usual victims got "
             f"one. {' '.join(str(params['delivery_constraints']).split())}")
@@ -83,11 +94,14 @@ def implementation(results: dict, params: dict) -> str:
 def economic_cost(results: dict) -> str:
     econ = results["economics"]
     if econ is None:
-        return "Not estimated: the extract does not record how contacts were made, on which the cost rests."
+        return f"Not estimated: {not_costed_reason(results)}."
     level = numbers.level(results['provenance']['parameters']['confidence_level'])
     low, high = econ["cost_per_prevented_withdrawal_ci"]
+    if econ["cost_per_year"] is None:
+        reason = econ.get("reason") or "not estimable"
+        return f"{reason[:1].upper()}{reason[1:]}."
     if econ["cost_per_prevented_withdrawal"] is None:
-        per = "cannot be estimated, since the trial's central estimate is no reduction"
+        per = "cannot be estimated: " + (econ.get("reason") or "not estimable").removeprefix("not estimable: ")
     elif high is None:
         per = (f"about £{count(econ['cost_per_prevented_withdrawal'])} ({level} interval from £{count(low)} with "
                "no upper bound, because the interval of the effect includes no effect)")
@@ -104,3 +118,11 @@ def emmie_sections(results: dict, params: dict) -> list[tuple[str, str]]:
     """(heading, text) for each of the five EMMIE elements."""
     return [("Effect", effect(results)), ("Mechanism", mechanism(params)), ("Moderators", moderators(results)),
             ("Implementation", implementation(results, params)), ("Economic cost", economic_cost(results))]
+
+
+def not_costed_reason(results: dict) -> str:
+    """Why the cost of delivery is not estimated: no contact modes, or too few of one to publish the mix."""
+    if results["compliance"].get("contact_modes") is None:
+        return "the extract does not record how contacts were made, on which the cost rests"
+    return ("too few contacts were made by phone to publish how many, and the cost, which rests on the mix of "
+            "calls and visits, would give the number back (disclosure control)")

@@ -111,17 +111,34 @@ def balance_plot(balance: pd.DataFrame, path: Path, *, large: float = 0.25):
     return _save(fig, path)
 
 
-def delivery_over_time(data: pd.DataFrame, path: Path):
-    """Share of SRC-arm reports that received the contact, by week reported."""
-    src = data[data["assigned"] == 1]
-    weeks = src["reported_on"].dt.to_period("W-SUN").dt.start_time
-    weekly = src.groupby(weeks)["received"].agg(["mean", "size"])
+def delivery_over_time(data: pd.DataFrame, path: Path, *, threshold: int = 5, months: pd.Series | None = None):
+    """Share of SRC-arm reports that received the contact, by week reported.
+
+    Weeks whose SRC reports, or those of them reached or not, would be fewer than ``threshold``
+    are merged with a neighbour (disclosure control: a bar is a rate over its reports), within the
+    published months of the delivery table (``months``, each report's), and a bar spans the days it covers.
+    """
+    from helpers.methods import disclosure
+
+    days = data["reported_on"]
+    weeks = days.dt.to_period("W-SUN").dt.start_time
+    if months is not None:  # a week split at a month's edge: each part starts where its month's reports do
+        weeks = pd.Series(np.maximum(weeks.to_numpy(), days.groupby(months.to_numpy()).transform("min").to_numpy()),
+                          index=days.index)
+    runs = disclosure.group_ordered(weeks, disclosure.report_cells(data), threshold, ("SRC",) + disclosure.DELIVERY,
+                                    lambda first, last: f"{first.date()}/{last.date()}", within=months)
+    src = data["assigned"] == 1
+    periods = data.loc[src, "received"].groupby(runs[src].to_numpy()).mean()
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
-    ax.bar(weekly.index, weekly["mean"] * 100, width=5, color=PALETTE["src"], label="share contacted")
-    overall = src["received"].mean() * 100
+    for label, share in periods.items():
+        first, last = (pd.Timestamp(part) for part in label.split("/"))
+        ax.bar(first, share * 100, width=(last - first).days + 5, align="edge", color=PALETTE["src"],
+               label="share contacted" if label == periods.index[0] else None)
+    overall = data.loc[src, "received"].mean() * 100
     ax.axhline(overall, color=PALETTE["warn"], linestyle="--", label=f"whole trial: {overall:.0f}%")
     ax.set_ylabel("Received the contact (%)")
-    ax.set_xlabel("Week the crime was reported (bars: share of that week's SRC reports)")
+    ax.set_xlabel("Week the crime was reported (bars: share of that week's SRC reports; weeks with few reports "
+                  "combined)")
     ax.set_title("Delivery of the contact in the SRC arm, week by week", loc="left")
     # In a band above 100%, which no bar reaches, so that the legend never covers one.
     ax.set_ylim(0, 122)
@@ -131,15 +148,26 @@ def delivery_over_time(data: pd.DataFrame, path: Path):
     return _save(fig, path)
 
 
-def contact_timing_plot(data: pd.DataFrame, path: Path):
-    """Distribution of days from report to contact."""
-    days = data.loc[data["received"] == 1, "days_report_to_contact"].dropna()
+def contact_timing_plot(data: pd.DataFrame, path: Path, *, threshold: int = 5):
+    """Distribution of days from report to contact, in bins of 7 days; a bin of fewer than ``threshold``
+    contacts is merged with a neighbour (disclosure control), each bar's height the contacts it holds."""
+    from helpers.methods import disclosure
+
+    contacted = data[(data["received"] == 1) & data["days_report_to_contact"].notna()]
+    days = contacted["days_report_to_contact"]
     fig, ax = plt.subplots(figsize=(7, 3))
     if len(days):
-        ax.hist(days, bins=np.arange(days.min(), days.max() + 8, 7), color=PALETTE["src"], edgecolor="white")
+        start = days.min()
+        bins = ((days - start) // 7).astype(int)
+        runs = disclosure.group_ordered(bins, disclosure.report_cells(contacted), threshold, ("contacted",),
+                                        lambda first, last: f"{first}/{last}")
+        for label, count in runs.value_counts().items():
+            first, last = (int(part) for part in label.split("/"))
+            ax.bar(start + 7 * first, count, width=7 * (last - first + 1), align="edge", color=PALETTE["src"],
+                   edgecolor="white")
         ax.axvline(days.median(), color=PALETTE["warn"], linestyle="--", label=f"median {days.median():.0f} days")
         ax.legend(frameon=False)
-    ax.set_xlabel("Days from the report to the contact")
+    ax.set_xlabel("Days from the report to the contact (weeks with few contacts combined)")
     ax.set_ylabel("Reports")
     ax.set_title("How long after the report the contact was made", loc="left")
     return _save(fig, path)
@@ -187,8 +215,8 @@ def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, co
             continue
         ax.barh(i, estimate, color=PALETTE["src"] if i == 0 else PALETTE["accent"], height=0.5)
         ax.errorbar(estimate, i, xerr=_error_bar(estimate, low, high), fmt="none", color="#333333", capsize=4)
-        interval = "no interval" if low is None or high is None else f"{low:,.0f} to {high:,.0f}"
-        ax.text(max(high if high is not None else estimate, estimate) + 60, i, f"{estimate:,.0f}\n({interval})",
+        interval = numbers.interval([low, high], numbers.count)
+        ax.text(max(high if high is not None else estimate, estimate) + 60, i, f"{numbers.count(estimate)}\n({interval})",
                 va="center", fontsize=8.5)
     ax.set_yticks([0, 1], [r[0] for r in rows], fontsize=8.5)
     ax.set_xlabel(f"Withdrawals prevented a year ({numbers.level(confidence_level)} interval)")

@@ -2,11 +2,13 @@
 
 A value the data could not support (None or NaN) reads "not estimable", never "nan"; negative
 numbers carry a true minus sign (U+2212), which print and screen readers both read as minus, not
-as a hyphen; counts carry thousands separators. Tables, figures, the summary and the pooled
+as a hyphen, and a number that rounds to zero carries no sign ("0.0", never "−0.0"); counts
+carry thousands separators. Tables, figures, the summary and the pooled
 report all format through these functions, so a change of convention is made once.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import pandas as pd
@@ -20,9 +22,12 @@ def missing(value) -> bool:
     return value is None or bool(pd.isna(value))
 
 
+_SIGNED_ZERO = re.compile(r"^[-+](?=[0.,]*(?:%|$))")  # "-0.0", "+0.00%", "-0": a sign on a zero
+
+
 def minus(text: str) -> str:
-    """Hyphens used as minus signs become true minus signs."""
-    return text.replace("-", MINUS)
+    """Hyphens used as minus signs become true minus signs; a zero keeps no sign ("-0.0" -> "0.0")."""
+    return _SIGNED_ZERO.sub("", text).replace("-", MINUS)
 
 
 def pct(value, digits: int = 1) -> str:

@@ -20,6 +20,9 @@ from helpers import config
 
 TITLE = "Secondary reassurance contact for hate crime victims: trial evaluation"
 _HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)
+# Control characters other than tab and line breaks are not allowed in HTML (a NUL byte can end a string
+# for a program that reads the file): written as the replacement character, never raw.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @functools.cache
@@ -66,7 +69,8 @@ def notebook_to_html(notebook_path: Path, *, subtitle: str = "", title: str = TI
             cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.get("name") == "stderr")]
     body, _ = _exporter().from_notebook_node(notebook)
     toc = [(anchor, _strip_tags(text)) for anchor, text in _HEADING.findall(body)]
-    return _template().render(title=html.escape(title), subtitle=html.escape(subtitle), toc=toc, body=body)
+    page = _template().render(title=html.escape(title), subtitle=html.escape(subtitle), toc=toc, body=body)
+    return _CONTROL.sub("\ufffd", page)
 
 
 def _strip_tags(text: str) -> str:

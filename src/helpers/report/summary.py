@@ -39,8 +39,12 @@ def p_value_phrase(p: float | None) -> str:
            f"{round(p * 100)} trials in 100"
 
 
-def verdict(itt: dict) -> str:
-    """Benefit likely, harm likely or no evidence either way, from the risk difference's interval."""
+def verdict(itt: dict, identification: dict | None = None) -> str:
+    """Benefit likely, harm likely or no evidence either way, from the risk difference's interval; "no contrast"
+    when the allocation did not change who received the contact (``identification``, results.json), so that
+    no difference between the arms is an effect of SRC, whatever its interval."""
+    if (identification or {}).get("identified") is False:
+        return "no contrast"
     low, high = itt["risk_difference_ci"]
     if itt["risk_difference"] is None or low is None or high is None:
         return "not estimable"
@@ -57,6 +61,7 @@ VERDICT_SENTENCES = {
     "unclear": "The interval includes no effect, so the trial alone does not establish whether SRC reduces or "
                "increases withdrawal.",
     "not estimable": "The trial's data cannot estimate the effect on withdrawal.",
+    "no contrast": "No effect of SRC can be read from this trial: {reason}.",
 }
 
 
@@ -65,6 +70,7 @@ JUDGEMENTS = {
     "harm": "the trial is evidence that SRC increases withdrawal",
     "unclear": "the trial alone does not establish whether SRC reduces withdrawal",
     "not estimable": "the trial's data cannot estimate the effect on withdrawal",
+    "no contrast": "the trial cannot show whether SRC reduces withdrawal, because {delivery}",
 }
 
 
@@ -144,7 +150,9 @@ def _context(results: dict) -> dict:
     attrition = results["outcomes"]["attrition"]
     itt = attrition["itt"]
     notes = attrition.get("notes", {})
+    identification = results.get("identification") or {}
     return {"level": numbers.level(results['provenance']['parameters']['confidence_level']), "attrition": attrition,
+            "no_contrast": verdict(itt, identification) == "no contrast", "identification": identification,
             "itt": itt, "cace": attrition["cace"], "power": attrition["power"], "force": results["extrapolation"],
             "bayes": itt.get("bayesian") or {"probability_of_reduction": None},
             "sceptical": itt.get("bayesian_sceptical") or {"probability_of_reduction": None},
@@ -182,7 +190,8 @@ def executive_summary(results: dict) -> str:
         period=f" reported between {trial['reported_from']} and {trial['reported_to']}"
         if trial.get("reported_from") else "",
         delivery_rate=results["compliance"]["treatment_received_rate"],
-        verdict_sentence=VERDICT_SENTENCES[verdict(context["itt"])],
+        verdict_sentence=VERDICT_SENTENCES[verdict(context["itt"], context["identification"])].format(
+            reason=context["identification"].get("reason")),
         one_sided_threshold=f"{threshold * 100:g}%",
         bayes_judgement=None if missing(bayes.get("probability_of_reduction"))
         else _bayes_judgement(bayes["probability_of_reduction"]),
@@ -192,4 +201,6 @@ def executive_summary(results: dict) -> str:
 def bottom_line(results: dict) -> str:
     """Four short paragraphs for leadership: the decision, how sure, what it would mean, what would settle it."""
     context = _context(results)
-    return _render("bottom_line.md.j2", **context, judgement=JUDGEMENTS[verdict(context["itt"])])
+    judgement = JUDGEMENTS[verdict(context["itt"], context["identification"])]
+    return _render("bottom_line.md.j2", **context,
+                   judgement=judgement.format(delivery=context["identification"].get("delivery")))

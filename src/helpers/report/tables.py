@@ -180,6 +180,10 @@ def audit_checks(audit: dict) -> pd.DataFrame:
          num(audit["by_weekday"]["p_value"])),
         ("SRC share by month (chi-squared)", f"{len(audit['by_month']['table'])} months", num(audit["by_month"]["p_value"])),
         ("Allocated before the report date", str(audit["allocated_before_report"]), "–"),
+        ("Allocated after the outcome was recorded", str(audit.get("allocated_after_outcome", 0)), "–"),
+        ("Random numbers outside [0, 1] or not finite", str(audit.get("random_numbers_out_of_range", 0)), "–"),
+        ("Reports logged twice with another date or random number", str(audit.get("conflicting_log_entries", 0)),
+         "–"),
         ("Arm contradicts the random number's rule", "no random numbers" if breaches is None else str(breaches), "–"),
         ("Largest standardised difference (levels with 10+ reports)",
          num(audit["max_abs_standardised_difference"], 2), "–"),
@@ -188,16 +192,15 @@ def audit_checks(audit: dict) -> pd.DataFrame:
 
 
 def balance_display(balance: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """The balance table as the report shows it (its levels are the published ones: nothing is hidden)."""
     frame = pd.DataFrame(balance)
     shown = pd.DataFrame({"Characteristic": frame["covariate"], "Level": frame["level"], "Reports": frame["n"]})
     is_mean = frame["level"] == "mean"
-    hidden = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
-    value = lambda v, mean, h: "suppressed" if h else (num(v, 2) if mean else pct(v))
-    shown["Business as usual"] = [value(c, m, h) for c, m, h in zip(frame["control"], is_mean, hidden)]
-    shown["SRC"] = [value(t, m, h) for t, m, h in zip(frame["treatment"], is_mean, hidden)]
-    shown["Standardised difference"] = [
-        "suppressed" if h else (NOT_ESTIMABLE if missing(v) else minus(f"{v:+.2f}"))
-        for v, h in zip(frame["standardised_difference"], hidden)]
+    value = lambda v, mean: num(v, 2) if mean else pct(v)
+    shown["Business as usual"] = [value(c, m) for c, m in zip(frame["control"], is_mean)]
+    shown["SRC"] = [value(t, m) for t, m in zip(frame["treatment"], is_mean)]
+    shown["Standardised difference"] = [NOT_ESTIMABLE if missing(v) else minus(f"{v:+.2f}")
+                                        for v in frame["standardised_difference"]]
     return shown
 
 
@@ -257,8 +260,9 @@ def power_table(outcomes: dict) -> pd.DataFrame:
         direction = entry["itt"].get("one_sided_direction", "decrease")
         needed, detectable = power["n_per_arm_for_target_power"], power["minimum_detectable_difference"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
-                     f"Smallest change detectable with {target} power, this trial's arms (percentage points)":
-                         NOT_ESTIMABLE if detectable is None else f"{abs(detectable) * 100:.1f}",
+                     f"Smallest change detectable with {target} power, this trial's arms, in the outcome's "
+                     "stated direction (percentage points)":
+                         NOT_ESTIMABLE if detectable is None else points(detectable, signed=True),
                      f"Reports per arm for {target} power to detect a {change} relative "
                      f"{'reduction' if direction == 'decrease' else 'increase'}":
                          NOT_ESTIMABLE if needed is None else f"{needed:,}"})
@@ -279,6 +283,16 @@ def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.Data
     ])
 
 
+def extrapolation_notes(extrapolation: dict) -> list[str]:
+    """Why a prevented-withdrawals figure is not shown: one line per figure, each reason once."""
+    labels = {"itt": "SRC as delivered in the trial", "full_compliance": "SRC delivered to every victim"}
+    lines = [f"{labels.get(key, key)}: {reason}" for key, reason in (extrapolation.get("notes") or {}).items()]
+    absolute = extrapolation.get("absolute_transport") or {}
+    if absolute.get("reason"):
+        lines.append(f"The absolute difference carried to the force: {absolute['reason']}")
+    return lines
+
+
 def _parameter_text(value) -> str:
     """A parameter as it would be written in the YAML file: null, lists and mappings as JSON."""
     import json
@@ -297,6 +311,8 @@ def provenance_table(results: dict) -> pd.DataFrame:
     for role in ("allocation", "extract"):
         info = results["inputs"][role]
         rows.append((f"{role.title()} file", f"{info['file']} ({info['size_bytes']:,} bytes, {info['rows']} rows)"))
+        if info.get("sheet") is not None:
+            rows.append((f"{role.title()} sheet read", f"'{info['sheet']}': {info['sheet_reason']}"))
         rows.append((f"{role.title()} SHA-256", info["sha256"]))
         if info["dropped_identifier_columns"]:
             rows.append((f"{role.title()}: identifying columns dropped", ", ".join(info["dropped_identifier_columns"])))
@@ -375,25 +391,33 @@ def contact_mode_table(rows: list[dict] | None) -> pd.DataFrame:
 def scenario_table(scenarios: list[dict], confidence_level: float) -> pd.DataFrame:
     level = numbers.level(confidence_level)
     fmt = count
+    if not scenarios:  # no complier estimate to carry: one row that says so, not an empty table
+        return pd.DataFrame([{"Share of victims contacted": "any", "Withdrawals prevented a year": NOT_ESTIMABLE,
+                              f"{level} interval": "–"}])
     return pd.DataFrame([{"Share of victims contacted": f"{s['delivery_rate']:.0%}",
                           "Withdrawals prevented a year": fmt(s["prevented"]),
                           f"{level} interval": interval(s["prevented_ci"], fmt)} for s in scenarios])
 
 
-def economics_table(econ: dict) -> pd.DataFrame:
-    """Cost outputs, then every assumption behind them, labelled as assumptions."""
+def economics_table(econ: dict, reason: str = "the extract does not record how contacts were made") -> pd.DataFrame:
+    """Cost outputs, then every assumption behind them, labelled as assumptions (``reason``: why there are none)."""
     if econ is None:
-        return pd.DataFrame([("Cost of delivery", "not estimated: the extract does not record how contacts were made")],
-                            columns=["Item", "Value"])
-    money = lambda v: "unbounded" if v is None else f"£{v:,.0f}"
-    low, high = econ["cost_per_prevented_withdrawal_ci"]
-    rows = [("Officer hours a year (every victim offered SRC)", f"{econ['hours_per_year']:,.0f}"),
-            ("Cost a year", money(econ["cost_per_year"])),
-            ("Cost per withdrawal prevented", money(econ["cost_per_prevented_withdrawal"])),
-            ("  interval", f"{money(low) if low is not None else '–'} to {money(high)}"),
-            ("Share of contacts by phone (the trial's)", f"{econ['phone_share']:.0%}"),
-            ("Average minutes per contact", f"{econ['minutes_per_contact']:.0f}"),
-            ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
+        return pd.DataFrame([("Cost of delivery", f"not estimated: {reason}")], columns=["Item", "Value"])
+    money = lambda v: NOT_ESTIMABLE if v is None else f"£{v:,.0f}"
+    if econ["cost_per_year"] is None:
+        rows = [("Cost of delivery", econ.get("reason") or NOT_ESTIMABLE),
+                ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
+    else:
+        per_prevented = econ["cost_per_prevented_withdrawal"]
+        rows = [("Officer hours a year (every victim offered SRC)", f"{econ['hours_per_year']:,.0f}"),
+                ("Cost a year", money(econ["cost_per_year"])),
+                ("Cost per withdrawal prevented", money(per_prevented) if per_prevented is not None else
+                 econ.get("reason") or NOT_ESTIMABLE),
+                ("  interval", "–" if per_prevented is None else interval(
+                    econ["cost_per_prevented_withdrawal_ci"], lambda v: f"£{v:,.0f}")),
+                ("Share of contacts by phone (the trial's)", f"{econ['phone_share']:.0%}"),
+                ("Average minutes per contact", f"{econ['minutes_per_contact']:.0f}"),
+                ("Blended hourly cost", money(econ["blended_hourly_cost"]))]
     rows += [(f"Assumption: {key.replace('_', ' ')}", str(value)) for key, value in econ["assumptions"].items()]
     return pd.DataFrame(rows, columns=["Item", "Value"])
 
@@ -476,7 +500,8 @@ def provenance_lines(results: dict) -> list[str]:
                      "matches it).")
     for role in ("allocation", "extract"):
         info = results["inputs"][role]
-        lines.append(f"{role.title()} file: {info['file']}, SHA-256 {info['sha256']}")
+        sheet = f", sheet '{info['sheet']}' ({info['sheet_reason']})" if info.get("sheet") is not None else ""
+        lines.append(f"{role.title()} file: {info['file']}{sheet}, SHA-256 {info['sha256']}")
     if design_line(results):
         lines.append(design_line(results))
     lines.append(f"Run on {results['provenance']['generated_at']} by srceval {results['provenance']['package_version']}"
@@ -485,10 +510,9 @@ def provenance_lines(results: dict) -> list[str]:
 
 
 def _template_yaml(name: str):
-    import yaml
-
     from helpers import config
-    return yaml.safe_load((config.TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+    from helpers.inputs.bounded import read_yaml
+    return read_yaml(config.TEMPLATES_DIR / name, what="report template")
 
 
 def consort_table() -> pd.DataFrame:
@@ -519,11 +543,17 @@ def limitations(results: dict) -> list[str]:
                      "not the trial.")
     lines.append(f"One trial of {flow['randomised']} reports: the interval of the effect on withdrawal is wide, and "
                  "charges and positive outcomes are too rare to compare.")
-    if rate is not None and rate < 1:
+    identification = results.get("identification") or {}
+    if identification.get("identified") is False:
+        lines.append(f"No effect of SRC can be estimated: {identification['reason']}.")
+    elif rate is not None and rate < 1:
         lines.append(f"Delivery was incomplete ({pct(rate, 0)} of the SRC arm): the complier effect assumes "
                      "exclusion, monotonicity and no interference, and carrying it to every victim assumes that "
                      "those not reached would respond as those reached did.")
-    lines.append(f"Generalisability: the trial ran in {len(boroughs)} borough(s) ({', '.join(boroughs)}); the "
+    unnamed = results.get("trial", {}).get("boroughs_not_named") or 0
+    places = ", ".join(boroughs) + (f", and {unnamed} not named: boroughs of few reports are combined with others"
+                                    if unnamed else "")
+    lines.append(f"Generalisability: the trial ran in {len(boroughs) + unnamed} borough(s) ({places}); the "
                  "force-wide and national figures assume the effect carries to other areas, years and baseline "
                  "rates of withdrawal, which the trial cannot test.")
     lines.append("No registration, protocol or pre-trial analysis plan was published: the plan in this report was "
@@ -532,7 +562,7 @@ def limitations(results: dict) -> list[str]:
     if open_cases:
         lines.append(f"{open_cases} investigation(s) were still open and are left out of the outcome analysis; "
                      "the bounds show how far they could move it.")
-    if attrition["cace"]["weak_instrument"]:
+    if attrition["cace"]["weak_instrument"] and identification.get("identified") is not False:
         lines.append(f"The instrument is weak (first-stage F below {results['thresholds']['weak_instrument_f']:g}): read the Anderson-Rubin set, not the Wald "
                      "interval, for the complier effect.")
     return lines

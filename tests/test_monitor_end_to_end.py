@@ -125,7 +125,7 @@ def test_plan_rollout_is_reproducible_and_stratified(tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     (("--steps", "1"), "--steps: 1 steps for 79 wards: give between 2 and 60"),
-    (("--steps", "4", "--start", "31/02/2025"), "'31/02/2025' is not a real date"),
+    (("--steps", "4", "--start", "31/02/2025"), "--start: not a real date"),
     (("--steps", "4", "--icc", "1.5"), "parameter 'icc' is 1.5"),
 ])
 def test_plan_rollout_refuses_bad_options_with_exit_2(tmp_path, arguments, message):

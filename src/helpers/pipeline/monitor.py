@@ -27,7 +27,6 @@ from helpers.report import monitoring_figures as figures
 MONITOR_STAGES = ("m1_delivery_monitoring", "m2_effect_monitoring", "m3_monitoring_report")
 REPORT_COLUMNS = ["borough", "ward", "key", "reported_on", "month", "go_live", "after_go_live", "received",
                   "attrition", "source_row"]
-NOT_NAMED = "not named (fewer reports than the threshold)"
 
 
 @dataclass
@@ -156,56 +155,75 @@ def write_inputs(ctx: MonitorContext, rollout: RolloutInputs) -> dict:
                         "boroughs": sorted(rollout.schedule["borough"].unique())}}
 
 
-def monthly_delivery(reports: pd.DataFrame) -> pd.DataFrame:
-    """The p-chart (or Laney's p') of the live wards' delivery, month by month."""
+# The counts every published delivery row implies: its reports, those reached and those not.
+DELIVERY_CELLS = ["reports", "delivered", "not_delivered"]
+
+
+def _delivery_cells(live: pd.DataFrame) -> pd.DataFrame:
+    received = live["received"].astype(int)
+    return pd.DataFrame({"reports": 1, "delivered": received, "not_delivered": 1 - received}, index=live.index)
+
+
+def monthly_delivery(reports: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The p-chart (or Laney's p') of the live wards' delivery, month by month.
+
+    A month whose counts (reports, reached, not reached) are not all 0 or at least the threshold
+    joins its neighbour (:func:`helpers.methods.disclosure.group_ordered`), so that no published
+    count, and no difference of two, singles out a victim: the chart's point is then the merged
+    months ("2023-09 to 2023-10"), with its own limits.
+    """
     live = reports[reports["after_go_live"] == 1]
-    by_month = live.groupby("month")["received"].agg(["size", "sum"]).rename(columns={"size": "reports",
-                                                                                       "sum": "delivered"})
+    months = live["month"].dt.strftime("%Y-%m")
+    period = disclosure.group_ordered(months, _delivery_cells(live), threshold, DELIVERY_CELLS, disclosure.span)
+    by_month = live.groupby(period.astype(str).to_numpy(), sort=False)["received"].agg(["size", "sum"])
+    by_month = by_month.reindex([p for p in period.cat.categories if p in by_month.index])
+    by_month = by_month.rename(columns={"size": "reports", "sum": "delivered"})
     chart = control_charts.p_chart(by_month["reports"], by_month["delivered"])
-    chart.insert(0, "month", by_month.index.strftime("%Y-%m"))
+    chart.insert(0, "month", list(by_month.index))
     return chart
 
 
 def ward_delivery(reports: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Every live ward's delivery since go-live on the funnel, with the disclosure rules applied.
+    """Every live ward's delivery since go-live on the funnel, with the disclosure rule applied.
 
-    A ward with fewer reports than the threshold is not named and its counts are hidden; where
-    hiding one ward's count would let it be worked out from the force's total, the next smallest
-    ward's counts are hidden too (:mod:`helpers.methods.disclosure`).
+    As in the trial's tables (:mod:`helpers.methods.disclosure`), every published count is 0 or at
+    least the threshold, nothing is hidden and nothing is named that fewer reports hold: boroughs
+    too small are combined ("other boroughs"), and within each borough the wards whose reports,
+    reached or not reached, are small count under "other wards". A combined row is on the funnel
+    but never flagged: it is not one ward.
     """
     live = reports[reports["after_go_live"] == 1]
-    wards = live.groupby(["borough", "ward"], sort=True)["received"].agg(["size", "sum"]).reset_index()
-    wards = wards.rename(columns={"size": "reports", "sum": "delivered"})
-    table = pd.concat([wards, control_charts.funnel(wards["reports"], wards["delivered"]).drop(
-        columns=["reports", "delivered"])], axis=1)
-    hidden = disclosure.hidden_cells(table, ["reports"], threshold=threshold)["reports"]
-    table["suppressed"] = hidden.to_numpy()
-    table["named"] = table["reports"] >= threshold
+    cells = _delivery_cells(live)
+    borough = disclosure.group_values(live["borough"].astype(str), threshold, DELIVERY_CELLS,
+                                      other=disclosure.OTHER["borough"], report=cells).astype(str)
+    ward = disclosure.group_values(live["ward"].astype(str), threshold, DELIVERY_CELLS,
+                                   other=disclosure.OTHER["ward"], report=cells, within=borough).astype(str)
+    keyed = live.assign(borough_group=borough, ward_group=ward)
+    wards = keyed.groupby(["borough_group", "ward_group"], sort=True).agg(
+        reports=("received", "size"), delivered=("received", "sum"), wards=("ward", "nunique")).reset_index()
+    wards = wards.rename(columns={"borough_group": "borough", "ward_group": "ward"})
+    wards["combined"] = (wards["ward"] == disclosure.OTHER["ward"]) | (wards["borough"] == disclosure.OTHER["borough"])
+    limits = control_charts.funnel(wards["reports"], wards["delivered"]).drop(columns=["reports", "delivered"])
+    table = pd.concat([wards, limits], axis=1)
+    table["flagged"] = table["flagged"] & ~table["combined"]
     return table
 
 
 def published_wards(table: pd.DataFrame) -> list[dict]:
-    """The ward table as monitoring.json publishes it: hidden counts are None, small wards unnamed."""
-    rows = []
-    for row in table.itertuples():
-        hide = bool(row.suppressed)
-        rows.append({"borough": row.borough, "ward": row.ward if row.named else None,
-                     "reports": None if hide else int(row.reports), "delivered": None if hide else int(row.delivered),
-                     "rate": None if hide else float(row.rate),
-                     "lower_limit": None if hide else float(row.lower_998),
-                     "lower_limit_95": None if hide else float(row.lower_95),
-                     "upper_limit": None if hide else float(row.upper_998),
-                     "flagged": bool(row.flagged) and not hide, "suppressed": hide})
-    return rows
+    """The ward table as monitoring.json publishes it: every row's counts, combined rows marked."""
+    return [{"borough": row.borough, "ward": row.ward, "wards": int(row.wards), "combined": bool(row.combined),
+             "reports": int(row.reports), "delivered": int(row.delivered), "rate": float(row.rate),
+             "lower_limit": float(row.lower_998), "lower_limit_95": float(row.lower_95),
+             "upper_limit": float(row.upper_998), "flagged": bool(row.flagged)} for row in table.itertuples()]
 
 
 def delivery_monitoring(ctx: MonitorContext, reports: pd.DataFrame) -> dict:
     """The month chart, the ward funnel (disclosure applied) and the wards flagged."""
-    chart = monthly_delivery(reports)
+    chart = monthly_delivery(reports, ctx.threshold)
     wards = ward_delivery(reports, ctx.threshold)
     live = reports["after_go_live"] == 1
     runs = {k: v for k, v in chart.attrs["runs"].items() if k != "signal"}
-    flagged = wards[wards["flagged"] & wards["named"] & ~wards["suppressed"]]
+    flagged = wards[wards["flagged"]]
     return {"force_rate": float(reports.loc[live, "received"].mean()) if live.any() else None,
             "reports_after_go_live": int(live.sum()), "chart": chart.attrs["chart"],
             "sigma_z": chart.attrs["sigma_z"], "run_rules": runs,
@@ -220,8 +238,8 @@ def delivery_monitoring(ctx: MonitorContext, reports: pd.DataFrame) -> dict:
 
 
 def delivery_figures(ctx: MonitorContext, delivery: dict) -> dict:
-    """The p-chart and the funnel plot (only wards whose counts are published; only flagged wards named)."""
-    shown = [w for w in delivery["by_ward"] if not w["suppressed"]]
+    """The p-chart and the funnel plot (every published row; only flagged wards named)."""
+    shown = delivery["by_ward"]
     return {"p_chart": figures.p_chart(pd.DataFrame(delivery["by_month"]), ctx.files.figure("delivery_p_chart"),
                                        kind=delivery["chart"]),
             "funnel": figures.funnel_plot(shown, delivery["force_rate"], ctx.files.figure("delivery_funnel"))}

@@ -13,7 +13,6 @@ one kernel, papermill's parameters and bookkeeping, signals stopping the kernel 
 from __future__ import annotations
 
 import shlex
-import shutil
 import sys
 import time
 from contextlib import contextmanager, nullcontext
@@ -25,8 +24,8 @@ from helpers.errors import InputError
 from helpers.inputs.reading import check_input_file
 from helpers.parameters import load_parameters
 from helpers.pipeline import outputs, runner
-from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath
 from helpers.pipeline.monitor import MONITOR_STAGES, STAGE_PARAMETERS
+from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath
 
 MONITOR_TITLE = "Secondary reassurance contact: monitoring the roll-out ward by ward"
 MONITOR_WRITES = ("monitoring.json", "monitoring.html", "monitoring.pdf")

@@ -45,19 +45,21 @@ class Provenance(Closed):
 # -- monitoring.json ----------------------------------------------------------------------------
 
 class WardDelivery(Closed):
-    """One live ward's delivery since go-live, on the funnel plot. A ward with fewer reports than the
-    disclosure threshold is not named and its counts are hidden (``suppressed``)."""
+    """One live ward's delivery since go-live, on the funnel plot. Wards whose counts (reports, reached, not
+    reached) would be small count together under "other wards" of their borough (and boroughs too small
+    under "other boroughs"): every published count is 0 or at least the disclosure threshold."""
 
-    borough: str
-    ward: str | None = Field(description="None where the ward is not named (fewer reports than the threshold)")
-    reports: int | None
-    delivered: int | None
-    rate: float | None = Field(ge=0, le=1)
-    lower_limit: float | None = Field(ge=0, le=1, description="lower 99.8% funnel limit")
-    lower_limit_95: float | None = Field(ge=0, le=1)
-    upper_limit: float | None = Field(ge=0, le=1, description="upper 99.8% funnel limit")
-    flagged: bool = Field(description="delivery below the lower 99.8% limit")
-    suppressed: bool
+    borough: str = Field(description="the borough, or 'other boroughs' for boroughs combined")
+    ward: str = Field(description="the ward, or 'other wards' for the wards of the borough combined")
+    wards: int = Field(ge=1, description="how many wards the row holds (1 for a named ward)")
+    combined: bool = Field(description="the row combines wards (or boroughs) too small to publish alone")
+    reports: int = Field(ge=0)
+    delivered: int = Field(ge=0)
+    rate: float = Field(ge=0, le=1)
+    lower_limit: float = Field(ge=0, le=1, description="lower 99.8% funnel limit")
+    lower_limit_95: float = Field(ge=0, le=1)
+    upper_limit: float = Field(ge=0, le=1, description="upper 99.8% funnel limit")
+    flagged: bool = Field(description="a named ward's delivery below the lower 99.8% limit (a combined row never)")
 
 
 class MonthDelivery(Closed):

@@ -140,13 +140,11 @@ def month_table(delivery: dict) -> pd.DataFrame:
 
 
 def ward_table(delivery: dict) -> pd.DataFrame:
-    """The live wards, flagged first; unnamed and suppressed wards shown as such."""
-    hidden = "suppressed"
-    rows = [{"Borough": w["borough"], "Ward": w["ward"] or "not named (few reports)",
-             "Reports": hidden if w["suppressed"] else count(w["reports"]),
-             "Delivered": hidden if w["suppressed"] else count(w["delivered"]),
-             "Rate": hidden if w["suppressed"] else pct(w["rate"]),
-             "Lower 99.8% limit": hidden if w["suppressed"] else pct(w["lower_limit"]),
+    """The live wards, flagged first; wards too small to publish alone as one "other wards" row a borough."""
+    rows = [{"Borough": w["borough"],
+             "Ward": f"{w['ward']} ({w['wards']} combined)" if w["combined"] else w["ward"],
+             "Reports": count(w["reports"]), "Delivered": count(w["delivered"]), "Rate": pct(w["rate"]),
+             "Lower 99.8% limit": pct(w["lower_limit"]),
              "Flagged": "FLAGGED" if w["flagged"] else ""} for w in delivery["by_ward"]]
     frame = pd.DataFrame(rows)
     return frame.sort_values("Flagged", ascending=False, kind="stable") if len(frame) else frame
@@ -179,7 +177,9 @@ def limitations(monitoring: dict) -> list[str]:
         f"({count(effect['left_out'].get('open_investigations', 0))} reports), which biases it if open cases differ.",
         "Funnel and control limits assume binomial variation around the force's rate; a ward that serves a "
         "different population can fall outside them for that reason alone.",
-        f"Wards with fewer than {monitoring['delivery']['disclosure_threshold']} reports since go-live are not "
-        "named and their counts are hidden.",
+        f"Wards whose reports since go-live, reached or not reached, number 1 to "
+        f"{monitoring['delivery']['disclosure_threshold'] - 1} are not named: they count together as \"other wards\" "
+        "of their borough (months likewise join their neighbour), so no published count singles out a victim; a "
+        "combined row is never flagged.",
     ]
     return lines

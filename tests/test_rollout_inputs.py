@@ -76,14 +76,15 @@ def test_a_ward_listed_twice(tmp_path, params, shipped):
     assert "schedule.csv, column 'ward', rows 9 and 81: the same ward is listed more than once" in message
 
 
-@pytest.mark.parametrize("bad, reason", [("31/02/2024", "is not a real date"), ("soon", "is not a date"),
-                                         ("01/03/24", "has a two-digit year")])
+@pytest.mark.parametrize("bad, reason", [("31/02/2024", "not a real date"), ("soon", "not a date"),
+                                         ("01/03/24", "a date with a two-digit year")])
 def test_a_go_live_that_is_not_a_date(tmp_path, params, shipped, bad, reason):
     extract, schedule = shipped
     schedule = schedule.copy()
     schedule.loc[0, "go_live"] = bad
     message = refused(tmp_path, params, extract, schedule)
-    assert f"schedule.csv, column 'go_live', row 2: '{bad}' {reason}" in message
+    assert f"schedule.csv, column 'go_live', row 2: {reason}" in message
+    assert bad not in message  # a cell may hold personal data: its value is never quoted
 
 
 def test_a_schedule_without_its_columns(tmp_path, params, shipped):
@@ -97,7 +98,7 @@ def test_the_extracts_own_contract_still_applies(tmp_path, params, shipped):
     extract = extract.copy()
     extract.loc[4, "src_completed"] = "maybe"
     message = refused(tmp_path, params, extract, schedule)
-    assert "extract.csv, column 'src_completed', row 6: expected Y or N (found 'maybe')" in message
+    assert "extract.csv, column 'src_completed', row 6: expected Y or N" in message and "maybe" not in message
 
 
 def test_an_edited_plan_is_no_longer_randomised(tmp_path):

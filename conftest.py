@@ -44,6 +44,8 @@ def pytest_collection_modifyitems(items):
 def pytest_collection_finish(session):
     """Let any stage notebook run alone, or in any order, under nbval: write the files it reads first.
 
+    The monitoring notebooks (m1, m2, m3) are handled the same way, among themselves.
+
     A stage notebook reads only what earlier stages wrote. Each earlier stage that the session does
     not run before it (the session starts at 04_effect_estimation, or runs 05 before 01) runs here
     first, in process, into the same scratch folders the notebooks' kernels read (its notebook is not
@@ -53,16 +55,33 @@ def pytest_collection_finish(session):
     if not order:
         return
     from helpers import config
-    from helpers.pipeline import stages
+    from helpers.pipeline import monitor, stages
     from helpers.pipeline.context import open_stage
+
+    _monitoring_stages_first(order, monitor)
 
     functions = dict(zip(config.STAGES, (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
                                          stages.effect_estimation, stages.extrapolate)))
     needed = set()
     for index, notebook in enumerate(order):
-        needed |= set(config.STAGES[:config.STAGES.index(notebook)]) - set(order[:index])
+        if notebook in config.STAGES:
+            needed |= set(config.STAGES[:config.STAGES.index(notebook)]) - set(order[:index])
     if needed:
         ctx = open_stage()
         for stage in config.STAGES:
             if stage in needed:
                 functions[stage](ctx)
+
+
+def _monitoring_stages_first(order: list[str], monitor) -> None:
+    """The monitoring stages a monitoring notebook reads and the session does not run before it, run in process."""
+    stages = list(monitor.MONITOR_STAGES)
+    needed = set()
+    for index, notebook in enumerate(order):
+        if notebook in stages:
+            needed |= set(stages[:stages.index(notebook)]) - set(order[:index])
+    if needed:
+        ctx = monitor.open_monitor()
+        for stage, function in zip(stages, (monitor.delivery_stage, monitor.effect_stage)):
+            if stage in needed:
+                function(ctx)

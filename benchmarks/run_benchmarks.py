@@ -11,6 +11,8 @@ Measures, in one run (`make bench`):
              (in a new process, WeasyPrint imported first), beside Chromium printing the same HTML
              (`chromium --headless --print-to-pdf`, its start-up included) as the yardstick; with
              --pdf, only this, on the report.html files named (a report of an earlier version, say);
+  monitor    `srceval monitor` on a generated roll-out of about 70,000 reports (three years of a force's
+             wards, `srceval simulate --rollout --reports-per-ward-month 25`);
   tests      `python -m pytest` (only with --tests: it takes minutes);
 and prints the ratios shipped / floor and 25,000 / shipped, with the peak memory of each run, and
 writes them to benchmarks/results/benchmarks.json.
@@ -196,6 +198,21 @@ def pdf_step(html: Path, repeat: int, scratch: Path) -> dict:
         row.update(chromium_seconds=median_of(runs)["seconds"], chromium_all=[r["seconds"] for r in runs],
                    chromium_pages=_pages(printed))
     return row
+def generated_rollout(folder: Path, reports_per_ward_month: float) -> tuple[Path, Path, float]:
+    """A generated roll-out (monitoring extract and schedule), written by ``srceval simulate --rollout``."""
+    started = time.perf_counter()
+    subprocess.run([SRCEVAL, "simulate", "--rollout", "--reports-per-ward-month", str(reports_per_ward_month),
+                    "--out", str(folder)], check=True, capture_output=True)
+    return folder / "monitoring_extract.csv", folder / "rollout_schedule.csv", round(time.perf_counter() - started, 1)
+
+
+def monitor(folder: Path, repeat: int, reports_per_ward_month: float = 25.0) -> dict:
+    """``srceval monitor`` on about 70,000 reports (79 wards x 36 months x 25)."""
+    extract, schedule, generation = generated_rollout(folder / "raw", reports_per_ward_month)
+    reports = sum(1 for _ in extract.open(encoding="utf-8")) - 1
+    runs = [timed([SRCEVAL, "monitor", "--extract", str(extract), "--rollout", str(schedule),
+                   "--out", str(folder / f"run{i}")]) for i in range(repeat)]
+    return {**median_of(runs), "reports": reports, "generation_seconds": generation}
 
 
 def tests() -> dict:
@@ -215,14 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", action="store_true", help="also time the test suite (python -m pytest)")
     parser.add_argument("--pdf", type=Path, nargs="+", metavar="HTML",
                         help="time only the PDF step, on these report.html files (WeasyPrint and Chromium)")
+    parser.add_argument("--monitor-only", action="store_true",
+                        help="time srceval monitor on about 70,000 reports alone (written to --output)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "benchmarks.json", help="where to write the results")
     args = parser.parse_args(argv)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if args.pdf:
         return pdf_only(args.pdf, args.repeat)
     rows: dict[str, dict] = {}
+    if args.monitor_only:
+        return monitor_only(args)
     with tempfile.TemporaryDirectory(prefix="srceval-bench-") as scratch:
         scratch = Path(scratch)
+        print("srceval monitor, about 70,000 reports ...", flush=True)
+        rows["monitor_70000"] = monitor(scratch / "monitor", args.repeat)
         print("floor: one process importing the stages' libraries ...", flush=True)
         rows["floor"] = floor(args.repeat)
         print("contract breach refused ...", flush=True)
@@ -288,6 +311,16 @@ def pdf_only(pages: list[Path], repeat: int) -> int:
         for html in pages:
             row = pdf_step(html, repeat, Path(scratch))
             print(_pdf_line(html.name, row), " all:", row["weasyprint_all"], row.get("chromium_all", ""))
+def monitor_only(args) -> int:
+    with tempfile.TemporaryDirectory(prefix="srceval-bench-") as scratch:
+        row = monitor(Path(scratch), args.repeat)
+    report = {"machine": {"python": platform.python_version(), "processor": platform.machine(),
+                          "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
+              "runs": {"monitor_70000": row}}
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    stages = " ".join(f"{stage[:2]}:{seconds:g}" for stage, seconds in row["stages"].items())
+    print(f"srceval monitor, {row['reports']:,} reports: {row['seconds']:.1f} s (runs {row['all_seconds']}), "
+          f"peak {row['peak_memory_mb']} MB; stages (s) {stages}\nwritten {args.output}")
     return 0
 
 

@@ -63,3 +63,16 @@ def reference_results(tmp_path_factory) -> dict:
                   stages.effect_estimation, stages.extrapolate):
         stage(ctx)
     return assemble_results(ctx)
+
+
+@pytest.fixture(scope="session")
+def monitoring_in_process(tmp_path_factory) -> dict:
+    """monitoring.json of the shipped roll-out, built by calling the monitoring stages in process."""
+    from helpers.pipeline import monitor
+    from helpers.pipeline.monitoring_results import assemble_monitoring
+
+    folder = tmp_path_factory.mktemp("monitoring")
+    ctx = monitor.open_monitor(output_dir=folder / "out", processed_dir=folder / "processed")
+    monitor.delivery_stage(ctx)
+    monitor.effect_stage(ctx)
+    return assemble_monitoring(ctx)

@@ -1,5 +1,5 @@
-"""The full ``srceval run`` commands of test_end_to_end.py, test_ordinary_files.py and
-test_disclosure_attack.py, started as soon as collection ends.
+"""The full ``srceval`` commands of test_end_to_end.py, test_ordinary_files.py, test_disclosure_attack.py and
+test_monitor_end_to_end.py, started as soon as collection ends.
 
 A pytest plugin, loaded by those modules (``pytest_plugins``). Most of the suite runs in
 process, on one core; the end-to-end runs start in the background when the session knows which
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -23,9 +25,9 @@ from helpers.inputs.simulate import TrialDesign, simulate_trial
 from . import ordinary_files
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
-MODULES = ("test_end_to_end", "test_ordinary_files", "test_disclosure_attack")
+MODULES = ("test_end_to_end", "test_ordinary_files", "test_disclosure_attack", "test_monitor_end_to_end")
 RUNS = ("run", "relative_run", "messy_run", "leadership_run", "blocked_run", "workbook_run", "repeated_wards_run",
-        "no_delivery_run", "hostile_run")
+        "no_delivery_run", "hostile_run", "monitor_run", "planned_monitor_run")
 MARKERS = {"Victim Name": "ZQXMARKERNAME", "Address": "ZQXMARKERADDRESS", "Phone Number": "07000ZQX999",
            "Email": "zqx.marker@example.org", "Date of Birth": "ZQX-01/01/1970", "notes": "ZQXMARKERNOTE"}
 # Columns that identify a person by what they mean, under names the exact-name list never had.
@@ -108,6 +110,19 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
         return folder, Started(folder / "log", "run", "--allocation", str(trial / "allocation_log.xlsx"), "--extract",
                                str(trial / "crime_extract.csv"), "--params", str(trial / "parameters.yml"),
                                "--out", str(folder / "out"))
+    if name == "monitor_run":  # the shipped roll-out, from another folder, with relative paths
+        rollout = Path(os.path.relpath(config.RAW_DIR / "rollout", folder))
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder, Started(folder / "log", "monitor", "--extract", str(rollout / "monitoring_extract.csv"),
+                               "--rollout", str(rollout / "rollout_schedule.csv"), "--out", "monitoring", cwd=folder)
+    if name == "planned_monitor_run":  # the README's path: plan the order, simulate it, monitor it
+        return folder, StartedInTurn(folder, [
+            ("simulate", "--rollout", "--out", "rollout"),
+            ("plan-rollout", "--wards", "rollout/wards.csv", "--steps", "6", "--start", "2023-02-01",
+             "--months-per-step", "4", "--seed", "11", "--out", "plan"),
+            ("simulate", "--rollout", "--schedule", "plan/rollout_plan.csv", "--out", "planned"),
+            ("monitor", "--extract", "planned/monitoring_extract.csv", "--rollout", "plan/rollout_plan.csv",
+             "--out", "reports/monitoring")])
     if name == "hostile_run":
         allocation, extract = hostile_inputs(folder / "raw")
         return folder, Started(folder / "log", "run", "--allocation", str(allocation), "--extract", str(extract),
@@ -123,6 +138,17 @@ def _start(name: str, folder: Path) -> tuple[Path, Started]:
         command.made = made  # what the files were made to give, for the tests to compare with
         return folder, command
     raise KeyError(name)
+
+
+class StartedInTurn(Started):
+    """Several ``srceval`` commands, one after the other in the background, from one folder (a shell's ``&&``)."""
+
+    def __init__(self, folder: Path, commands: list[tuple[str, ...]]):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stdout, self.stderr = folder / "stdout.txt", folder / "stderr.txt"
+        line = " && ".join(" ".join([shlex.quote(str(SRCEVAL)), *map(shlex.quote, command)]) for command in commands)
+        with open(self.stdout, "w") as stdout, open(self.stderr, "w") as stderr:
+            self.process = subprocess.Popen(["bash", "-c", line], cwd=folder, stdout=stdout, stderr=stderr)
 
 
 def start(names) -> None:

@@ -27,6 +27,9 @@ EXAMPLES = """examples:
   srceval simulate --out trials/cluster --clusters ward --n-control 300 --n-treatment 300
   srceval simulate --out trials/replications --replications 5 --effect-spread 0.05
   srceval diff reports/old/results.json reports/new/results.json
+  srceval simulate --rollout --out rollout      # a roll-out: monitoring extract, schedule, wards
+  srceval plan-rollout --wards rollout/wards.csv --steps 6 --start 2023-02-01 --out plan
+  srceval monitor --extract rollout/monitoring_extract.csv --rollout rollout/rollout_schedule.csv --out reports/monitoring
 """
 
 
@@ -104,6 +107,58 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with replications, SD of the run-to-run change in the SRC arm's withdrawal rates, so "
                             "the true effect differs between runs (default: 0)")
 
+    rollout = simulate.add_argument_group(
+        "roll-out", "--rollout writes a monitoring extract, a go-live schedule and the list of wards instead of a "
+        "trial: a secular trend, a known effect of going live and one ward whose delivery falls away")
+    rollout.add_argument("--rollout", action="store_true", help="simulate a ward-by-ward roll-out")
+    rollout.add_argument("--schedule", type=path_argument, default=None, metavar="PLAN_CSV",
+                         help="with --rollout: the wards and go-live dates to simulate (a plan-rollout plan); "
+                              "the schedule is not written again")
+    rollout.add_argument("--reports-per-ward-month", type=float, default=None, metavar="R",
+                         help="with --rollout: mean reports per ward and month (default: 6)")
+    rollout.add_argument("--months", type=int, default=None, help="with --rollout: months in the extract (default: 36)")
+
+    monitor = commands.add_parser("monitor", help="monitor a roll-out: delivery by ward and month, and the effect "
+                                                  "of going live on withdrawal")
+    monitor.add_argument("--extract", type=path_argument, required=True,
+                         help="crime extract covering months before and after go-live (.csv or .xlsx)")
+    monitor.add_argument("--rollout", type=path_argument, required=True, metavar="SCHEDULE",
+                         help="schedule, one row per ward: borough, ward, go_live (blank: not live yet)")
+    monitor.add_argument("--out", type=path_argument, required=True,
+                         help="output folder for monitoring.json, monitoring.html and monitoring.pdf")
+    monitor.add_argument("--params", type=path_argument, default=config.PARAMETERS_FILE,
+                         help="parameters file, YAML (default: config/parameters.yml)")
+    monitor.add_argument("--trial-results", type=path_argument, default=None, metavar="RESULTS_JSON",
+                         help="the trial's results.json, whose complier relative reduction the prediction carries "
+                              "(default: the parameters file's trial figure)")
+    monitor.add_argument("--extract-sheet", help="Excel sheet of the extract (default: the first)")
+    monitor.add_argument("--schedule-sheet", help="Excel sheet of the schedule (default: the first)")
+
+    plan = commands.add_parser("plan-rollout", help="a randomised ward order for the roll-out, with the power of "
+                                                    "the stepped-wedge design")
+    plan.add_argument("--wards", type=path_argument, required=True, help="the wards: borough, ward (.csv or .xlsx)")
+    plan.add_argument("--steps", type=int, required=True, help="number of steps (groups of wards going live together)")
+    plan.add_argument("--out", type=path_argument, required=True, help="folder for rollout_plan.csv and plan.json")
+    plan.add_argument("--seed", type=int, default=None, help="random seed (default: the parameters file's)")
+    plan.add_argument("--start", default=None, metavar="DATE",
+                      help="first day of the all-control period; step 1 goes live one step later "
+                           "(default: the 1st of next month)")
+    plan.add_argument("--months-per-step", type=int, default=None, metavar="M",
+                      help="months between steps (default: rollout_planning.months_per_step)")
+    plan.add_argument("--params", type=path_argument, default=config.PARAMETERS_FILE,
+                      help="parameters file, YAML (default: config/parameters.yml)")
+    for name, text in (("baseline-risk", "withdrawal risk before go-live"),
+                       ("relative-reduction", "relative reduction in withdrawal from going live"),
+                       ("icc", "intra-cluster (ward) correlation"),
+                       ("reports-per-ward-month", "reports per ward per month")):
+        plan.add_argument(f"--{name}", type=float, default=None,
+                          help=f"{text} (default: rollout_planning.{name.replace('-', '_')})")
+    stratify = plan.add_mutually_exclusive_group()
+    stratify.add_argument("--stratify-by-borough", dest="stratify", action="store_true", default=None,
+                          help="deal each borough's wards across the steps (default: rollout_planning)")
+    stratify.add_argument("--no-stratify", dest="stratify", action="store_false", help="one order for all wards")
+    plan.add_argument("--wards-sheet", help="Excel sheet of the wards file (default: the first)")
+
     diff = commands.add_parser("diff", help="list what changed between two results.json files")
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
@@ -124,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.pipeline.safewrite import FolderBusy, Interrupted, RefusedPath
 
     args = build_parser().parse_args(argv)
-    handlers = {"run": _run, "simulate": _simulate, "diff": _diff, "pool": _pool}
+    handlers = {"run": _run, "simulate": _simulate, "diff": _diff, "pool": _pool, "monitor": _monitor,
+                "plan-rollout": _plan_rollout}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:  # Ctrl-C outside a run's own handling (while importing, say): no traceback
@@ -208,6 +264,8 @@ def _assignment(args) -> Assignment:
 def _simulate(args) -> int:
     from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial, write_trials
 
+    if args.rollout or args.schedule or args.reports_per_ward_month or args.months:
+        return _simulate_rollout(args)
     seed = DEFAULT_SEED if args.seed is None else args.seed
     try:
         if not 1 <= args.replications <= MAX_REPLICATIONS:
@@ -272,6 +330,94 @@ def _pool(args) -> int:
         return 2
     print(f"Pooled {len(runs)} runs: {written['json']}, {written['html']}, {written['pdf']}")
     return 0
+
+
+def _failures(command: str, call) -> int:
+    """Run a command's work; bad input exits 2 with its message, a failed stage 1, a signal 128 + its number."""
+    from helpers.errors import InputError
+    from helpers.pipeline.runner import RunFailure, RunInterrupted
+
+    try:
+        call()
+    except (RunFailure, InputError) as error:
+        print(f"srceval {command}: {error}", file=sys.stderr)
+        return error.exit_code
+    except RunInterrupted as interrupted:
+        print(f"srceval {command}: {interrupted}", file=sys.stderr)
+        return interrupted.exit_code
+    return 0
+
+
+def _monitor(args) -> int:
+    from helpers.pipeline.monitor_run import run_monitor
+
+    return _failures("monitor", lambda: run_monitor(
+        extract=args.extract, schedule=args.rollout, out=args.out, params_file=args.params,
+        trial_results=args.trial_results, extract_sheet=args.extract_sheet, schedule_sheet=args.schedule_sheet))
+
+
+def _plan_rollout(args) -> int:
+    from helpers.pipeline.plan import PLAN_CSV, plan_rollout
+
+    def plan():
+        made = plan_rollout(wards_path=args.wards, steps=args.steps, out=args.out, params_file=args.params,
+                            seed=args.seed, start=args.start, months_per_step=args.months_per_step,
+                            sheet=args.wards_sheet, baseline_risk=args.baseline_risk,
+                            relative_reduction=args.relative_reduction, icc=args.icc,
+                            reports_per_ward_month=args.reports_per_ward_month, stratify_by_borough=args.stratify)
+        print(f"Wrote {args.out / PLAN_CSV} ({made['wards_count']} wards in {made['steps']} steps, seed {made['seed']}"
+              f"{', stratified by borough' if made['stratified_by'] else ''}) and {args.out / 'plan.json'}: power "
+              f"{made['power']['power']:.0%} to detect a change of {made['assumptions']['effect'] * 100:+.1f} points")
+    return _failures("plan-rollout", plan)
+
+
+def _simulate_rollout(args) -> int:
+    from dataclasses import replace
+
+    from helpers.errors import InputError
+    from helpers.inputs.simulate_rollout import DEFAULT_SEED, RolloutDesign, simulate_rollout, trial_wards
+
+    design = RolloutDesign()
+    if args.reports_per_ward_month is not None:
+        design = replace(design, reports_per_ward_month=args.reports_per_ward_month)
+    if args.months is not None:
+        design = replace(design, months=args.months)
+    try:
+        if not design.reports_per_ward_month > 0 or not 2 <= design.months <= MAX_ROLLOUT_MONTHS:
+            raise ValueError(f"--reports-per-ward-month must be above 0 and --months from 2 to {MAX_ROLLOUT_MONTHS}")
+        schedule = None if args.schedule is None else _read_plan(args.schedule)
+        wards = len(trial_wards()) if schedule is None else len(schedule)
+        expected = design.reports_per_ward_month * design.months * wards
+        if expected > MAX_REPORTS:
+            raise ValueError(f"about {expected:,.0f} reports is more than the generator makes ({MAX_REPORTS:,}, the "
+                             "largest extract srceval reads without raising its input limits)")
+        made = simulate_rollout(design, seed=DEFAULT_SEED if args.seed is None else args.seed, schedule=schedule)
+    except (ValueError, InputError) as error:
+        print(f"srceval simulate: {error}", file=sys.stderr)
+        return 2
+    written = made.write(args.out, schedule=schedule is None, overwrite=args.force)
+    print(f"Wrote {', '.join(str(p) for p in written)}: {len(made.extract):,} reports, "
+          f"{int(made.schedule['go_live'].notna().sum())} of {len(made.schedule)} wards with a go-live date; "
+          f"the ward whose delivery falls away is {made.drifting_ward[1]} ({made.drifting_ward[0]})")
+    return 0
+
+
+MAX_ROLLOUT_MONTHS = 240  # twenty years of monthly extracts: more is a slip, and costs memory
+
+
+def _read_plan(path):
+    import pandas as pd
+
+    from helpers.inputs.dates import parse_dates
+    from helpers.inputs.reading import read_input
+
+    table = read_input(path, ["borough", "ward", "go_live"], required=["borough", "ward", "go_live"]).data
+    if not {"borough", "ward", "go_live"} <= set(table.columns):
+        raise ValueError(f"{path.name} needs the columns borough, ward and go_live")
+    dates, problems = parse_dates(table["go_live"])
+    if problems or dates.isna().all():
+        raise ValueError(f"{path.name}: column 'go_live' needs dates")
+    return pd.DataFrame({"borough": table["borough"].str.strip(), "ward": table["ward"].str.strip(), "go_live": dates})
 
 
 if __name__ == "__main__":

@@ -246,6 +246,32 @@ class Design(Strict):
         return self.columns[-1] if self.columns else None
 
 
+class Monitoring(Strict):
+    """``srceval monitor``: the trial figure its prediction carries, and the draws of its resampling."""
+
+    # The trial's complier relative reduction in withdrawal (the published 26%), used when no trial
+    # results.json is named (srceval monitor --trial-results); its interval, if known.
+    trial_relative_reduction: Annotated[float, Field(strict=True, gt=-1, lt=1)] = 0.26
+    trial_relative_reduction_ci: Annotated[list[Annotated[float, Field(strict=True, lt=1)]],
+                                           Field(min_length=2, max_length=2)] | None = None
+    trial_source: Text = ("published evaluation: compliance-adjusted relative reduction in withdrawal, 26% "
+                          "(no interval published)")
+    bootstrap_draws: Annotated[int, Field(strict=True, ge=200, le=100_000)] = 2000
+    randomisation_test_draws: Annotated[int, Field(strict=True, ge=100, le=100_000)] = 1000
+
+
+class RolloutPlanning(Strict):
+    """``srceval plan-rollout``: the design assumptions of the stepped-wedge power calculation."""
+
+    baseline_risk: Probability = 0.305  # the force's share of hate crimes ending in withdrawal (6,839 / 22,421)
+    relative_reduction: Probability = 0.22  # the trial's intention-to-treat relative reduction (published 22%)
+    icc: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.02
+    reports_per_ward_month: Annotated[float, Field(strict=True, gt=0)] = 2.5
+    months_per_step: Annotated[int, Field(strict=True, ge=1, le=60)] = 3
+    stratify_by_borough: bool = True
+    source: Text = "project defaults: the force's withdrawal share, the trial's relative reduction, an assumed ICC"
+
+
 class Parameters(Strict):
     """Every analysis choice of one run (``config/parameters.yml``)."""
 
@@ -270,6 +296,8 @@ class Parameters(Strict):
                                   Field(min_length=1), at_most_items(MAX_SCENARIOS, "one table row each")] = [0.8, 0.9, 1.0]
     design: Design = Design()
     analysis_plan: AnalysisPlan
+    monitoring: Monitoring = Monitoring()
+    rollout_planning: RolloutPlanning = RolloutPlanning()
 
 
 def load_parameters(path: Path | str | None = None, **overrides: Any) -> dict:

@@ -17,24 +17,27 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers import config
-from helpers.pipeline.context import parameters_cell, parameters_text, setup_cell
+from helpers.pipeline import context, monitor
 from helpers.pipeline.runner import kernel_name
 
 
 def generated_cells(notebook, stage: str) -> None:
-    """Rewrite the ``parameters`` and ``setup`` cells of a stage notebook from their definition."""
+    """Rewrite the ``parameters`` and ``setup`` cells of a stage notebook from their definition
+    (:mod:`helpers.pipeline.context` for the trial's stages, :mod:`helpers.pipeline.monitor` for the monitoring's)."""
+    cells = monitor if stage in monitor.MONITOR_STAGES else context
     for index, cell in enumerate(notebook.cells):
         tags = cell.metadata.get("tags", [])
         if "parameters" in tags:
-            cell.source = parameters_cell(stage)
+            cell.source = cells.parameters_cell(stage)
             if index and notebook.cells[index - 1].cell_type == "markdown":
-                notebook.cells[index - 1].source = parameters_text(stage)
+                notebook.cells[index - 1].source = cells.parameters_text(stage)
         elif "setup" in tags:
-            cell.source = setup_cell(stage)
+            cell.source = cells.setup_cell(stage)
 
 
 def refresh(notebooks: list[Path] | None = None) -> None:
-    notebooks = notebooks or [config.NOTEBOOKS_DIR / f"{stage}.ipynb" for stage in config.STAGES]
+    notebooks = notebooks or [config.NOTEBOOKS_DIR / f"{stage}.ipynb" for stage in (*config.STAGES,
+                                                                                     *monitor.MONITOR_STAGES)]
     with tempfile.TemporaryDirectory(prefix="srceval-reference-") as scratch:
         os.environ[config.OUTPUT_DIR_ENV] = str(Path(scratch) / "reports")
         os.environ[config.PROCESSED_DIR_ENV] = str(Path(scratch) / "processed")

@@ -52,14 +52,14 @@ def prepare() -> None:
         pass
 
 
-def notebook_to_html(notebook_path: Path, *, subtitle: str = "") -> str:
+def notebook_to_html(notebook_path: Path, *, subtitle: str = "", title: str = TITLE) -> str:
     """Render an executed notebook's outputs (no code, no prompts, no markdown cells) as one HTML page."""
     import nbformat
 
     # The report is the notebook's outputs; its markdown cells address whoever runs the notebook.
     body = outputs_html(nbformat.read(notebook_path, as_version=4))
     toc = [(anchor, _strip_tags(text)) for anchor, text in _HEADING.findall(body)]
-    page = _template().render(title=TITLE, subtitle=html.escape(subtitle), toc=toc, body=body)
+    page = _template().render(title=html.escape(title), subtitle=html.escape(subtitle), toc=toc, body=body)
     return _CONTROL.sub("\ufffd", page)
 
 
@@ -101,8 +101,9 @@ def html_to_pdf(page: str, pdf_path: Path) -> Path:
     return pdf_path
 
 
-def render_report(notebook_path: Path, html_path: Path, pdf_path: Path, *, subtitle: str = "") -> None:
-    """Write report.html and report.pdf from the executed report notebook."""
-    page = notebook_to_html(notebook_path, subtitle=subtitle)
+def render_report(notebook_path: Path, html_path: Path, pdf_path: Path, *, subtitle: str = "",
+                  title: str = TITLE) -> None:
+    """Write report.html and report.pdf (or another report's pair) from the executed report notebook."""
+    page = notebook_to_html(notebook_path, subtitle=subtitle, title=title)
     html_path.write_text(page, encoding="utf-8")
     html_to_pdf(page, pdf_path)

@@ -508,6 +508,10 @@ def _parameter_text(value) -> str:
     return " ".join(str(value).split())
 
 
+# Parameters of the roll-out commands (srceval monitor, plan-rollout): recorded, not used by a trial run.
+NOT_USED_BY_THE_TRIAL = ("monitoring", "rollout_planning")
+
+
 def provenance_table(results: dict) -> pd.DataFrame:
     rows = []
     for role in ("allocation", "extract"):
@@ -525,7 +529,7 @@ def provenance_table(results: dict) -> pd.DataFrame:
         rows.append(("Packages", ", ".join(f"{name} {version or 'not installed'}"
                                           for name, version in provenance["packages"].items())))
     for key, value in provenance["parameters"].items():
-        if key == "outcomes":
+        if key in ("outcomes", *NOT_USED_BY_THE_TRIAL):
             continue
         if isinstance(value, dict):
             rows += [(f"Parameter: {key}.{sub}", _parameter_text(v)) for sub, v in value.items()]

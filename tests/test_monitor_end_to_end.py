@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from helpers import config
 from helpers.inputs.reading import sha256_of
-from helpers.pipeline.monitoring_models import SCHEMA_DIR, Monitoring, Plan
+from helpers.pipeline.models import SCHEMA_DIR, Monitoring, Plan
 
 pytest.register_assert_rewrite("tests.e2e_runs")  # it is also this module's plugin, loaded below
 from . import e2e_runs  # noqa: E402

@@ -8,14 +8,14 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from helpers.pipeline.monitoring_models import SCHEMA_DIR, SCHEMAS, Monitoring, schema_text
+from helpers.pipeline.models import SCHEMA_DIR, SCHEMAS, Monitoring, schema_text
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_the_committed_schema_is_generated_from_the_models(name):
     committed = (SCHEMA_DIR / name).read_text(encoding="utf-8")
     assert committed == schema_text(SCHEMAS[name]), (
-        "the models changed: run `python -m helpers.pipeline.monitoring_models` and commit the schema")
+        "the models changed: run `python -m helpers.pipeline.models` and commit the schema")
     jsonschema.Draft202012Validator.check_schema(json.loads(committed))
 
 
@@ -24,7 +24,7 @@ def monitoring(monitoring_in_process) -> dict:
     return monitoring_in_process
 
 
-def test_the_issues_fields_are_required():
+def test_the_fields_evaluators_read_are_required():
     schema = json.loads((SCHEMA_DIR / "monitoring.schema.json").read_text())
     defs = schema["$defs"]
     assert {"borough", "ward", "reports", "delivered", "rate", "lower_limit", "flagged"} <= set(

@@ -279,7 +279,7 @@ class Parameters(Strict):
     confidence_level: Annotated[float, Field(strict=True, ge=0.5, lt=1, allow_inf_nan=False)]
     randomisation_draws: Annotated[int, Field(strict=True, ge=100), at_most(MAX_DRAWS, DRAWS_REASON)]
     target_power: Annotated[float, Field(strict=True, ge=0.5, lt=1, allow_inf_nan=False)]
-    # Below 3, a published count could single out a victim (the issue of small cells).
+    # Below 3, a published count could single out a victim (the problem of small cells).
     disclosure_threshold: Annotated[int, Field(strict=True, ge=3, le=100)]
     allocation_rule: AllocationRule
     population_file: Text

@@ -4,7 +4,7 @@ m1 delivery monitoring: read and check both files, keep one row per report (no c
 chart the monthly delivery of live wards and put every live ward on the funnel plot.
 m2 effect monitoring: the staggered-adoption estimate, the naive before-and-after beside it, what
 the trial predicts, and the randomisation test when plan-rollout randomised the order.
-m3 report: monitoring.json, built and checked by :mod:`helpers.pipeline.monitoring_models`.
+m3 report: monitoring.json, built and checked by :mod:`helpers.pipeline.models.monitoring`.
 Each stage reads only the files the stages before it wrote.
 """
 from __future__ import annotations

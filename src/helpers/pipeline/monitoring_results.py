@@ -9,8 +9,8 @@ from helpers import __version__
 from helpers.inputs.reading import sha256_of
 from helpers.inputs.rollout import PLAN_FILE
 from helpers.pipeline.context import to_jsonable, write_json
+from helpers.pipeline.models import Monitoring
 from helpers.pipeline.monitor import MonitorContext, design_statement
-from helpers.pipeline.monitoring_models import Monitoring
 from helpers.pipeline.results import git_commit, package_versions
 
 
@@ -32,7 +32,7 @@ def provenance(ctx: MonitorContext, inputs: dict, plan: dict | None) -> dict:
 
 
 def assemble_monitoring(ctx: MonitorContext) -> dict:
-    """monitoring.json as a plain dict, validated by :class:`~helpers.pipeline.monitoring_models.Monitoring`."""
+    """monitoring.json as a plain dict, validated by :class:`~helpers.pipeline.models.Monitoring`."""
     delivery_stage = ctx.read_stage_result("m1_delivery_monitoring")
     effect = ctx.read_stage_result("m2_effect_monitoring")
     origin = delivery_stage["origin"]

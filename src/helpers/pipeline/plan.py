@@ -23,8 +23,8 @@ from helpers.methods import stepped_wedge
 from helpers.parameters import RolloutPlanning, _describe, load_parameters
 from helpers.pipeline import runner
 from helpers.pipeline.context import to_jsonable, write_json
+from helpers.pipeline.models import Plan
 from helpers.pipeline.monitor_run import command_line, staged_output
-from helpers.pipeline.monitoring_models import Plan
 from helpers.pipeline.results import git_commit, package_versions
 
 PLAN_CSV = "rollout_plan.csv"

@@ -11,13 +11,15 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from helpers import config
+from helpers.pipeline.models.monitoring import Monitoring, Plan
 from helpers.pipeline.models.results import Results
 
 SCHEMA_DIR = config.SCHEMA_FILE.parent
 # Each schema file and the model it is generated from.
-SCHEMAS: dict[str, type[BaseModel]] = {"results.schema.json": Results}
+SCHEMAS: dict[str, type[BaseModel]] = {"results.schema.json": Results, "monitoring.schema.json": Monitoring,
+                                       "plan.schema.json": Plan}
 
-__all__ = ["Results", "SCHEMAS", "SCHEMA_DIR", "schema_of", "schema_text", "write_schemas"]
+__all__ = ["Monitoring", "Plan", "Results", "SCHEMAS", "SCHEMA_DIR", "schema_of", "schema_text", "write_schemas"]
 
 
 def schema_of(model: type[BaseModel]) -> dict:

@@ -1,27 +1,20 @@
 """The forms of ``monitoring.json`` (``srceval monitor``) and ``plan.json`` (``srceval plan-rollout``).
 
 Both files are built from these pydantic models and validated by them; their JSON Schemas are
-generated from the same models (``python -m helpers.pipeline.monitoring_models`` writes them to
+generated from the same models (``python -m helpers.pipeline.models`` writes them to
 ``helpers/report/schema/``), and a test fails if a committed schema differs from the models.
 Every estimate carries its interval and its method; a figure the data cannot support is None with
 a ``reason`` that starts "not estimable".
 """
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "report" / "schema"
+from helpers.pipeline.models.common import Closed
+
 SCHEMA_VERSION = "1"
-
-
-
-class Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class FileRecord(Closed):
@@ -201,7 +194,7 @@ class Exclusion(Closed):
 class Monitoring(Closed):
     """monitoring.json: delivery and effect monitoring of a ward-by-ward roll-out."""
 
-    model_config = ConfigDict(extra="forbid", title="SRC roll-out monitoring")
+    model_config = Closed.model_config | {"title": "SRC roll-out monitoring"}
     schema_version: Literal["1"] = SCHEMA_VERSION
     provenance: Provenance
     design: Design
@@ -252,7 +245,7 @@ class ScheduleFile(Closed):
 class Plan(Closed):
     """plan.json: a roll-out in a randomised ward order, planned as a stepped-wedge trial."""
 
-    model_config = ConfigDict(extra="forbid", title="SRC roll-out plan")
+    model_config = Closed.model_config | {"title": "SRC roll-out plan"}
     schema_version: Literal["1"] = SCHEMA_VERSION
     generator: Literal["srceval plan-rollout"] = "srceval plan-rollout"
     seed: int
@@ -267,23 +260,3 @@ class Plan(Closed):
     power: Power
     schedule: ScheduleFile
     provenance: Provenance
-
-
-SCHEMAS = {"monitoring.schema.json": Monitoring, "plan.schema.json": Plan}
-
-
-def schema_text(model: type[BaseModel]) -> str:
-    return json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:
-    written = []
-    for name, model in SCHEMAS.items():
-        (folder / name).write_text(schema_text(model), encoding="utf-8")
-        written.append(folder / name)
-    return written
-
-
-if __name__ == "__main__":
-    for path in write_schemas(Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_DIR):
-        print(f"wrote {path}")

@@ -316,11 +316,12 @@ def pool_document(**changes) -> dict:
 
 
 HOSTILE_RUNS = {
-    "the design as a plain string": (pool_document(design="blocked"), "at design: 'blocked' is not of type object"),
-    "a count of 10^12": (pool_document(**{"outcomes.attrition.control.n": 10 ** 12}), "is out of range"),
-    "outcomes as a string": (pool_document(outcomes="attrition"), "at outcomes: 'attrition' is not of type object"),
+    "the design as a plain string": (pool_document(design="blocked"), "design is not an object"),
+    "a count of 10^12": (pool_document(**{"outcomes.attrition.control.n": 10 ** 12}),
+                         "outcomes.attrition.control.n is more than 100000000"),
+    "outcomes as a string": (pool_document(outcomes="attrition"), "outcomes is not an object"),
     "codes as a mapping": (pool_document(**{"provenance.parameters.outcomes.attrition.codes": {"a": 1}}),
-                           "is not of type array"),
+                           "provenance.parameters.outcomes.attrition.codes is not a list"),
     "more events than reports": (pool_document(**{"outcomes.attrition.control.events": 200}), "events <= n"),
 }
 

@@ -43,42 +43,6 @@ class Run:
 
 POOLABLE_DESIGNS = ("complete", "simple")
 MAX_RESULTS_BYTES = 50_000_000
-# Reports in one run: far beyond any extract srceval reads; a larger count is not a run's.
-MAX_COUNT = 100_000_000
-
-
-def input_schema() -> dict:
-    """The part of the results schema pooling reads, with counts bounded: checked before any field is used.
-
-    Built from ``results.schema.json`` itself (the arms' counts, the design's assignments), so that
-    the two stay in step; a file holding only these fields pools as the full results.json does.
-    """
-    from helpers.pipeline.results import load_schema
-
-    results = load_schema()
-    count = lambda name: {**results["$defs"]["arm"]["properties"][name], "maximum": MAX_COUNT}
-    arm = {"type": "object", "required": ["events", "n"], "properties": {"events": count("events"), "n": count("n")}}
-    text = lambda length: {"type": "string", "maxLength": length}
-    code = {"anyOf": [text(20), {"type": "integer", "minimum": 0, "maximum": 1000}]}
-    definition = {"type": "object", "required": ["codes"],
-                  "properties": {"codes": {"type": "array", "items": code, "maxItems": 100}, "label": text(2000)}}
-    design = results["properties"]["design"]["properties"]
-    return {
-        "type": "object", "required": ["outcomes", "provenance"],
-        "properties": {
-            "outcomes": {"type": "object", "required": [PRIMARY], "maxProperties": 50,
-                         "additionalProperties": {"type": "object", "required": ["control", "treatment"],
-                                                  "properties": {"control": arm, "treatment": arm}}},
-            "provenance": {"type": "object", "required": ["parameters"],
-                           "properties": {"parameters": {"type": "object", "required": ["outcomes"], "properties": {
-                               "outcomes": {"type": "object", "required": [PRIMARY], "maxProperties": 50,
-                                            "additionalProperties": definition}}},
-                                          "git_commit": {"type": ["string", "null"], "maxLength": 100},
-                                          "generated_at": {"type": ["string", "null"], "maxLength": 100}}},
-            "design": {"type": "object", "properties": {"assignment": design["assignment"]}},
-            "inputs": {"type": "object", "properties": {"allocation_sha256": text(128), "extract_sha256": text(128)}},
-        },
-    }
 
 
 def read_run(path: Path, label: str) -> Run:
@@ -90,7 +54,11 @@ def read_run(path: Path, label: str) -> Run:
     ``provenance.generated_at`` when present (shown, never required); ``design.assignment`` and
     ``identification`` when present, to refuse a run whose counts do not measure the effect of SRC.
     """
-    from helpers.inputs.bounded import BoundedInputError, parse_json, read_regular_file, schema_problem
+    from pydantic import ValidationError
+
+    from helpers.inputs.bounded import BoundedInputError, parse_json, read_regular_file
+    from helpers.pipeline.models import PoolInput
+    from helpers.pipeline.models.common import describe_errors
 
     path = Path(path)
     try:
@@ -101,9 +69,10 @@ def read_run(path: Path, label: str) -> Run:
         document = parse_json(raw)
     except BoundedInputError as error:
         raise PoolInputError(f"{path}: cannot be read as JSON ({error})") from None
-    problem = schema_problem(document, input_schema())
-    if problem:  # checked first: every field read below then has the shape the results schema gives it
-        raise PoolInputError(f"{path}: not an srceval results.json ({problem})")
+    try:  # checked first: every field read below then has the type the results form gives it
+        PoolInput.model_validate(document)
+    except ValidationError as error:
+        raise PoolInputError(f"{path}: not an srceval results.json ({describe_errors(error)})") from None
     problems = _results_problems(document)
     if problems:
         raise PoolInputError(f"{path}: not an srceval results.json ({'; '.join(problems)})")
@@ -278,7 +247,7 @@ def pool_runs(runs: list[Run], *, level: float = 0.95) -> dict:
                       "control": {"events": c.control_events, "n": c.control_n}} for c in counts],
             **{measure: pool_outcome(counts, name, measure, level=level) for measure in MEASURES},
         }
-    return {
+    pooled = {
         "kind": "srceval pooled results",
         "confidence_level": level,
         "runs": [{"label": run.label, "file": str(run.path), "sha256": run.sha256, "git_commit": run.git_commit,
@@ -288,6 +257,10 @@ def pool_runs(runs: list[Run], *, level: float = 0.95) -> dict:
         "methods": METHOD_NOTES,
         "provenance": _provenance(),
     }
+    from helpers.pipeline.context import to_jsonable
+    from helpers.pipeline.models import Pooled
+
+    return Pooled.model_validate(to_jsonable(pooled)).model_dump(mode="json")
 
 
 METHOD_NOTES = {

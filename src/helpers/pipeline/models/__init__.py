@@ -1,7 +1,7 @@
 """Typed models of every machine-readable file the tool writes, and the JSON Schemas made from them.
 
 ``python -m helpers.pipeline.models`` writes each schema into ``src/helpers/report/schema/``;
-``tests/test_schemas.py`` fails when a committed schema differs from what its model gives.
+``tests/test_results_schema.py`` fails when a committed schema differs from what its model gives.
 """
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from pydantic import BaseModel
 
 from helpers import config
 from helpers.pipeline.models.monitoring import Monitoring, Plan
+from helpers.pipeline.models.pooled import Pooled, PoolInput
 from helpers.pipeline.models.results import Results
 
 SCHEMA_DIR = config.SCHEMA_FILE.parent
 # Each schema file and the model it is generated from.
 SCHEMAS: dict[str, type[BaseModel]] = {"results.schema.json": Results, "monitoring.schema.json": Monitoring,
-                                       "plan.schema.json": Plan}
+                                       "plan.schema.json": Plan, "pooled.schema.json": Pooled,
+                                       "pool-input.schema.json": PoolInput}
 
-__all__ = ["Monitoring", "Plan", "Results", "SCHEMAS", "SCHEMA_DIR", "schema_of", "schema_text", "write_schemas"]
+__all__ = ["Monitoring", "Plan", "PoolInput", "Pooled", "Results", "SCHEMAS", "SCHEMA_DIR", "schema_of", "schema_text", "write_schemas"]
 
 
 def schema_of(model: type[BaseModel]) -> dict:

@@ -51,3 +51,28 @@ class Skipped(Closed):
 
     analysis: str
     reason: str
+
+
+# What each kind of validation error says, in words (the value itself is never quoted).
+_ERRORS = {"dict_type": "is not an object", "model_type": "is not an object", "model_attributes_type":
+           "is not an object", "list_type": "is not a list", "tuple_type": "is not a list of two",
+           "int_type": "is not a whole number", "float_type": "is not a number", "string_type": "is not text",
+           "bool_type": "is not true or false", "missing": "is missing", "extra_forbidden": "is not a field of this form",
+           "literal_error": "is not one of the values allowed", "finite_number": "is not a finite number"}
+
+
+def describe_errors(error, shown: int = 3) -> str:
+    """A pydantic ``ValidationError`` in words: its first problems, each the field's path and what is wrong."""
+    problems = []
+    for item in error.errors()[:shown]:
+        where = ".".join(str(part) for part in item["loc"]) or "the top level"
+        context = item.get("ctx") or {}
+        if item["type"] in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+            bound = next(iter(context.values()), "")
+            what = {"less_than_equal": "is more than", "greater_than_equal": "is less than",
+                    "less_than": "is not less than", "greater_than": "is not more than"}[item["type"]]
+            problems.append(f"{where} {what} {bound}")
+        else:
+            problems.append(f"{where} {_ERRORS.get(item['type'], item['msg'].lower())}")
+    more = error.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")

@@ -45,8 +45,9 @@ notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs are t
 bench: $(STAMP) check-pdf-libs ## time the pipeline and a refusal against the cost of importing the stages' libraries
 	$(BIN)/python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
-data: $(STAMP) ## regenerate the shipped synthetic extract in data/raw/
+data: $(STAMP) ## regenerate the shipped synthetic extract in data/raw/ and the synthetic roll-out in data/raw/rollout/
 	$(BIN)/srceval simulate --out data/raw --force
+	$(BIN)/srceval simulate --rollout --out data/raw/rollout --force
 
 clean: ## remove generated reports and processed data (keeps .venv)
 	rm -rf reports/* data/processed/*.parquet data/processed/*.csv

@@ -13,19 +13,21 @@ import pandas as pd
 
 from helpers.methods.control_charts import funnel_curve
 from helpers.report import numbers
-from helpers.report.figures import DESCRIPTIONS, PALETTE, _save
+from helpers.report.figures import PALETTE, _save
 
-DESCRIPTIONS.update({
+# What each figure is, for its caption and alternative text.
+DESCRIPTIONS = {
     "delivery_p_chart": "Control chart of the live wards' monthly delivery of the contact, with 3-sigma limits",
     "delivery_funnel": "Funnel plot of each live ward's delivery since go-live against its number of reports",
     "event_study": "Event study: the effect on withdrawal by months since go-live, with intervals",
     "withdrawal_by_month": "Line chart of withdrawal by month in wards live and not yet live",
-})
+}
 
 
 def p_chart(frame: pd.DataFrame, path: Path, *, kind: str = "p"):
-    """Monthly delivery with its centre line and limits; signals marked."""
-    x = pd.to_datetime(frame["month"])
+    """Monthly delivery with its centre line and limits; signals marked (months merged for disclosure at their
+    first month)."""
+    x = pd.to_datetime(frame["month"].str.split(" to ").str[0])
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
     ax.step(x, frame["upper_limit"] * 100, where="mid", color=PALETTE["neutral"], linestyle="--", linewidth=0.9,
             label="3-sigma limits" + (" (Laney's p')" if kind == "laney" else ""))
@@ -35,7 +37,7 @@ def p_chart(frame: pd.DataFrame, path: Path, *, kind: str = "p"):
     ax.plot(x, frame["rate"] * 100, color=PALETTE["src"], marker="o", markersize=3, linewidth=1, label="month")
     signals = frame[frame["signal"].astype(bool)]
     if len(signals):
-        ax.scatter(pd.to_datetime(signals["month"]), signals["rate"] * 100, color=PALETTE["warn"], zorder=3, s=22,
+        ax.scatter(pd.to_datetime(signals["month"].str.split(" to ").str[0]), signals["rate"] * 100, color=PALETTE["warn"], zorder=3, s=22,
                    label="signal")
     ax.set_ylim(0, 105)
     ax.set_ylabel("Contact delivered (%)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.report import monitoring_figures  # noqa: F401  (the figures' alternative texts)
+
 from helpers.report.numbers import count, interval, level, p_value, pct, points, with_interval
 
 REFERENCES = [
@@ -130,6 +130,24 @@ def event_table(effect: dict, window: tuple[int, int] = (-12, 24)) -> pd.DataFra
              "Kind": "placebo (before go-live)" if e["placebo"] else "effect"} for e in effect["event_time"]
             if window[0] <= e["event_time"] <= window[1]]
     return pd.DataFrame(rows)
+
+
+def figure_caption(name: str, monitoring: dict) -> str:
+    """What a monitoring figure shows, with its finding, for its caption and alternative text."""
+    delivery, effect = monitoring["delivery"], monitoring["effect"]
+    signals = sum(1 for month in delivery["by_month"] if month["signal"])
+    flagged = len(delivery["flagged_wards"])
+    estimate = ("not estimable" if effect["estimate"] is None else
+                f"{points(effect['estimate'], signed=True)} points on average after go-live")
+    captions = {
+        "delivery_p_chart": f"Delivery of the contact in live wards, month by month, with its control limits: "
+                            f"{signals} month{'s' if signals != 1 else ''} signal",
+        "delivery_funnel": f"Each live ward's delivery since go-live against its reports, with 95% and 99.8% limits: "
+                           f"{flagged} ward{'s' if flagged != 1 else ''} below the lower 99.8% limit",
+        "event_study": f"Change in withdrawal by months since go-live (months before are placebo checks): {estimate}",
+        "withdrawal_by_month": "Withdrawal by month in wards already live and wards not yet live",
+    }
+    return captions[name]
 
 
 def month_table(delivery: dict) -> pd.DataFrame:

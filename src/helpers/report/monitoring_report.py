@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-
 from helpers.report.numbers import count, interval, level, p_value, pct, points, with_interval
 
 REFERENCES = [

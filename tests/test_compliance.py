@@ -17,12 +17,16 @@ def test_delivery_by_borough_adds_up(analysis):
     assert table["allocated"].sum() == 125 and table["received"].sum() == 100
 
 
-def test_delivery_counts_are_shown_as_counts_and_rates():
+def test_delivery_counts_are_kept_as_whole_numbers_and_fractions():
     from helpers.methods import disclosure
-    table = pd.DataFrame({"group": ["A", "B"], "allocated": [12, 20], "received": [12, 10]})
+    from helpers.report import tables
+    table = pd.DataFrame({"group": ["A", "B"], "allocated": [12.0, 20.0], "received": [12, 10]})
     table["rate"] = table["received"] / table["allocated"]
-    shown = disclosure.format_counts(table, ["allocated", "received"])
-    assert shown["allocated"].tolist() == ["12", "20"] and shown["rate"].tolist() == ["100%", "50%"]
+    kept = disclosure.counts_table(table, ["allocated", "received"])
+    assert kept["allocated"].tolist() == [12, 20] and kept["rate"].tolist() == [1.0, 0.5]
+    assert all(type(v) is int for v in kept["allocated"])
+    shown = tables.delivery_display(kept.to_dict(orient="records"), "Borough")  # the report formats them
+    assert shown["Delivery rate"].tolist() == ["100%", "50%"]
 
 
 def test_contact_timing_by_hand():

@@ -302,11 +302,14 @@ def _cell_html(text: str) -> str:
     return layout.with_wrap_points(text)
 
 
-def flow_table(flow: dict, exclusions: list[dict]) -> pd.DataFrame:
-    """The CONSORT flow, with each reason for exclusion before randomisation (from ``exclusions``)."""
+def flow_table(flow: dict, exclusions: list[dict] | None = None) -> pd.DataFrame:
+    """The CONSORT flow, with each reason for exclusion before randomisation: from results.json's ``exclusions``,
+    or, for stage 1's own flow, from its ``exclusion_reasons``."""
     rows = [("Assessed (hate-flagged records)", "", "", flow["assessed"]),
             ("Excluded before randomisation", "", "", flow["excluded_before_randomisation"])]
-    rows += [(f"– {e['reason']}", "", "", e["rows"]) for e in exclusions if e["stage"] == "before randomisation"]
+    reasons = (flow["exclusion_reasons"].items() if exclusions is None else
+               [(e["reason"], e["rows"]) for e in exclusions if e["stage"] == "before randomisation"])
+    rows += [(f"– {reason}", "", "", n) for reason, n in reasons]
     rows.append(("Randomised", "", "", flow["randomised"]))
     for key, label in (("allocated", "Allocated"), ("received_src", "Received the contact"),
                        ("outcome_recorded", "Outcome recorded"), ("outcome_open", "Investigation still open"),

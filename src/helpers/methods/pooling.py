@@ -364,7 +364,7 @@ def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, conf_
     if len(included) < 2:
         reason = f"fewer than two runs can be pooled on this measure ({len(included)})"
         for key, model in (("fixed_effect", "fixed effect"), ("random_effects", "random effects")):
-            entry[key] = Estimate.not_estimable(outcome, measure, METHODS[model], n, reason).as_dict()
+            entry[key] = Estimate.not_estimable(outcome, measure, METHODS[model], n, reason).unstamped()
         entry.update(prediction_interval=[None, None], heterogeneity=None)
         return entry
     y, v = [e.yi for e in included], [e.vi for e in included]
@@ -376,8 +376,8 @@ def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, conf_
     if cut:
         notes.append(f"prediction {cut}")
     entry.update(
-        fixed_effect=_as_estimate(fe, outcome, measure, n).as_dict(),
-        random_effects={**_as_estimate(re, outcome, measure, n).as_dict(), "df": re.df},
+        fixed_effect=_as_estimate(fe, outcome, measure, n).unstamped(),
+        random_effects={**_as_estimate(re, outcome, measure, n).unstamped(), "df": re.df},
         prediction_interval=prediction,
         heterogeneity={"q": het.q, "df": het.df, "p_value": het.p_value, "tau2": het.tau2,
                        "tau": math.sqrt(het.tau2), "i2": het.i2, "h2": het.h2,

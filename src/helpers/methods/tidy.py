@@ -10,10 +10,10 @@ import pandas as pd
 
 TIDY_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "df",
                 "conf_level", "design", "method", "n", "reason"]
-# The fields of a row as the outcome entries of results.json carry it (``itt.odds_ratio``, ``itt.adjusted``):
-# the tidy table's rows carry the design and level too.
-ENTRY_FIELDS = ("outcome", "estimand", "estimate", "conf_low", "conf_high", "method", "n", "std_error", "p_value",
-                "reason", "statistic", "df")
+# The fields of a row without the design and level it is stamped with: as the outcome entries of results.json
+# (``itt.odds_ratio``, ``itt.adjusted``) and pooled.json carry it; the tidy table's rows carry all.
+UNSTAMPED_FIELDS = ("outcome", "estimand", "estimate", "conf_low", "conf_high", "method", "n", "std_error", "p_value",
+                    "reason", "statistic", "df")
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,10 @@ class Estimate:
     def as_dict(self) -> dict:
         return {**{k: clean(v) for k, v in asdict(self).items()}, "statistic": self.test_statistic}
 
-    def entry(self) -> dict:
-        """The row as an outcome entry of results.json holds it (:data:`ENTRY_FIELDS`)."""
+    def unstamped(self) -> dict:
+        """The row without its design and level (:data:`UNSTAMPED_FIELDS`)."""
         row = self.as_dict()
-        return {key: row[key] for key in ENTRY_FIELDS}
+        return {key: row[key] for key in UNSTAMPED_FIELDS}
 
     @property
     def test_statistic(self) -> float | None:

@@ -29,7 +29,7 @@ def outcome_entry(analysis: OutcomeAnalysis) -> dict:
         "relative_risk_reduction": None if rr.estimate is None else 1 - rr.estimate,
         "relative_risk_reduction_ci": [None if v is None else 1 - v for v in reversed(rr.interval)],
         "risk_difference": rd.estimate, "risk_difference_ci": rd.interval,
-        "odds_ratio": odds.entry(),
+        "odds_ratio": odds.unstamped(),
         "p_value_exact": exact.two_sided, "p_value_exact_one_sided": exact.one_sided,
         "one_sided_direction": analysis.direction,
         "one_sided_threshold": (1 - analysis.conf_level) / 2,
@@ -37,7 +37,7 @@ def outcome_entry(analysis: OutcomeAnalysis) -> dict:
         "randomisation_method": randomisation_method,
         "bayesian": analysis.bayesian, "bayesian_sceptical": analysis.bayesian_sceptical,
         "open_investigation_bounds": analysis.open_investigations,
-        "adjusted": {row.estimand: row.entry() for row in (lin, logistic)},
+        "adjusted": {row.estimand: row.unstamped() for row in (lin, logistic)},
         "method": rd.method,
         "methods": {
             "risk_difference": _method(rd), "risk_ratio": _method(rr), "odds_ratio": _method(odds),

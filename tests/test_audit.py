@@ -7,7 +7,8 @@ import pytest
 
 from helpers.inputs.cleaning import clean_inputs
 from helpers.inputs.simulate import simulate_trial, subvert_allocation
-from helpers.methods import audit
+from helpers.methods import audit, audit_design
+from helpers.methods.design import Design
 
 
 def test_shipped_allocation_raises_no_flag(analysis):
@@ -153,9 +154,9 @@ def test_conflicting_log_entries_are_flagged_from_the_cleaned_table(analysis):
 def test_ward_labels_in_several_boroughs_are_found_and_named():
     data = pd.DataFrame({"borough": ["Merton", "Sutton", "Merton", "Sutton", "Kingston"],
                          "ward": ["W01", "W01", "W02", "W03", "W01"]})
-    labels = audit.wards_in_several_boroughs(data)
+    labels = audit_design.wards_in_several_boroughs(data)
     assert labels == {"W01": 3}
-    warning = audit.repeated_label_warning(labels, {"clusters": "ward"})
+    warning = audit_design.repeated_label_warning(labels, Design("cluster", ("ward",)))
     assert warning.startswith("1 ward label(s) appear in more than one borough: 'W01' (3 boroughs). The declared "
                               "design (clusters: ward) takes each label as one ward")
-    assert audit.repeated_label_warning({}, {"clusters": "ward"}) is None
+    assert audit_design.repeated_label_warning({}, Design("cluster", ("ward",))) is None

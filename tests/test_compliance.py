@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from helpers.methods import compliance
+from helpers.methods import biased, compliance
 
 
 def test_delivery_rates_on_shipped_data(analysis):
@@ -36,7 +36,7 @@ def test_contact_timing_by_hand():
 
 
 def test_biased_comparisons_are_labelled(analysis):
-    rows = compliance.biased_comparisons(analysis, "attrition")
+    rows = biased.biased_comparisons(analysis, "attrition")
     assert [r.estimand for r in rows] == ["risk_difference_per_protocol", "risk_difference_as_treated"]
     assert rows[0].estimate == pytest.approx(43 / 100 - 69 / 125)
     assert rows[1].estimate == pytest.approx(43 / 100 - 80 / 150)

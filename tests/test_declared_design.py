@@ -1,8 +1,8 @@
 """A declared design other than complete randomisation runs through the pipeline with the design's estimators.
 
 Generated blocked and cluster trials are run in process with ``design`` set in their parameters:
-results.json reports exactly what :mod:`helpers.methods.designs` (tested against estimatr) gives on the same
-analysis table, not the complete-randomisation numbers; figures the design does not support are
+results.json reports exactly what each estimator family's design estimator (tested against estimatr) gives on
+the same analysis table, not the complete-randomisation numbers; figures the design does not support are
 null with the reason; the audit flags what breaks the design. One run goes through the command line.
 """
 from __future__ import annotations
@@ -19,7 +19,19 @@ from scipy import stats
 
 from helpers.errors import InputError
 from helpers.inputs.simulate import Assignment
-from helpers.methods import audit, designs, dispatch, estimation
+from helpers.methods import (
+    adjusted_lin,
+    arms,
+    audit,
+    audit_design,
+    clustering,
+    complier,
+    differences,
+    permutation,
+    randomisation,
+)
+from helpers.methods.design import UNIT, Design
+from helpers.methods.power import power_analysis
 from helpers.parameters import load_parameters
 from helpers.pipeline.results import validate_results
 
@@ -92,14 +104,14 @@ def test_a_blocked_design_without_blocks_is_refused_before_any_kernel(tmp_path):
 def test_blocked_trial_reports_the_block_weighted_estimators(blocked_run):
     results, table = blocked_run
     itt = results["outcomes"]["attrition"]["itt"]
-    dim = designs.blocked_difference_in_means(table, "attrition", block="borough")
+    dim = differences.blocked_difference_in_means(table, "attrition", block="borough")
     assert itt["risk_difference"] == pytest.approx(dim.estimate, rel=1e-12)
     assert itt["risk_difference_ci"] == pytest.approx([dim.conf_low, dim.conf_high], rel=1e-12)
-    mh = designs.mantel_haenszel_risk_ratio(table, "attrition", block="borough")
+    mh = differences.mantel_haenszel_risk_ratio(table, "attrition", block="borough")
     assert itt["risk_ratio"] == pytest.approx(mh.estimate, rel=1e-12)
     assert itt["risk_ratio_ci"] == pytest.approx([mh.conf_low, mh.conf_high], rel=1e-12)
     assert itt["relative_risk_reduction"] == pytest.approx(1 - mh.estimate, rel=1e-12)
-    ri = designs.blocked_randomisation_p(table, "attrition", block="borough", draws=DRAWS, seed=SEED)
+    ri = randomisation.blocked_randomisation_p(table, "attrition", block="borough", draws=DRAWS, seed=SEED)
     assert itt["p_value_randomisation"] == ri.p_value
     assert itt["method"] == dim.method and "within blocks" in itt["randomisation_method"]
 
@@ -107,12 +119,12 @@ def test_blocked_trial_reports_the_block_weighted_estimators(blocked_run):
 def test_blocked_trial_does_not_report_the_complete_randomisation_numbers(blocked_run):
     results, table = blocked_run
     attrition = results["outcomes"]["attrition"]
-    naive_rd = estimation.risk_difference(table, "attrition")
-    naive_rr = estimation.risk_ratio(table, "attrition")
+    naive_rd = differences.risk_difference(table, "attrition")
+    naive_rr = differences.risk_ratio(table, "attrition")
     assert attrition["itt"]["risk_difference"] != pytest.approx(naive_rd.estimate, abs=0.01)
     assert attrition["itt"]["risk_difference_ci"] != pytest.approx(naive_rd.interval, abs=0.005)
     assert attrition["itt"]["risk_ratio"] != pytest.approx(naive_rr.estimate, abs=0.01)
-    complete_p = estimation.randomisation_p(table, "attrition")["two_sided"]
+    complete_p = randomisation.randomisation_p(table, "attrition")["two_sided"]
     assert attrition["itt"]["p_value_randomisation"] != pytest.approx(complete_p, abs=1e-3)
     # Figures with no blocked version are absent, with the reason, never the complete-randomisation number.
     assert attrition["itt"]["p_value_exact"] is None and attrition["itt"]["p_value_exact_one_sided"] is None
@@ -127,12 +139,12 @@ def test_blocked_trial_does_not_report_the_complete_randomisation_numbers(blocke
 def test_blocked_complier_and_adjusted_estimates_are_block_weighted(blocked_run):
     results, table = blocked_run
     attrition = results["outcomes"]["attrition"]
-    frame = table.assign(**{dispatch.UNIT: table["borough"]})
-    weighted = lambda values: dispatch._weighted_difference(values, frame)
+    frame = table.assign(**{UNIT: table["borough"]})
+    weighted = lambda values: arms.weighted_difference(values, frame)
     d, y = table["received"].astype(float), table["attrition"].astype(float)
     assert attrition["cace"]["risk_difference"] == pytest.approx(weighted(y) / weighted(d), rel=1e-12)
     assert attrition["cace"]["risk_difference"] != pytest.approx(
-        estimation.complier_average_causal_effect(table, "attrition").estimate, abs=0.005)
+        complier.complier_average_causal_effect(table, "attrition").estimate, abs=0.005)
     assert attrition["cace"]["complier_control_risk"] == pytest.approx(-weighted(y * (1 - d)) / weighted(d))
     lin = attrition["itt"]["adjusted"]["risk_difference_adjusted_lin"]
     assert "block indicators" in lin["method"] and lin["estimate"] is not None
@@ -175,16 +187,16 @@ def test_cluster_trial_reports_the_cr2_estimators(cluster_run):
     results, table = cluster_run
     attrition = results["outcomes"]["attrition"]
     itt = attrition["itt"]
-    cr2 = designs.cluster_difference_in_means(table, "attrition", cluster="ward")
+    cr2 = differences.cluster_difference_in_means(table, "attrition", cluster="ward")
     assert itt["risk_difference"] == pytest.approx(cr2.estimate, rel=1e-12)
     assert itt["risk_difference_ci"] == pytest.approx([cr2.conf_low, cr2.conf_high], rel=1e-12)
-    cace = designs.cluster_complier_effect(table, "attrition", cluster="ward")
+    cace = complier.cluster_complier_effect(table, "attrition", cluster="ward")
     assert attrition["cace"]["risk_difference"] == pytest.approx(cace.estimate, rel=1e-12)
     assert attrition["cace"]["risk_difference_ci"] == pytest.approx([cace.conf_low, cace.conf_high], rel=1e-12)
-    ri = designs.cluster_randomisation_p(table, "attrition", cluster="ward", draws=DRAWS, seed=SEED)
+    ri = randomisation.cluster_randomisation_p(table, "attrition", cluster="ward", draws=DRAWS, seed=SEED)
     assert itt["p_value_randomisation"] == ri.p_value
-    icc = designs.intracluster_correlation(table, "attrition", cluster="ward")
-    effect = designs.design_effect(table, "attrition", cluster="ward")
+    icc = clustering.intracluster_correlation(table, "attrition", cluster="ward")
+    effect = clustering.design_effect(table, "attrition", cluster="ward")
     assert attrition["design"]["intracluster_correlation"] == pytest.approx(icc.estimate, rel=1e-12)
     assert results["design"]["intracluster_correlation"] == pytest.approx(icc.estimate, rel=1e-12)
     assert results["design"]["design_effect"] == pytest.approx(effect.estimate, rel=1e-12)
@@ -194,11 +206,11 @@ def test_cluster_trial_reports_the_cr2_estimators(cluster_run):
 def test_cluster_trial_does_not_report_the_complete_randomisation_numbers(cluster_run):
     results, table = cluster_run
     attrition = results["outcomes"]["attrition"]
-    naive = estimation.risk_difference(table, "attrition")
+    naive = differences.risk_difference(table, "attrition")
     # The point is the same difference in means; its interval is not the one that ignores the wards.
     assert attrition["itt"]["risk_difference"] == pytest.approx(naive.estimate, rel=1e-12)
     assert attrition["itt"]["risk_difference_ci"] != pytest.approx(naive.interval, abs=0.002)
-    assert attrition["itt"]["risk_ratio_ci"] != pytest.approx(estimation.risk_ratio(table, "attrition").interval,
+    assert attrition["itt"]["risk_ratio_ci"] != pytest.approx(differences.risk_ratio(table, "attrition").interval,
                                                              abs=0.002)
     for key in ("p_value_exact", "odds_ratio"):
         assert f"itt.{key}" in attrition["notes"] and "not valid under a cluster design" in attrition["notes"][
@@ -211,8 +223,8 @@ def test_cluster_power_applies_the_design_effect(cluster_run):
     results, table = cluster_run
     power = results["outcomes"]["attrition"]["power"]
     factor = results["outcomes"]["attrition"]["design"]["design_effect"]
-    counts = estimation.TwoByTwo.from_data(table, "attrition")
-    plain = estimation.power_analysis(counts.control_risk, counts.treatment_n, counts.control_n,
+    counts = arms.TwoByTwo.from_data(table, "attrition")
+    plain = power_analysis(counts.control_risk, counts.treatment_n, counts.control_n,
                                       target_relative_reduction=0.20)
     assert power["design_effect"] == factor and factor > 1
     assert power["n_per_arm_for_target_power"] == int(np.ceil(plain["n_per_arm_for_target_power"] * factor))
@@ -259,13 +271,13 @@ def test_a_treated_wards_report_in_the_control_arm_is_a_flagged_breach(tmp_path)
 def test_re_randomisation_keeps_what_the_design_fixed():
     units = pd.Series(np.repeat(["a", "b", "c", "d"], [3, 5, 4, 6]))
     z = np.array([1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1])
-    blocked = np.concatenate(list(audit.design_allocations(z, "blocked", units, 500, seed=1)))
+    blocked = np.concatenate(list(permutation.design_allocations(z, Design.from_parameters(BLOCKED), units, 500, seed=1)))
     totals = pd.DataFrame(blocked.T).groupby(units.to_numpy()).sum()
     assert (totals.to_numpy() == pd.Series(z).groupby(units.to_numpy()).sum().to_numpy()[:, None]).all()
     assert len({tuple(row) for row in blocked}) > 50  # the order within blocks does change
     clusters = pd.Series(np.repeat(["a", "b", "c", "d"], [3, 5, 4, 6]))
     z = np.repeat([1, 0, 1, 0], [3, 5, 4, 6])
-    drawn = np.concatenate(list(audit.design_allocations(z, "cluster", clusters, 200, seed=2)))
+    drawn = np.concatenate(list(permutation.design_allocations(z, Design.from_parameters(CLUSTER), clusters, 200, seed=2)))
     assert (pd.DataFrame(drawn.T).groupby(clusters.to_numpy()).nunique() == 1).all().all()
     assert set(map(tuple, drawn[:, [0, 3, 8, 12]])) == {(1, 1, 0, 0), (1, 0, 1, 0), (1, 0, 0, 1), (0, 1, 1, 0),
                                                          (0, 1, 0, 1), (0, 0, 1, 1)}
@@ -276,7 +288,7 @@ def test_block_weighted_balance_shows_no_imbalance_in_the_blocks_themselves():
                          "offence_group": list("xyxyxxyy")})
     units = data["borough"]
     naive = audit.balance_table(data)
-    weighted = audit.balance_table(data, weights=audit.block_weights(data["assigned"], units))
+    weighted = audit.balance_table(data, weights=audit_design.block_weights(data["assigned"], units))
     borough = lambda table: table[table["covariate"] == "Borough"]["standardised_difference"].abs().max()
     assert borough(naive) > 0.5 and borough(weighted) == pytest.approx(0.0)
 
@@ -300,20 +312,20 @@ def test_simple_design_uses_bernoulli_randomisation_inference(tmp_path):
     results = run_in_process(*simulated(seed=4), tmp_path, report=False, params={"design": design})
     table = analysis_table(tmp_path)
     itt = results["outcomes"]["attrition"]["itt"]
-    two = designs.bernoulli_randomisation_p(table, "attrition", probability=0.5, draws=DRAWS, seed=SEED)
-    one = designs.bernoulli_randomisation_p(table, "attrition", probability=0.5, draws=DRAWS, seed=SEED,
+    two = randomisation.bernoulli_randomisation_p(table, "attrition", probability=0.5, draws=DRAWS, seed=SEED)
+    one = randomisation.bernoulli_randomisation_p(table, "attrition", probability=0.5, draws=DRAWS, seed=SEED,
                                             alternative="less")
     assert (itt["p_value_randomisation"], itt["p_value_randomisation_one_sided"]) == (two.p_value, one.p_value)
     assert "Bernoulli(0.5)" in itt["randomisation_method"]
     # Comparisons conditional on the arm sizes stay valid under a coin per report.
-    assert itt["p_value_exact"] == estimation.fisher_exact_p(table, "attrition")
-    assert itt["risk_difference"] == estimation.risk_difference(table, "attrition").estimate
+    assert itt["p_value_exact"] == differences.fisher_exact_p(table, "attrition")
+    assert itt["risk_difference"] == differences.risk_difference(table, "attrition").estimate
     assert results["design"]["description"].startswith("Simple randomisation")
     assert results["allocation_audit"]["allocation_ratio_p_value"] is not None
 
 
 def test_one_sided_bernoulli_randomisation_p_near_exact_enumeration():
-    """The one-sided version added to helpers.methods.designs, against every one of the 4,096 allocations."""
+    """The one-sided Bernoulli randomisation p-value, against every one of the 4,096 allocations."""
     data = pd.read_csv(Path(__file__).parent / "reference" / "bernoulli_trial.csv")
     y, observed_z, p = data["y01"].to_numpy(float), data["z"].to_numpy(), 0.4
     observed = y[observed_z == 1].mean() - y[observed_z == 0].mean()
@@ -326,7 +338,7 @@ def test_one_sided_bernoulli_randomisation_p_near_exact_enumeration():
         weight += probability
         extreme += probability * (y[z == 1].mean() - y[z == 0].mean() <= observed + 1e-12)
     exact = extreme / weight
-    estimate = designs.bernoulli_randomisation_p(data, "y01", treatment="z", probability=p, draws=40_000, seed=7,
+    estimate = randomisation.bernoulli_randomisation_p(data, "y01", treatment="z", probability=p, draws=40_000, seed=7,
                                                  alternative="less")
     assert estimate.p_value == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / 40_000) + 1 / 40_000)
     assert "one-sided (less)" in estimate.method
@@ -341,20 +353,20 @@ R = load("declared_design")
 
 def test_cluster_risk_ratio_matches_a_clustered_sandwich():
     data = pd.read_csv(REFERENCE / "cluster_trial.csv").rename(columns={"z": "assigned"})
-    estimate = dispatch.cluster_risk_ratio(data.assign(_unit=data["ward"]), "y")
+    estimate = differences.cluster_risk_ratio(data.assign(_unit=data["ward"]), "y")
     assert np.log(estimate.estimate) == pytest.approx(R["cluster.log_rr.estimate"], rel=1e-9)
     assert estimate.std_error == pytest.approx(R["cluster.log_rr.std.error"], rel=1e-9)
 
 
 def test_lin_with_block_indicators_matches_lm_lin_and_is_the_blocked_difference():
     data = pd.read_csv(REFERENCE / "blocked_trial.csv").rename(columns={"z": "assigned"})
-    estimate = dispatch.lin_by_design(data.assign(_unit=data["block"]), "y", BLOCKED, covariates=[])
+    estimate = adjusted_lin.lin_by_design(data.assign(_unit=data["block"]), "y", Design.from_parameters(BLOCKED), covariates=[])
     assert estimate.estimate == pytest.approx(R["blocked.lin.estimate"], rel=1e-9)
     assert estimate.std_error == pytest.approx(R["blocked.lin.std.error"], rel=1e-9)
     r = load("declared_design")  # lm_lin's t interval and test on n - k df, not a normal one
     for mine, theirs in (("conf_low", "conf.low"), ("conf_high", "conf.high"), ("df", "df"), ("p_value", "p.value")):
         assert getattr(estimate, mine) == pytest.approx(r[f"blocked.lin.{theirs}"], rel=1e-9), mine
-    blocked = designs.blocked_difference_in_means(data, "y", treatment="assigned", block="block")
+    blocked = differences.blocked_difference_in_means(data, "y", treatment="assigned", block="block")
     assert estimate.estimate == pytest.approx(blocked.estimate, rel=1e-9)
 
 
@@ -362,7 +374,7 @@ def test_lin_with_cr2_errors_matches_lm_lin_with_clusters():
     data = pd.read_csv(REFERENCE / "cluster_trial.csv").rename(columns={"z": "assigned"})
     # The R script's covariate, ward number mod 3, in a column the covariate design knows as numeric.
     data = data.assign(_unit=data["ward"], days_report_to_allocation=data["ward"].str[1:].astype(int) % 3)
-    estimate = dispatch.lin_by_design(data, "y", CLUSTER, covariates=["days_report_to_allocation"])
+    estimate = adjusted_lin.lin_by_design(data, "y", Design.from_parameters(CLUSTER), covariates=["days_report_to_allocation"])
     for mine, theirs in (("estimate", "estimate"), ("std_error", "std.error"), ("conf_low", "conf.low"),
                          ("conf_high", "conf.high")):
         assert getattr(estimate, mine) == pytest.approx(R[f"cluster.lin.{theirs}"], rel=1e-9), mine
@@ -390,8 +402,8 @@ def test_a_list_of_cluster_columns_is_checked(tmp_path, clusters, message):
 
 def test_units_are_the_column_as_written_or_nested_in_boroughs():
     data = pd.DataFrame({"borough": ["Merton", "Sutton", "Merton"], "ward": ["W01", "W01", "W02"]})
-    assert dispatch.units(data, CLUSTER).tolist() == ["W01", "W01", "W02"]
-    nested = dispatch.units(data, {**CLUSTER, "clusters": ["borough", "ward"]})
+    assert Design.from_parameters(CLUSTER).units(data).tolist() == ["W01", "W01", "W02"]
+    nested = Design.from_parameters({**CLUSTER, "clusters": ["borough", "ward"]}).units(data)
     assert nested.tolist() == ["Merton / W01", "Sutton / W01", "Merton / W02"]
 
 
@@ -431,9 +443,26 @@ def test_a_ward_label_whose_arm_differs_across_boroughs_is_a_flagged_breach(tmp_
     one_borough = data.index[(data["ward"] == label) & (data["borough"] == data.loc[data["ward"] == label,
                                                                                       "borough"].iloc[0])]
     data.loc[one_borough, "assigned"] = 1 - data.loc[one_borough, "assigned"]
-    units = dispatch.units(data, CLUSTER)
-    repeated = audit.wards_in_several_boroughs(data)
-    breaches, flags = audit.cluster_breaches(audit.cluster_arms(data, units), CLUSTER, repeated)
+    units = Design.from_parameters(CLUSTER).units(data)
+    repeated = audit_design.wards_in_several_boroughs(data)
+    breaches, flags = audit_design.cluster_breaches(audit_design.cluster_arms(data, units), Design.from_parameters(CLUSTER), repeated)
     assert [b["cluster"] for b in breaches] == [label]
     assert f"The label {label} appears in {repeated[label]} boroughs: if these are different wards, declare " \
            "clusters: [borough, ward]." in flags[0]
+
+
+def test_nested_blocks_are_the_pairs_of_their_columns(tmp_path):
+    """blocks: [borough, offence_group] runs through every stage (a list of block columns once stopped the audit),
+    with the blocked estimator over the borough-offence pairs."""
+    design = {**BLOCKED, "blocks": ["borough", "offence_group"]}
+    results = run_in_process(*designed(BLOCK_SHARES, n_control=300, n_treatment=300), tmp_path, report=False,
+                             params={"design": design})
+    table = analysis_table(tmp_path)
+    pairs = table["borough"] + " / " + table["offence_group"]
+    blocked = differences.blocked_difference_in_means(table.assign(pair=pairs), "attrition", block="pair")
+    assert results["design"]["units"] == pairs.nunique() and results["design"]["blocks"] == ["borough", "offence_group"]
+    assert results["design"]["description"].startswith("Blocked by offence group within borough")
+    itt = results["outcomes"]["attrition"]["itt"]
+    assert blocked.estimate is not None and itt["risk_difference"] == pytest.approx(blocked.estimate, rel=1e-12)
+    assert itt["risk_difference_ci"] == pytest.approx(blocked.interval, rel=1e-12)
+    assert {row["design"] for row in results["estimates"]} == {"blocked"}

@@ -306,7 +306,7 @@ def test_diff_into_a_closed_pipe_ends_quietly(tmp_path, results_file, reference_
 
 def pool_document(**changes) -> dict:
     document = {"outcomes": {"attrition": {"treatment": {"events": 54, "n": 125}, "control": {"events": 69, "n": 125}}},
-                "provenance": {"parameters": {"outcomes": {"attrition": {"codes": ["14", "16"]}}}}}
+                "provenance": {"parameters": {"outcomes": {"attrition": {"codes": ["14", "16"]}}, "confidence_level": 0.95}}}
     for dotted, value in changes.items():
         node, keys = document, dotted.split(".")
         for key in keys[:-1]:

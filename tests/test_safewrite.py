@@ -189,7 +189,8 @@ def pool_inputs(folder) -> list[str]:
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps({
             "outcomes": {"attrition": {"treatment": {"events": a, "n": n1}, "control": {"events": c, "n": n2}}},
-            "provenance": {"parameters": {"outcomes": {"attrition": {"codes": ["14", "16"]}}}}}))
+            "provenance": {"parameters": {"outcomes": {"attrition": {"codes": ["14", "16"]}},
+                                          "confidence_level": 0.95}}}))
         paths.append(str(path))
     return paths
 

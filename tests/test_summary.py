@@ -76,10 +76,13 @@ def _trial_results(reference_results, *, control, treatment, n=125):
 
     import pandas as pd
 
-    from helpers.methods.estimation import outcome_summary
+    from helpers.methods.design import COMPLETE
+    from helpers.methods.registry import Settings, analyse_outcome
+    from helpers.pipeline.effects import outcome_entry
     data = pd.DataFrame({"assigned": [1] * n + [0] * n, "received": [1] * n + [0] * n,
                          "attrition": [1] * treatment + [0] * (n - treatment) + [1] * control + [0] * (n - control)})
-    entry, _ = outcome_summary(data, "attrition", codes=["14", "16"], draws=2000)
+    entry = outcome_entry(analyse_outcome(data, "attrition", COMPLETE, Settings(conf_level=0.95, draws=2000),
+                                          codes=["14", "16"]))
     results = copy.deepcopy(reference_results)
     results["outcomes"]["attrition"] = entry
     return results
@@ -118,7 +121,7 @@ def _no_contrast(reference_results, received_control: int = 0):
 
     import pandas as pd
 
-    from helpers.methods.estimation import delivery_contrast
+    from helpers.methods.identification import delivery_contrast
     results = copy.deepcopy(reference_results)
     data = pd.DataFrame({"assigned": [1] * 125 + [0] * 125,
                          "received": [0] * (125 - received_control) + [1] * received_control

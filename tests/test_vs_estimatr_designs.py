@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.methods import designs
+from helpers.methods import clustering, complier, differences, randomisation, robust
 from tests.reference_values import load
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -55,7 +55,7 @@ def assert_matches(estimate, tag: str, df: float | None = None):
 
 def test_blocked_difference_in_means_matches_estimatr():
     blocked = read("blocked_trial")
-    estimate = designs.blocked_difference_in_means(blocked, "y", treatment="z", block="block")
+    estimate = differences.blocked_difference_in_means(blocked, "y", treatment="z", block="block")
     assert_matches(estimate, "blocked.dim")
     assert estimate.n == 150 and estimate.reason is None
     # df = N - 2 J: the t quantile of the interval says which df was used
@@ -70,12 +70,12 @@ def test_negative_control_naive_difference_is_biased_here():
     blocked = read("blocked_trial")
     naive = blocked.loc[blocked.z == 1, "y"].mean() - blocked.loc[blocked.z == 0, "y"].mean()
     assert naive == pytest.approx(R["blocked.naive.estimate"], rel=CLOSED_FORM)
-    estimate = designs.blocked_difference_in_means(blocked, "y", treatment="z", block="block").estimate
+    estimate = differences.blocked_difference_in_means(blocked, "y", treatment="z", block="block").estimate
     assert estimate != pytest.approx(naive, abs=0.05) and np.sign(estimate) != np.sign(naive)
 
 
 def test_mantel_haenszel_risk_ratio_matches_rma_mh():
-    estimate = designs.mantel_haenszel_risk_ratio(read("blocked_trial"), "y", treatment="z", block="block")
+    estimate = differences.mantel_haenszel_risk_ratio(read("blocked_trial"), "y", treatment="z", block="block")
     assert estimate.estimate == pytest.approx(R["blocked.mh_rr.estimate"], rel=CLOSED_FORM)
     assert estimate.std_error == pytest.approx(R["blocked.mh_rr.log_se"], rel=CLOSED_FORM)
     assert (estimate.conf_low, estimate.conf_high) == pytest.approx(
@@ -90,18 +90,18 @@ def test_mantel_haenszel_point_estimate_agrees_with_statsmodels():
     tables = [np.array([[((g.z == 1) & (g.y == 1)).sum(), ((g.z == 1) & (g.y == 0)).sum()],
                         [((g.z == 0) & (g.y == 1)).sum(), ((g.z == 0) & (g.y == 0)).sum()]])
               for _, g in blocked.groupby("block")]
-    estimate = designs.mantel_haenszel_risk_ratio(blocked, "y", treatment="z", block="block")
+    estimate = differences.mantel_haenszel_risk_ratio(blocked, "y", treatment="z", block="block")
     assert estimate.estimate == pytest.approx(StratifiedTable(tables).riskratio_pooled, rel=CLOSED_FORM)
 
 
 def test_matched_pairs_match_estimatr():
-    estimate = designs.blocked_difference_in_means(read("pairs_trial"), "y", treatment="z", block="pair")
+    estimate = differences.blocked_difference_in_means(read("pairs_trial"), "y", treatment="z", block="pair")
     assert_matches(estimate, "pairs.dim")
     assert "matched-pairs" in estimate.method
 
 
 def test_pairs_beside_a_larger_block_use_the_pairs_variance_as_estimatr():
-    estimate = designs.blocked_difference_in_means(read("mixed_blocks_trial"), "y", treatment="z", block="pair")
+    estimate = differences.blocked_difference_in_means(read("mixed_blocks_trial"), "y", treatment="z", block="pair")
     assert_matches(estimate, "mixed.dim")
     assert "matched-pairs variance" in estimate.reason
 
@@ -111,13 +111,13 @@ def test_block_with_a_lone_treated_report_is_refused():
     blocked = read("blocked_trial")
     lone = blocked[(blocked.block != "B1") | (blocked.z == 0)]
     lone = pd.concat([lone, blocked[(blocked.block == "B1") & (blocked.z == 1)].head(1)])
-    estimate = designs.blocked_difference_in_means(lone, "y", treatment="z", block="block")
+    estimate = differences.blocked_difference_in_means(lone, "y", treatment="z", block="block")
     assert estimate.estimate is None and "single SRC" in estimate.reason and "B1" in estimate.reason
 
 
 def test_block_without_one_arm_is_refused():
     blocked = read("blocked_trial")
-    estimate = designs.blocked_difference_in_means(blocked[(blocked.block != "B2") | (blocked.z == 1)], "y",
+    estimate = differences.blocked_difference_in_means(blocked[(blocked.block != "B2") | (blocked.z == 1)], "y",
                                                    treatment="z", block="block")
     assert estimate.estimate is None and "B2" in estimate.reason
 
@@ -126,7 +126,7 @@ def test_block_without_one_arm_is_refused():
 
 def test_cluster_itt_matches_lm_robust_cr2():
     cluster = read("cluster_trial")
-    estimate = designs.cluster_difference_in_means(cluster, "y", treatment="z", cluster="ward")
+    estimate = differences.cluster_difference_in_means(cluster, "y", treatment="z", cluster="ward")
     assert_matches(estimate, "cluster.itt")
     assert estimate.n == R["cluster.n"]
 
@@ -135,14 +135,14 @@ def test_bell_mccaffrey_df_match_estimatr():
     cluster = read("cluster_trial")
     x = np.column_stack([np.ones(len(cluster)), cluster.z.to_numpy(float)])
     beta = np.linalg.lstsq(x, cluster.y.to_numpy(float), rcond=None)[0]
-    _, df = designs.cr2_variance(x, cluster.y.to_numpy(float) - x @ beta, cluster.ward.to_numpy())
+    _, df = robust.cr2_variance(x, cluster.y.to_numpy(float) - x @ beta, cluster.ward.to_numpy())
     assert df[1] == pytest.approx(R["cluster.itt.df"], rel=CLOSED_FORM)
 
 
 def test_negative_control_cr2_is_not_the_naive_or_cr0_error():
     """Ignoring the wards (Welch) or using CR0 gives other standard errors: the test can tell them apart."""
     cluster = read("cluster_trial")
-    estimate = designs.cluster_difference_in_means(cluster, "y", treatment="z", cluster="ward")
+    estimate = differences.cluster_difference_in_means(cluster, "y", treatment="z", cluster="ward")
     y, z = cluster.y, cluster.z
     welch = np.sqrt(y[z == 1].var() / (z == 1).sum() + y[z == 0].var() / (z == 0).sum())
     assert estimate.std_error != pytest.approx(welch, rel=0.05)
@@ -155,18 +155,18 @@ def test_negative_control_cr2_is_not_the_naive_or_cr0_error():
 
 
 def test_cluster_complier_effect_matches_iv_robust_cr2():
-    estimate = designs.cluster_complier_effect(read("cluster_trial"), "y", treatment="z", received="d",
+    estimate = complier.cluster_complier_effect(read("cluster_trial"), "y", treatment="z", received="d",
                                                cluster="ward")
     assert_matches(estimate, "cluster.cace")
 
 
 def test_intracluster_correlation_matches_anova_mean_squares():
     cluster = read("cluster_trial")
-    oneway = designs.intracluster_correlation(cluster, "y", cluster="ward", treatment=None)
-    nested = designs.intracluster_correlation(cluster, "y", cluster="ward", treatment="z")
+    oneway = clustering.intracluster_correlation(cluster, "y", cluster="ward", treatment=None)
+    nested = clustering.intracluster_correlation(cluster, "y", cluster="ward", treatment="z")
     assert oneway.estimate == pytest.approx(R["cluster.icc_oneway"], rel=CLOSED_FORM)
     assert nested.estimate == pytest.approx(R["cluster.icc_within_arms"], rel=CLOSED_FORM)
-    effect = designs.design_effect(cluster, "y", cluster="ward", treatment="z")
+    effect = clustering.design_effect(cluster, "y", cluster="ward", treatment="z")
     assert effect.estimate == pytest.approx(R["cluster.design_effect_within_arms"], rel=CLOSED_FORM)
     assert effect.estimate == pytest.approx(1 + (R["cluster.mean_size"] - 1) * R["cluster.icc_within_arms"])
 
@@ -174,7 +174,7 @@ def test_intracluster_correlation_matches_anova_mean_squares():
 def test_cluster_split_across_arms_is_refused():
     cluster = read("cluster_trial")
     cluster.loc[cluster.index[0], "z"] = 1 - cluster.loc[cluster.index[0], "z"]
-    estimate = designs.cluster_difference_in_means(cluster, "y", treatment="z", cluster="ward")
+    estimate = differences.cluster_difference_in_means(cluster, "y", treatment="z", cluster="ward")
     assert estimate.estimate is None and "both arms" in estimate.reason
 
 
@@ -191,7 +191,7 @@ def assert_near_exact(estimate, tag: str):
 @pytest.mark.parametrize("column, tag", [("y", "bernoulli"), ("y01", "bernoulli.binary")])
 def test_bernoulli_randomisation_p_near_exact_enumeration(column, tag):
     """Continuous outcome: whole allocation vectors drawn; 0/1 outcome: the binomial shortcut."""
-    estimate = designs.bernoulli_randomisation_p(read("bernoulli_trial"), column, treatment="z", probability=0.4,
+    estimate = randomisation.bernoulli_randomisation_p(read("bernoulli_trial"), column, treatment="z", probability=0.4,
                                                  draws=DRAWS, seed=20240601)
     assert_near_exact(estimate, tag)
     assert estimate.conf_low is None and "seed 20240601" in estimate.method
@@ -199,13 +199,13 @@ def test_bernoulli_randomisation_p_near_exact_enumeration(column, tag):
 
 @pytest.mark.parametrize("column, tag", [("y", "ri_blocked"), ("y01", "ri_blocked.binary")])
 def test_blocked_randomisation_p_near_exact_enumeration(column, tag):
-    estimate = designs.blocked_randomisation_p(read("ri_blocked_trial"), column, treatment="z", block="block",
+    estimate = randomisation.blocked_randomisation_p(read("ri_blocked_trial"), column, treatment="z", block="block",
                                                draws=DRAWS, seed=20240602)
     assert_near_exact(estimate, tag)
 
 
 def test_cluster_randomisation_p_near_exact_enumeration():
-    estimate = designs.cluster_randomisation_p(read("ri_cluster_trial"), "y", treatment="z", cluster="ward",
+    estimate = randomisation.cluster_randomisation_p(read("ri_cluster_trial"), "y", treatment="z", cluster="ward",
                                                draws=DRAWS, seed=20240603)
     assert_near_exact(estimate, "ri_cluster")
 
@@ -213,23 +213,23 @@ def test_cluster_randomisation_p_near_exact_enumeration():
 def test_negative_control_permuting_reports_is_not_permuting_clusters():
     """Ignoring the clusters (permuting reports) gives another, smaller p here: the test can tell them apart."""
     data = read("ri_cluster_trial")
-    as_reports = designs.blocked_randomisation_p(data.assign(one_block=1), "y", treatment="z", block="one_block",
+    as_reports = randomisation.blocked_randomisation_p(data.assign(one_block=1), "y", treatment="z", block="one_block",
                                                  draws=DRAWS, seed=1)
     assert as_reports.p_value < R["ri_cluster.exact_p"] - 0.05
 
 
 def test_randomisation_p_is_reproducible_with_its_seed():
     data = read("ri_cluster_trial")
-    first, again, other = (designs.cluster_randomisation_p(data, "y", treatment="z", cluster="ward", draws=2000,
+    first, again, other = (randomisation.cluster_randomisation_p(data, "y", treatment="z", cluster="ward", draws=2000,
                                                            seed=s) for s in (5, 5, 6))
     assert first.p_value == again.p_value and first.p_value != other.p_value
 
 
 @pytest.mark.parametrize("estimator, kwargs", [
-    (designs.blocked_difference_in_means, {"block": "block"}),
-    (designs.mantel_haenszel_risk_ratio, {"block": "block"}),
-    (designs.cluster_difference_in_means, {"cluster": "ward"}),
-    (designs.cluster_complier_effect, {"cluster": "ward", "received": "d"}),
+    (differences.blocked_difference_in_means, {"block": "block"}),
+    (differences.mantel_haenszel_risk_ratio, {"block": "block"}),
+    (differences.cluster_difference_in_means, {"cluster": "ward"}),
+    (complier.cluster_complier_effect, {"cluster": "ward", "received": "d"}),
 ])
 def test_an_outcome_every_report_had_is_not_estimable(estimator, kwargs):
     data = read("cluster_trial").assign(y=1, block=lambda d: d.ward.str[:2].replace("W2", "W1"))
@@ -239,4 +239,4 @@ def test_an_outcome_every_report_had_is_not_estimable(estimator, kwargs):
 
 def test_randomisation_p_of_a_constant_outcome_is_one():
     data = read("ri_cluster_trial").assign(y=0.0)
-    assert designs.cluster_randomisation_p(data, "y", treatment="z", cluster="ward", draws=500).p_value == 1.0
+    assert randomisation.cluster_randomisation_p(data, "y", treatment="z", cluster="ward", draws=500).p_value == 1.0

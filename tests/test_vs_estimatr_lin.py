@@ -10,7 +10,7 @@ these tests.
 import pytest
 from scipy import stats
 
-from helpers.methods import adjusted
+from helpers.methods import adjusted_lin
 
 from .reference_values import load
 
@@ -47,5 +47,5 @@ def test_a_normal_interval_would_not_be_lm_lins(reference_results):
 
 def test_the_t_degrees_of_freedom_are_the_residual_ones(analysis, params):
     """n - k: 250 reports, and k = 12 coefficients (intercept, treatment, five covariates, five interactions)."""
-    estimate = adjusted.lin_estimator(analysis, "attrition", covariates=params["analysis_plan"]["covariates"]["columns"])
+    estimate = adjusted_lin.lin_estimator(analysis, "attrition", covariates=params["analysis_plan"]["covariates"]["columns"])
     assert estimate.df == 250 - 12 == R["lin.df"]

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from helpers.methods import estimation
+from helpers.methods import differences, randomisation
 from tests.test_vs_hand_calculation import hypergeometric_pmf, trial
 
 MC_SIGMAS = 4  # Monte Carlo error allowed: 4 standard errors of a proportion estimated from the draws
@@ -29,7 +29,7 @@ def mc_tolerance(p, draws):
 
 def test_randomisation_p_matches_exact_enumeration():
     exact = exact_two_sided()
-    result = estimation.randomisation_p(trial(), "attrition")
+    result = randomisation.randomisation_p(trial(), "attrition")
     assert result["two_sided"] == pytest.approx(exact, rel=1e-12)
     assert result["two_sided"] == pytest.approx(0.076, abs=0.01)  # the published Fisher p, about 0.076
 
@@ -37,7 +37,7 @@ def test_randomisation_p_matches_exact_enumeration():
 def test_randomisation_p_equals_fisher_with_equal_arms():
     """With equal arms the hypergeometric is symmetric: |difference| and Fisher's ordering agree."""
     from scipy.stats import fisher_exact
-    result = estimation.randomisation_p(trial(), "attrition")
+    result = randomisation.randomisation_p(trial(), "attrition")
     assert result["two_sided"] == pytest.approx(fisher_exact([[54, 71], [69, 56]]).pvalue, rel=1e-12)
     assert result["one_sided"] == pytest.approx(fisher_exact([[54, 71], [69, 56]], alternative="less").pvalue,
                                                 rel=1e-12)
@@ -52,7 +52,7 @@ def test_a_loop_of_permutations_agrees_with_the_exact_p():
     loops = 4000
     extreme = sum(abs(y[p == 1].mean() - y[p == 0].mean()) >= abs(observed) - 1e-12
                   for p in (rng.permutation(z) for _ in range(loops)))
-    exact = estimation.randomisation_p(data, "attrition")["two_sided"]
+    exact = randomisation.randomisation_p(data, "attrition")["two_sided"]
     assert extreme / loops == pytest.approx(exact, abs=mc_tolerance(exact, loops))
 
 
@@ -62,11 +62,11 @@ def test_one_sided_p_looks_in_the_outcome_direction():
     import pandas as pd
     data = pd.DataFrame({"assigned": [1] * 125 + [0] * 125, "received": [1] * 125 + [0] * 125,
                          "charge": [1] * 8 + [0] * 117 + [1] * 7 + [0] * 118})
-    result = estimation.randomisation_p(data, "charge", direction="increase")
-    assert result["one_sided"] == pytest.approx(estimation.fisher_exact_p(data, "charge", alternative="greater"))
+    result = randomisation.randomisation_p(data, "charge", direction="increase")
+    assert result["one_sided"] == pytest.approx(differences.fisher_exact_p(data, "charge", alternative="greater"))
     assert result["one_sided"] == pytest.approx(0.5, abs=0.01)
 
 
 def test_negative_control_no_effect_gives_a_large_p():
     data = trial(control=(55, 125), complied=(44, 100), not_complied=(11, 25))  # 55 vs 55
-    assert estimation.randomisation_p(data, "attrition")["two_sided"] > 0.9
+    assert randomisation.randomisation_p(data, "attrition")["two_sided"] > 0.9

@@ -13,8 +13,12 @@ import pytest
 from scipy import stats
 from scipy.stats import norm
 
-from helpers.methods import estimation, tidy
+from helpers.methods import bayes, complier, differences, open_investigations, tidy
+from helpers.methods.design import COMPLETE
 from helpers.methods.extrapolation import force_extrapolation
+from helpers.methods.power import power_analysis
+from helpers.methods.registry import Settings, analyse_outcome
+from helpers.pipeline.effects import outcome_entry
 
 # Tolerances: closed-form values agree to rounding; 1e-9 leaves room for summation order only.
 EXACT = 1e-9
@@ -43,7 +47,7 @@ def wilson(events, n, z=Z95):
 
 
 def test_arm_risks_wilson(data):
-    risks = estimation.arm_risks(data, "attrition").set_index("arm")
+    risks = differences.arm_risks(data, "attrition").set_index("arm")
     assert risks.loc["control", ["events", "n"]].tolist() == [69, 125]
     assert risks.loc["treatment", "risk"] == pytest.approx(54 / 125, abs=EXACT)
     assert (risks.loc["control", "conf_low"], risks.loc["control", "conf_high"]) == pytest.approx(wilson(69, 125), abs=EXACT)
@@ -51,7 +55,7 @@ def test_arm_risks_wilson(data):
 
 def test_risk_ratio_katz(data):
     """Katz et al. (1978): log RR +- z sqrt(1/a - 1/n1 + 1/c - 1/n0)."""
-    rr = estimation.risk_ratio(data, "attrition")
+    rr = differences.risk_ratio(data, "attrition")
     se = math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125)
     assert rr.estimate == pytest.approx(54 / 69, abs=EXACT)
     assert rr.estimate == pytest.approx(0.7826, abs=5e-5)
@@ -62,7 +66,7 @@ def test_risk_ratio_katz(data):
 
 def test_risk_difference_newcombe(data):
     """Newcombe (1998) method 10: the arms' Wilson limits combined."""
-    rd = estimation.risk_difference(data, "attrition")
+    rd = differences.risk_difference(data, "attrition")
     p1, p0 = 54 / 125, 69 / 125
     (l1, u1), (l0, u0) = wilson(54, 125), wilson(69, 125)
     expected = (p1 - p0 - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2),
@@ -81,16 +85,16 @@ def test_fisher_exact_by_enumeration(data):
     support = range(0, 124)
     two_sided = sum(p for x in support if (p := hypergeometric_pmf(x, 125, 125, 123)) <= observed * (1 + 1e-7))
     one_sided = sum(hypergeometric_pmf(x, 125, 125, 123) for x in range(0, 55))
-    assert estimation.fisher_exact_p(data, "attrition") == pytest.approx(two_sided, rel=1e-9)
-    assert estimation.fisher_exact_p(data, "attrition", alternative="less") == pytest.approx(one_sided, rel=1e-9)
+    assert differences.fisher_exact_p(data, "attrition") == pytest.approx(two_sided, rel=1e-9)
+    assert differences.fisher_exact_p(data, "attrition", alternative="less") == pytest.approx(one_sided, rel=1e-9)
     assert two_sided == pytest.approx(0.076, abs=0.0005)  # Fisher's p of the published counts
     assert one_sided == pytest.approx(0.038, abs=0.0005)
 
 
 def test_wald_complier_effect_and_complier_means(data):
     """Wald (1940) / Angrist, Imbens & Rubin (1996): CACE = ITT / compliance."""
-    cace = estimation.complier_average_causal_effect(data, "attrition")
-    means = estimation.complier_means(data, "attrition")
+    cace = complier.complier_average_causal_effect(data, "attrition")
+    means = complier.complier_means(data, "attrition")
     assert cace.estimate == pytest.approx((54 / 125 - 69 / 125) / 0.8, abs=EXACT)
     assert cace.estimate == pytest.approx(-0.150, abs=EXACT)
     # E[Y(0)|complier] = (E[Y|Z=0] - (1 - pi) E[Y|Z=1, D=0]) / pi
@@ -100,7 +104,7 @@ def test_wald_complier_effect_and_complier_means(data):
 
 
 def test_complier_relative_reduction(data):
-    rrr = estimation.complier_relative_reduction(data, "attrition", draws=2000, seed=1)
+    rrr = complier.complier_relative_reduction(data, "attrition", draws=2000, seed=1)
     assert rrr.estimate == pytest.approx(1 - 0.43 / 0.58, abs=EXACT)
     assert rrr.estimate == pytest.approx(0.259, abs=0.0005)
     assert rrr.conf_low < rrr.estimate < rrr.conf_high
@@ -113,7 +117,7 @@ def test_power_by_cohens_h():
     target is a 20% relative reduction of the control risk 69/125: p1 = 0.8 x 0.552 = 0.4416.
     """
     h = abs(2 * math.asin(math.sqrt(0.8 * 69 / 125)) - 2 * math.asin(math.sqrt(69 / 125)))
-    power = estimation.power_analysis(69 / 125, 125, 125)
+    power = power_analysis(69 / 125, 125, 125)
     assert power["n_per_arm_for_target_power"] == math.ceil(2 * ((Z95 + norm.ppf(0.8)) / h) ** 2) == 321
 
 
@@ -121,27 +125,28 @@ def test_minimum_detectable_difference_by_hand():
     """The smallest fall detectable with 80% power: h = (z_0.975 + z_0.8) sqrt(1/125 + 1/125), back to risks."""
     h = (Z95 + norm.ppf(0.8)) * math.sqrt(2 / 125)
     p1 = math.sin(math.asin(math.sqrt(69 / 125)) - h / 2) ** 2
-    power = estimation.power_analysis(69 / 125, 125, 125)
+    power = power_analysis(69 / 125, 125, 125)
     assert power["minimum_detectable_difference"] == pytest.approx(p1 - 69 / 125, abs=1e-12)
     assert power["minimum_detectable_difference"] == pytest.approx(-0.1758, abs=1e-4)  # observed: -0.120
 
 
 def test_power_is_none_without_a_control_risk():
-    assert estimation.power_analysis(0.0, 100, 100)["n_per_arm_for_target_power"] is None
+    assert power_analysis(0.0, 100, 100)["n_per_arm_for_target_power"] is None
 
 
 def test_power_uses_both_arm_sizes():
     """30 against 470 reports: var(h) = 1/30 + 1/470, not 2/470 (Cohen 1988, unequal n)."""
     h = (Z95 + norm.ppf(0.8)) * math.sqrt(1 / 30 + 1 / 470)
     p1 = math.sin(math.asin(math.sqrt(0.5)) - h / 2) ** 2
-    power = estimation.power_analysis(0.5, 30, 470)
+    power = power_analysis(0.5, 30, 470)
     assert power["minimum_detectable_difference"] == pytest.approx(p1 - 0.5, abs=1e-12)
     assert abs(power["minimum_detectable_difference"]) > 0.25  # as if both arms had 470, it would be 0.09
 
 
 def test_extrapolation_published_figures(data):
     """The practice note's method: 6,839 MPS withdrawals x 0.217 = 1,487 and x 0.259 = 1,769 ("1,500 to 1,800")."""
-    entry, _ = estimation.outcome_summary(data, "attrition", codes=["14", "16"], draws=2000, seed=1)
+    entry = outcome_entry(analyse_outcome(data, "attrition", COMPLETE, Settings(conf_level=0.95, draws=2000, seed=1),
+                                          codes=["14", "16"]))
     force = force_extrapolation(entry, {"label": "MPS", "hate_crimes": 22421, "withdrawals": 6839, "source": "x"},
                                 "mps")
     assert force["prevented"]["itt"] == pytest.approx(6839 * (1 - 54 / 69), abs=EXACT)
@@ -155,7 +160,7 @@ def test_extrapolation_published_figures(data):
 
 def test_negative_control_katz_is_not_the_wald_interval_on_the_ratio(data):
     """The comparison can tell methods apart: a Wald interval on RR itself differs from Katz's."""
-    rr = estimation.risk_ratio(data, "attrition")
+    rr = differences.risk_ratio(data, "attrition")
     se_ratio = (54 / 69) * math.sqrt(1 / 54 - 1 / 125 + 1 / 69 - 1 / 125)
     assert rr.conf_low != pytest.approx(54 / 69 - Z95 * se_ratio, abs=1e-3)
 
@@ -164,7 +169,7 @@ def test_open_investigation_bounds_by_hand():
     data = trial()
     data.loc[data.index[:4], "attrition"] = None  # four open BAU cases (the first rows are BAU)
     data["attrition"] = data["attrition"].astype("Float64")
-    bounds = estimation.open_investigation_bounds(data, "attrition")
+    bounds = open_investigations.open_investigation_bounds(data, "attrition")
     assert (bounds["open_treatment"], bounds["open_control"]) == (0, 4)
     # The first BAU rows were withdrawals; as open cases they can end either way.
     assert bounds["all_open_cases"]["risk_difference"] == pytest.approx(54 / 125 - 69 / 125)
@@ -173,7 +178,7 @@ def test_open_investigation_bounds_by_hand():
 
 
 def test_no_bounds_without_open_cases():
-    assert estimation.open_investigation_bounds(trial(), "attrition") is None
+    assert open_investigations.open_investigation_bounds(trial(), "attrition") is None
 
 
 def test_posterior_probability_of_reduction_by_integration(data):
@@ -187,7 +192,7 @@ def test_posterior_probability_of_reduction_by_integration(data):
     rng = np.random.default_rng(2024)
     src = beta(1 + 54, 1 + 71).rvs(2_000_000, random_state=rng)
     bau = beta(1 + 69, 1 + 56).rvs(2_000_000, random_state=rng)
-    posterior = estimation.posterior_reduction(data, "attrition")
+    posterior = bayes.posterior_reduction(data, "attrition")
     assert posterior["probability_of_reduction"] == pytest.approx(np.mean(src < bau), abs=0.0015)
     assert posterior["probability_of_relative_reduction_at_least"] == pytest.approx(np.mean(src < 0.9 * bau), abs=0.0015)
     assert round(posterior["probability_of_reduction"], 5) == 0.97073
@@ -195,8 +200,8 @@ def test_posterior_probability_of_reduction_by_integration(data):
 
 def test_a_sceptical_prior_lowers_the_probability_of_benefit(data):
     """Beta(25, 25) in both arms pulls the risks together: the probability of a reduction falls."""
-    uniform = estimation.posterior_reduction(data, "attrition")["probability_of_reduction"]
-    sceptical = estimation.posterior_reduction(data, "attrition", prior=(25, 25))["probability_of_reduction"]
+    uniform = bayes.posterior_reduction(data, "attrition")["probability_of_reduction"]
+    sceptical = bayes.posterior_reduction(data, "attrition", prior=(25, 25))["probability_of_reduction"]
     assert 0.5 < sceptical < uniform
 
 
@@ -238,15 +243,15 @@ def test_the_smallest_detectable_change_follows_the_outcomes_direction():
     p0 = 7 / 125
     rise = math.sin(math.asin(math.sqrt(p0)) + h / 2) ** 2 - p0
     fall = math.sin(max(0.0, math.asin(math.sqrt(p0)) - h / 2)) ** 2 - p0
-    up = estimation.power_analysis(p0, 125, 125, direction="increase")["minimum_detectable_difference"]
-    down = estimation.power_analysis(p0, 125, 125, direction="decrease")["minimum_detectable_difference"]
+    up = power_analysis(p0, 125, 125, direction="increase")["minimum_detectable_difference"]
+    down = power_analysis(p0, 125, 125, direction="decrease")["minimum_detectable_difference"]
     assert up == pytest.approx(rise, abs=1e-12) and up > 0
     assert down == pytest.approx(fall, abs=1e-12) and down < 0
     # a fall cannot go below 0, nor a rise above 1: the whole way down, or up
-    assert estimation.power_analysis(0.01, 125, 125, direction="decrease")["minimum_detectable_difference"] == \
+    assert power_analysis(0.01, 125, 125, direction="decrease")["minimum_detectable_difference"] == \
         pytest.approx(-0.01, abs=1e-12)
     # near 1 a rise stops at 1: the whole way up
-    assert estimation.power_analysis(0.98, 125, 125, direction="increase")["minimum_detectable_difference"] == \
+    assert power_analysis(0.98, 125, 125, direction="increase")["minimum_detectable_difference"] == \
         pytest.approx(0.02, abs=1e-12)
 
 

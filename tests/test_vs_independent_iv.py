@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from statsmodels.sandbox.regression.gmm import IV2SLS as StatsmodelsIV2SLS
 
-from helpers.methods import estimation
+from helpers.methods import complier, differences
 from tests.reference_values import load
 
 SIGNIFICANT = 5e-5  # four significant figures, as a relative tolerance
@@ -47,7 +47,7 @@ def sandwich_iv(y, d, z):
 def test_cace_matches_statsmodels_iv2sls(large_trial):
     y, d, z = (large_trial[c].to_numpy(float) for c in ("attrition", "received", "assigned"))
     reference = StatsmodelsIV2SLS(y, np.column_stack([np.ones_like(d), d]), np.column_stack([np.ones_like(z), z])).fit()
-    cace = estimation.complier_average_causal_effect(large_trial, "attrition")
+    cace = complier.complier_average_causal_effect(large_trial, "attrition")
     assert cace.estimate == pytest.approx(reference.params[1], rel=SIGNIFICANT)
 
 
@@ -55,22 +55,22 @@ def test_cace_interval_is_close_to_the_hc0_sandwich_on_a_large_trial(large_trial
     """HC2 and HC0 differ by a factor near 1 + 1/n on 20,000 reports; the t(n - 2) and normal quantiles agree."""
     y, d, z = (large_trial[c].to_numpy(float) for c in ("attrition", "received", "assigned"))
     estimate, se = sandwich_iv(y, d, z)
-    cace = estimation.complier_average_causal_effect(large_trial, "attrition")
+    cace = complier.complier_average_causal_effect(large_trial, "attrition")
     assert cace.std_error == pytest.approx(se, rel=SIGNIFICANT * 10)
     assert cace.conf_low < -0.12 < cace.conf_high  # covers the true complier effect
 
 
 def test_negative_control_as_treated_is_biased(large_trial):
     """Comparing those who got the contact with those who did not mixes in never-takers."""
-    cace = estimation.complier_average_causal_effect(large_trial, "attrition")
+    cace = complier.complier_average_causal_effect(large_trial, "attrition")
     as_treated = large_trial.assign(assigned=large_trial["received"])
-    naive = estimation.risk_difference(as_treated, "attrition")
+    naive = differences.risk_difference(as_treated, "attrition")
     assert abs(naive.estimate - cace.estimate) > 0.03
 
 
 def test_cace_not_estimable_without_delivery():
     data = pd.DataFrame({"assigned": [0, 0, 1, 1], "received": [0, 0, 0, 0], "attrition": [1, 0, 1, 0]})
-    cace = estimation.complier_average_causal_effect(data, "attrition")
+    cace = complier.complier_average_causal_effect(data, "attrition")
     assert cace.estimate is None and cace.reason.startswith("not estimable")
 
 
@@ -82,7 +82,7 @@ def shipped_cells() -> pd.DataFrame:
 
 def test_cace_matches_estimatr_iv_robust_on_the_shipped_cells():
     """iv_robust(y ~ dd | z, data = d): -0.15, HC2 error, t interval on 248 df."""
-    cace = estimation.complier_average_causal_effect(shipped_cells(), "attrition")
+    cace = complier.complier_average_causal_effect(shipped_cells(), "attrition")
     assert cace.estimate == pytest.approx(R["shipped.hc2.estimate"], abs=1e-12)
     assert cace.std_error == pytest.approx(R["shipped.hc2.std.error"], rel=ESTIMATR)
     assert (cace.conf_low, cace.conf_high) == pytest.approx((R["shipped.hc2.conf.low"], R["shipped.hc2.conf.high"]),
@@ -92,5 +92,5 @@ def test_cace_matches_estimatr_iv_robust_on_the_shipped_cells():
 
 def test_negative_control_hc0_is_not_hc2():
     """The HC0 error on the same cells (iv_robust with se_type = "HC0") differs from HC2's."""
-    cace = estimation.complier_average_causal_effect(shipped_cells(), "attrition")
+    cace = complier.complier_average_causal_effect(shipped_cells(), "attrition")
     assert abs(cace.std_error - R["shipped.hc0.std.error"]) > 1e-4

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
 from helpers.cli import main
@@ -189,12 +190,13 @@ SECONDARY = {"charge": [(8, 125, 7, 125), (11, 150, 9, 150), (8, 100, 5, 100)],
              "positive_outcome": [(15, 125, 14, 125), (18, 150, 17, 150), (12, 100, 11, 100)]}
 
 
-def minimal_results(counts: dict[str, tuple[int, int, int, int]], codes=CODES) -> dict:
+def minimal_results(counts: dict[str, tuple[int, int, int, int]], codes=CODES, conf_level: float = 0.95) -> dict:
     """The fields `srceval pool` reads, and nothing else."""
     return {
         "outcomes": {name: {"treatment": {"events": a, "n": n1}, "control": {"events": c, "n": n2}}
                      for name, (a, n1, c, n2) in counts.items()},
-        "provenance": {"parameters": {"outcomes": {name: {"codes": codes[name]} for name in counts}}},
+        "provenance": {"parameters": {"outcomes": {name: {"codes": codes[name]} for name in counts},
+                                      "confidence_level": conf_level}},
     }
 
 
@@ -203,7 +205,7 @@ def minimal_projection(full: dict) -> dict:
     counts = {name: (o["treatment"]["events"], o["treatment"]["n"], o["control"]["events"], o["control"]["n"])
               for name, o in full["outcomes"].items()}
     codes = {name: d["codes"] for name, d in full["provenance"]["parameters"]["outcomes"].items()}
-    return minimal_results(counts, codes)
+    return minimal_results(counts, codes, full["provenance"]["parameters"]["confidence_level"])
 
 
 def write_runs(folder: Path, documents: list[dict]) -> list[Path]:
@@ -358,3 +360,31 @@ def test_labels_reach_the_report_escaped(tmp_path, capsys):
     assert main(["pool", *map(str, paths), "--out", str(out), "--labels", "a,<b>bold</b>,c"]) == 0
     page = (out / "pooled.html").read_text(encoding="utf-8")
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
+
+
+def test_pooled_intervals_take_the_runs_confidence_level(tmp_path):
+    """Runs made at 90% are pooled at 90%, with no level given: the pooled interval is the 90% one."""
+    runs = three_runs()
+    for run in runs:
+        run["provenance"]["parameters"]["confidence_level"] = 0.9
+    pooled = pool.pool_runs(pool.read_runs(write_runs(tmp_path, runs)))
+    assert pooled["confidence_level"] == 0.9
+    fe = pooled["outcomes"]["attrition"]["risk_difference"]["fixed_effect"]
+    y, v = zip(*[(e.yi, e.vi) for e in (pooling.study_effect(c, pooling.RISK_DIFFERENCE) for c in RUNS)])
+    fit = pooling.fixed_effect(np.array(y), np.array(v), conf_level=0.9)
+    assert close(fe["conf_low"], fit.conf_low) and close(fe["conf_high"], fit.conf_high)
+    assert close(fit.conf_high - fit.estimate, stats.norm.ppf(0.95) * fit.std_error)
+
+
+def test_refuses_runs_of_different_confidence_levels_unless_one_is_given(tmp_path, capsys):
+    """A 90% run beside 95% runs: no one level to pool at, and the message lists each file's level."""
+    runs = three_runs()
+    runs[1]["provenance"]["parameters"]["confidence_level"] = 0.9
+    del runs[2]["provenance"]["parameters"]["confidence_level"]
+    paths = write_runs(tmp_path, runs)
+    message = refused(["pool", *map(str, paths), "--out", str(tmp_path / "o")], capsys)
+    assert "not all computed at one stated confidence level" in message
+    assert f"{paths[0]}: 0.95; {paths[1]}: 0.9; {paths[2]}: not stated" in message
+    assert not (tmp_path / "o").exists()
+    assert main(["pool", *map(str, paths), "--out", str(tmp_path / "o"), "--confidence-level", "0.8"]) == 0
+    assert json.loads((tmp_path / "o" / "pooled.json").read_text(encoding="utf-8"))["confidence_level"] == 0.8

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from helpers.methods import adjusted, estimation, subgroups
-from helpers.methods.audit import covariate_design
+from helpers.methods import adjusted_lin, anderson_rubin, logistic, robust, subgroups
+from helpers.methods.covariates import covariate_design
 from helpers.methods.extrapolation import delivery_scenarios
 
 SIGNIFICANT = 1e-6
@@ -30,7 +30,7 @@ def test_lin_estimator_by_least_squares_and_hc2(analysis):
     leverage = np.einsum("ij,jk,ik->i", design, bread, design)
     meat = (design * (residual ** 2 / (1 - leverage))[:, None]).T @ design  # HC2 (MacKinnon & White 1985)
     se = np.sqrt((bread @ meat @ bread)[1, 1])
-    lin = adjusted.lin_estimator(analysis, "attrition")
+    lin = adjusted_lin.lin_estimator(analysis, "attrition")
     assert lin.estimate == pytest.approx(beta[1], rel=SIGNIFICANT)
     assert lin.std_error == pytest.approx(se, rel=SIGNIFICANT)
 
@@ -42,7 +42,7 @@ def test_logistic_marginal_difference_by_prediction(analysis):
     fit = sm.Logit(analysis["attrition"].astype(float), design).fit(disp=0)
     with_src, without = design.assign(treatment=1.0), design.assign(treatment=0.0)
     expected = float(np.mean(fit.predict(with_src) - fit.predict(without)))
-    estimate = adjusted.logistic_marginal_difference(analysis, "attrition")
+    estimate = logistic.logistic_marginal_difference(analysis, "attrition")
     assert estimate.estimate == pytest.approx(expected, rel=1e-6)
     assert estimate.conf_low < estimate.estimate < estimate.conf_high
 
@@ -56,7 +56,7 @@ def ar_accepts(data, b, alpha=0.05):
 
 
 def test_anderson_rubin_interval_by_grid(analysis):
-    ar = estimation.anderson_rubin_interval(analysis, "attrition")
+    ar = anderson_rubin.anderson_rubin_interval(analysis, "attrition")
     low, high = ar["interval"]
     grid = np.linspace(-0.6, 0.4, 2001)
     accepted = grid[[ar_accepts(analysis, b) for b in grid]]
@@ -73,7 +73,7 @@ def test_weak_instrument_gives_an_unbounded_set():
     d = np.zeros(n, dtype=int)
     d[:3] = 1
     y = (rng.random(n) < 0.5).astype(int)
-    ar = estimation.anderson_rubin_interval(pd.DataFrame({"assigned": z, "received": d, "attrition": y}), "attrition")
+    ar = anderson_rubin.anderson_rubin_interval(pd.DataFrame({"assigned": z, "received": d, "attrition": y}), "attrition")
     assert ar["weak_instrument"]
     assert ar["shape"] != "interval"
 
@@ -126,7 +126,7 @@ def test_logistic_marginal_standard_error_matches_statsmodels_margeff(analysis):
     design = sm.add_constant(pd.concat([analysis["assigned"].astype(float).rename("treatment"), X], axis=1))
     margins = sm.Logit(analysis["attrition"].astype(float), design).fit(disp=0).get_margeff(at="overall", dummy=True)
     position = list(design.columns[1:]).index("treatment")
-    estimate = adjusted.logistic_marginal_difference(analysis, "attrition")
+    estimate = logistic.logistic_marginal_difference(analysis, "attrition")
     assert estimate.estimate == pytest.approx(margins.margeff[position], rel=1e-6)
     assert estimate.std_error == pytest.approx(margins.margeff_se[position], rel=1e-4)
 
@@ -165,11 +165,10 @@ def test_absolute_transport_never_prevents_more_than_the_force_withdrawals():
 
 def test_anderson_rubin_is_not_estimable_when_delivery_runs_the_wrong_way():
     """Every BAU report contacted, 80% of SRC: the set once reached 139%."""
-    from helpers.methods import estimation
     n = 125
     data = pd.DataFrame({"assigned": [1] * n + [0] * n, "received": [1] * 100 + [0] * 25 + [1] * n,
                          "attrition": ([1] * 43 + [0] * 57 + [1] * 11 + [0] * 14 + [1] * 69 + [0] * 56)})
-    result = estimation.anderson_rubin_interval(data, "attrition")
+    result = anderson_rubin.anderson_rubin_interval(data, "attrition")
     assert result["interval"] == [None, None] and "no more often delivered" in result["reason"]
 
 
@@ -179,7 +178,7 @@ def test_ols_hc2_matches_statsmodels_and_gives_no_number_without_full_rank():
     x = np.column_stack([np.ones(400), rng.integers(0, 2, 400), rng.normal(size=400)])
     y = (rng.random(400) < 0.3 + 0.2 * x[:, 1]).astype(float)
     fit = sm.OLS(y, x).fit(cov_type="HC2")
-    estimate, se = adjusted.ols_hc2(x, y, column=1)
+    estimate, se = robust.ols_hc2(x, y, column=1)
     assert estimate == pytest.approx(fit.params[1], rel=1e-10) and se == pytest.approx(fit.bse[1], rel=1e-8)
-    estimate, se = adjusted.ols_hc2(np.column_stack([x, x[:, 1]]), y, column=1)
+    estimate, se = robust.ols_hc2(np.column_stack([x, x[:, 1]]), y, column=1)
     assert np.isnan(se)

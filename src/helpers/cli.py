@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for pooled.json, pooled.html, pooled.pdf and the forest plots")
     pool.add_argument("--labels", default=None,
                       help="comma-separated run labels, one per file (default: each file's folder name)")
-    pool.add_argument("--confidence-level", type=float, default=0.95, help="level of every interval (default: 0.95)")
+    pool.add_argument("--confidence-level", type=float, default=None,
+                      help="level of every interval (default: the runs' own, which must agree)")
     return parser
 
 
@@ -311,19 +312,27 @@ def _diff(args) -> int:
 
 
 def _pool(args) -> int:
-    from helpers.pipeline.pool import PoolInputError, check_output_folder, pool_runs, read_runs, write_outputs
+    from helpers.pipeline.pool import (
+        PoolInputError,
+        check_output_folder,
+        confidence_level,
+        pool_runs,
+        read_runs,
+        write_outputs,
+    )
 
     try:
-        if not 0 < args.confidence_level < 1:
+        if args.confidence_level is not None and not 0 < args.confidence_level < 1:
             raise PoolInputError(f"--confidence-level must lie between 0 and 1, not {args.confidence_level}")
         labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
         check_output_folder(args.out, args.results)
         runs = read_runs(args.results, labels)
+        conf_level = confidence_level(runs, args.confidence_level)
     except PoolInputError as error:
         print(f"srceval pool: {error}", file=sys.stderr)
         return error.exit_code
     try:
-        written = write_outputs(pool_runs(runs, level=args.confidence_level), args.out,
+        written = write_outputs(pool_runs(runs, conf_level=conf_level), args.out,
                                 note=lambda text: print(f"srceval pool: note: {text}", file=sys.stderr))
     except OSError as error:  # a folder that cannot be written, a full disk, Pango missing for the PDF
         print(f"srceval pool: cannot write the pooled results to {args.out}: {error}", file=sys.stderr)

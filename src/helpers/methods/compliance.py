@@ -6,19 +6,16 @@ got a contact anyway. Its tables are computed on the characteristics' published 
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from statsmodels.stats.proportion import proportion_confint
 
-from helpers.methods.estimation import risk_difference
 from helpers.methods.modelfit import NotEstimable, fit_logit, independent_columns
 
 
 def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
-                   alpha: float = 0.05, clusters: pd.Series | None = None) -> dict:
+                   conf_level: float = 0.95, clusters: pd.Series | None = None) -> dict:
     """Share of each arm that received the contact, with Wilson intervals.
 
     With ``clusters`` (a cluster-randomised trial, where delivery is shared within a ward), the
@@ -26,6 +23,7 @@ def delivery_rates(data: pd.DataFrame, *, treatment: str = "assigned", received:
     1 + (m - 1) ICC from the one-way ANOVA intra-cluster correlation of delivery (Donner & Klar
     2000, ch. 5); the method says so.
     """
+    alpha = 1 - conf_level
     rates = {}
     for arm, label in ((1, "treatment"), (0, "control")):
         group = data.loc[data[treatment] == arm, received]
@@ -88,7 +86,7 @@ def contact_modes(data: pd.DataFrame, *, received: str = "received") -> dict:
 
 
 def predictors_of_delivery(data: pd.DataFrame, *, treatment: str = "assigned", received: str = "received",
-                           alpha: float = 0.05) -> dict:
+                           conf_level: float = 0.95) -> dict:
     """Logistic regression of delivery on baseline characteristics, within the SRC arm.
 
     Odds ratios with Wald intervals. Uses the characteristics the extract records (borough,
@@ -112,7 +110,7 @@ def predictors_of_delivery(data: pd.DataFrame, *, treatment: str = "assigned", r
         fit = fit_logit(sm.Logit(src[received].astype(float), sm.add_constant(design, has_constant="add")))
     except NotEstimable as exc:
         return {**result, "dropped": dropped, "reason": f"not estimable ({exc})"}
-    ci = np.exp(fit.conf_int(alpha=alpha))
+    ci = np.exp(fit.conf_int(alpha=1 - conf_level))
     terms = pd.DataFrame({"term": fit.params.index, "odds_ratio": np.exp(fit.params.values),
                           "conf_low": ci[0].values, "conf_high": ci[1].values,
                           "p_value": fit.pvalues.values}).iloc[1:].reset_index(drop=True)
@@ -147,23 +145,3 @@ def outcome_by_contact_mode(data: pd.DataFrame, outcome: str, *, received: str =
     for mode, part in contacted.groupby(contacted["src_mode"].fillna("not recorded")):
         rows.append({"group": f"contacted: {mode}", "n": int(len(part)), "risk": risk(part)})
     return rows
-
-
-def biased_comparisons(data: pd.DataFrame, outcome: str, *, alpha: float = 0.05) -> list:
-    """As-treated and per-protocol risk differences, shown only beside intention to treat.
-
-    Both compare groups that chose themselves (the reports an officer managed to reach), so
-    neither is a randomised comparison.
-    """
-    per_protocol = data[(data["assigned"] == 0) | (data["received"] == 1)]
-    as_treated = data.assign(as_treated=data["received"])
-    return [
-        _relabel(risk_difference(per_protocol, outcome, treatment="assigned", alpha=alpha),
-                 "risk_difference_per_protocol", "per protocol: SRC delivered vs BAU (biased)"),
-        _relabel(risk_difference(as_treated, outcome, treatment="as_treated", alpha=alpha),
-                 "risk_difference_as_treated", "as treated: contact received vs not (biased)"),
-    ]
-
-
-def _relabel(estimate, estimand: str, method: str):
-    return replace(estimate, estimand=estimand, method=f"{method}; {estimate.method}")

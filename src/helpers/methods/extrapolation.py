@@ -46,7 +46,7 @@ def carried(attrition: dict, estimand: str, not_an_effect: str | None = None) ->
 def force_extrapolation(attrition: dict, population: dict, key: str, *, not_an_effect: str | None = None) -> dict:
     """The results.json ``extrapolation`` section for one population with known withdrawals.
 
-    ``not_an_effect`` (from :func:`helpers.methods.estimation.delivery_contrast`) says why the arms'
+    ``not_an_effect`` (from :func:`helpers.methods.identification.delivery_contrast`) says why the arms'
     difference is not an effect of SRC: nothing is carried then, and the notes give that reason.
     """
     withdrawals, hate_crimes = int(population["withdrawals"]), int(population["hate_crimes"])

@@ -48,8 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from helpers.methods.estimation import truncate_interval
-from helpers.methods.tidy import Estimate
+from helpers.methods.tidy import Estimate, truncate_interval
 
 # --------------------------------------------------------------------------------------------
 # Effect sizes of one run (metafor's escalc)
@@ -222,7 +221,7 @@ def _heterogeneity(y: np.ndarray, v: np.ndarray, tau2: float, fixed: bool) -> He
     return Heterogeneity(q, df, p, tau2, float(i2), float(h2))
 
 
-def fixed_effect(yi, vi, *, level: float = 0.95) -> PooledEffect:
+def fixed_effect(yi, vi, *, conf_level: float = 0.95) -> PooledEffect:
     """Inverse-variance fixed-effect estimate, normal interval and test.
 
     mu = sum(w y) / sum(w), Var(mu) = 1 / sum(w), w = 1 / v (as ``rma(yi, vi, method="FE")``).
@@ -230,7 +229,7 @@ def fixed_effect(yi, vi, *, level: float = 0.95) -> PooledEffect:
     y, v = _arrays(yi, vi)
     w = 1 / v
     mu, se = float(np.sum(w * y) / np.sum(w)), float(np.sqrt(1 / np.sum(w)))
-    z = stats.norm.ppf(1 - (1 - level) / 2)
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     return PooledEffect("fixed effect", len(y), mu, se, mu - z * se, mu + z * se,
                         float(2 * stats.norm.sf(abs(mu / se))), None, _heterogeneity(y, v, 0.0, fixed=True))
 
@@ -287,7 +286,7 @@ def tau2_reml(yi, vi, *, threshold: float = REML_THRESHOLD, max_iter: int = REML
     return float(max(0.0, tau2))
 
 
-def random_effects(yi, vi, *, level: float = 0.95, tau2: float | None = None,
+def random_effects(yi, vi, *, conf_level: float = 0.95, tau2: float | None = None,
                    threshold: float = REML_THRESHOLD) -> PooledEffect:
     """Random-effects estimate with the Hartung-Knapp interval and a prediction interval.
 
@@ -306,7 +305,7 @@ def random_effects(yi, vi, *, level: float = 0.95, tau2: float | None = None,
     s2 = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
     se = math.sqrt(s2 / np.sum(w))
     df = k - 1
-    t = stats.t.ppf(1 - (1 - level) / 2, df)
+    t = stats.t.ppf(1 - (1 - conf_level) / 2, df)
     p_value = float(2 * stats.t.sf(abs(mu / se), df)) if se > 0 else None
     half_prediction = t * math.sqrt(se ** 2 + tau2)
     return PooledEffect("random effects", k, mu, se, mu - t * se, mu + t * se, p_value, df,
@@ -349,7 +348,7 @@ NARROW_HARTUNG_KNAPP = ("The random-effects (Hartung-Knapp) interval is narrower
                         "interval is then the more cautious (Röver, Knapp & Friede 2015).")
 
 
-def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, level: float = 0.95) -> dict:
+def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, conf_level: float = 0.95) -> dict:
     """Pool one outcome's runs on one measure: per-run effects, both models, heterogeneity.
 
     Returns a dict ready for JSON: ``studies`` (each run's effect, interval and whether it was
@@ -360,16 +359,16 @@ def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, level
     effects = [study_effect(c, measure) for c in counts]
     included = [e for e in effects if e.included]
     notes = [e.note for e in effects if e.note]
-    entry = {"k": len(included), "studies": [_study_row(e, level) for e in effects], "notes": notes}
+    entry = {"k": len(included), "studies": [_study_row(e, conf_level) for e in effects], "notes": notes}
     n = sum(e.n for e in included)
     if len(included) < 2:
         reason = f"fewer than two runs can be pooled on this measure ({len(included)})"
         for key, model in (("fixed_effect", "fixed effect"), ("random_effects", "random effects")):
-            entry[key] = Estimate.not_estimable(outcome, measure, METHODS[model], n, reason).as_dict()
+            entry[key] = Estimate.not_estimable(outcome, measure, METHODS[model], n, reason).unstamped()
         entry.update(prediction_interval=[None, None], heterogeneity=None)
         return entry
     y, v = [e.yi for e in included], [e.vi for e in included]
-    fe, re = fixed_effect(y, v, level=level), random_effects(y, v, level=level)
+    fe, re = fixed_effect(y, v, conf_level=conf_level), random_effects(y, v, conf_level=conf_level)
     het = re.heterogeneity
     if re.std_error < fe.std_error:
         notes.append(NARROW_HARTUNG_KNAPP)
@@ -377,8 +376,8 @@ def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, level
     if cut:
         notes.append(f"prediction {cut}")
     entry.update(
-        fixed_effect=_as_estimate(fe, outcome, measure, n).as_dict(),
-        random_effects={**_as_estimate(re, outcome, measure, n).as_dict(), "df": re.df},
+        fixed_effect=_as_estimate(fe, outcome, measure, n).unstamped(),
+        random_effects={**_as_estimate(re, outcome, measure, n).unstamped(), "df": re.df},
         prediction_interval=prediction,
         heterogeneity={"q": het.q, "df": het.df, "p_value": het.p_value, "tau2": het.tau2,
                        "tau": math.sqrt(het.tau2), "i2": het.i2, "h2": het.h2,
@@ -395,12 +394,12 @@ def _scale_row(fit: PooledEffect) -> dict:
             "conf_high": fit.conf_high, "prediction_low": fit.prediction_low, "prediction_high": fit.prediction_high}
 
 
-def _study_row(effect: StudyEffect, level: float) -> dict:
+def _study_row(effect: StudyEffect, conf_level: float) -> dict:
     """One run's effect and its normal interval, on the reporting scale (ratios exponentiated)."""
     row = {"run": effect.label, "included": effect.included, "corrected": effect.corrected, "n": effect.n,
            "estimate": None, "conf_low": None, "conf_high": None, "yi": effect.yi, "vi": effect.vi}
     if effect.included:
-        half = stats.norm.ppf(1 - (1 - level) / 2) * math.sqrt(effect.vi)
+        half = stats.norm.ppf(1 - (1 - conf_level) / 2) * math.sqrt(effect.vi)
         low, high, _ = _reporting_interval(effect.yi - half, effect.yi + half, effect.measure)
         row.update(estimate=_reporting_scale(effect.yi, effect.measure), conf_low=low, conf_high=high)
     return row

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.methods.estimation import risk_difference
+from helpers.methods.differences import risk_difference
 
 # A report with several hate strands counts under the first in this order (the order in which
 # cleaning lists a report's strands).
@@ -20,7 +20,7 @@ MIN_SUBGROUP_PER_ARM = 10  # below this, a subgroup's interval says nothing
 
 
 def subgroup_effects(data: pd.DataFrame, outcome: str, by: str, *, treatment: str = "assigned",
-                     alpha: float = 0.05) -> dict:
+                     conf_level: float = 0.95) -> dict:
     """Risk difference in each level of ``by``, and a likelihood-ratio test of the interaction.
 
     Levels with fewer than MIN_SUBGROUP_PER_ARM reports in either arm are pooled as "other".
@@ -33,7 +33,7 @@ def subgroup_effects(data: pd.DataFrame, outcome: str, by: str, *, treatment: st
     for level, part in known.groupby("subgroup"):
         if part[treatment].nunique() < 2:
             continue
-        estimate = risk_difference(part, outcome, treatment=treatment, alpha=alpha)
+        estimate = risk_difference(part, outcome, treatment=treatment, conf_level=conf_level)
         rows.append({"subgroup": level, "n": int(len(part)), "control_risk": float(part.loc[part[treatment] == 0, outcome].mean()),
                      "treatment_risk": float(part.loc[part[treatment] == 1, outcome].mean()),
                      "risk_difference": estimate.estimate, "conf_low": estimate.conf_low, "conf_high": estimate.conf_high})

@@ -1,14 +1,19 @@
-"""The one shape every estimator returns: a tidy row with its interval and its method."""
+"""The one shape every estimator returns: a tidy row with its interval and its method, inside its
+parameter space; and the shape of a test that gives p-values without an interval."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterable
 
 import pandas as pd
 
-TIDY_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "df", "method",
-                "n", "reason"]
+TIDY_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "conf_low", "conf_high", "p_value", "df",
+                "conf_level", "design", "method", "n", "reason"]
+# The fields of a row without the design and level it is stamped with: as the outcome entries of results.json
+# (``itt.odds_ratio``, ``itt.adjusted``) and pooled.json carry it; the tidy table's rows carry all.
+UNSTAMPED_FIELDS = ("outcome", "estimand", "estimate", "conf_low", "conf_high", "method", "n", "std_error", "p_value",
+                    "reason", "statistic", "df")
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,9 @@ class Estimate:
     estimable on these data) or why an interval end is None (unbounded) or was truncated.
     ``statistic`` is the statistic of the test that gave ``p_value`` when that test is not the
     Wald test of the estimate over its standard error (a score test, say); ``df`` the degrees of
-    freedom of a t interval and test (None: the normal distribution's).
+    freedom of a t interval and test (None: the normal distribution's). ``design`` is the assignment
+    of the design the estimator assumed ("complete", "simple", "blocked", "cluster") and ``conf_level``
+    the level of the interval (:meth:`under` stamps both).
     """
 
     outcome: str
@@ -35,14 +42,25 @@ class Estimate:
     reason: str | None = None
     statistic: float | None = None
     df: float | None = None
+    design: str | None = None
+    conf_level: float | None = None
 
     @classmethod
     def not_estimable(cls, outcome: str, estimand: str, method: str, n: int, reason: str) -> "Estimate":
         """An estimand the data cannot support: every number None, with the reason."""
         return cls(outcome, estimand, None, None, None, method, int(n), reason=f"not estimable: {reason}")
 
+    def under(self, design: str, conf_level: float) -> "Estimate":
+        """The row stamped with the design's assignment it was estimated under and its confidence level."""
+        return replace(self, design=design, conf_level=conf_level)
+
     def as_dict(self) -> dict:
         return {**{k: clean(v) for k, v in asdict(self).items()}, "statistic": self.test_statistic}
+
+    def unstamped(self) -> dict:
+        """The row without its design and level (:data:`UNSTAMPED_FIELDS`)."""
+        row = self.as_dict()
+        return {key: row[key] for key in UNSTAMPED_FIELDS}
 
     @property
     def test_statistic(self) -> float | None:
@@ -84,7 +102,7 @@ def tidy(estimates: Iterable[Estimate]) -> pd.DataFrame:
 
 # The tidy table of a stage, in the order of R's estimatr (``estimand`` is its ``term``, per outcome).
 TABLE_COLUMNS = ["outcome", "estimand", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high",
-                 "df", "conf_level", "method", "n", "prespecified", "reason"]
+                 "df", "conf_level", "design", "method", "n", "prespecified", "reason"]
 
 
 # Estimands on the ratio scale, whose std_error is that of the log ratio.
@@ -101,13 +119,55 @@ def statistic(estimate: float | None, std_error: float | None, estimand: str) ->
     return clean(estimate / std_error)
 
 
-def estimates_table(estimates: Iterable[Estimate], *, conf_level: float, exploratory: Iterable[str] = ()) -> pd.DataFrame:
+def estimates_table(estimates: Iterable[Estimate], *, exploratory: Iterable[str] = ()) -> pd.DataFrame:
     """The tidy table of a stage: :func:`tidy` with the statistic of the test each p-value comes from
-    (None beside no p-value), the confidence level and whether the analysis plan named each estimand
-    (``exploratory`` lists those it did not)."""
+    (None beside no p-value) and whether the analysis plan named each estimand (``exploratory`` lists
+    those it did not); each row carries its design and confidence level."""
     estimates = list(estimates)
     rows = tidy(estimates)
     rows["statistic"] = [e.test_statistic for e in estimates]
-    rows["conf_level"] = conf_level
     rows["prespecified"] = ~rows["estimand"].isin(list(exploratory))
     return rows[TABLE_COLUMNS]
+
+
+@dataclass(frozen=True)
+class PValues:
+    """A test with p-values and no interval (Fisher's exact test, randomisation inference): the two-sided
+    p-value, the one-sided one in the outcome's pre-stated direction, the method, and ``reason`` when
+    the test was not computed (every p-value then None)."""
+
+    two_sided: float | None
+    one_sided: float | None
+    method: str
+    reason: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Intervals inside the parameter space
+# --------------------------------------------------------------------------------------------
+
+def truncate_interval(low: float, high: float, lower: float, upper: float) -> tuple[float, float, str | None]:
+    """An interval cut to its parameter space [lower, upper], with a note when it was cut."""
+    cut_low, cut_high = max(low, lower), min(high, upper)
+    if (cut_low, cut_high) == (low, high):
+        return low, high, None
+    return cut_low, cut_high, f"interval truncated to the parameter space [{lower:g}, {upper:g}]"
+
+
+def within(estimate: Estimate, lower: float = -1.0, upper: float = 1.0) -> Estimate:
+    """A difference kept in its parameter space: the interval cut to [lower, upper] (and said so); not
+    estimable when the estimate lies outside, has no standard error, or its interval collapses onto an edge."""
+    if estimate.estimate is None:
+        return estimate
+    if not lower <= estimate.estimate <= upper:
+        return Estimate.not_estimable(estimate.outcome, estimate.estimand, estimate.method, estimate.n,
+                                      f"the estimate ({estimate.estimate:.2f}) lies outside [{lower:g}, {upper:g}]")
+    if not (estimate.std_error and estimate.std_error > 0):
+        return Estimate.not_estimable(estimate.outcome, estimate.estimand, estimate.method, estimate.n,
+                                      "the standard error is zero or undefined on these data")
+    low, high, reason = truncate_interval(estimate.conf_low, estimate.conf_high, lower, upper)
+    if high - low <= 1e-9:
+        return Estimate.not_estimable(estimate.outcome, estimate.estimand, estimate.method, estimate.n,
+                                      "the interval collapses onto the edge of the parameter space")
+    reasons = "; ".join(r for r in (estimate.reason, reason) if r) or None
+    return replace(estimate, conf_low=low, conf_high=high, reason=reasons)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import textwrap
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config
+from helpers.methods.design import Design
 from helpers.methods.tidy import clean
 from helpers.parameters import load_parameters
 
@@ -28,8 +30,14 @@ class StageContext:
     checked_dir: Path | None = None
 
     @property
-    def alpha(self) -> float:
-        return 1 - float(self.params["confidence_level"])
+    def conf_level(self) -> float:
+        """The level of every interval (the parameters file's ``confidence_level``)."""
+        return float(self.params["confidence_level"])
+
+    @cached_property
+    def design(self) -> Design:
+        """The declared design (the parameters file's ``design``), resolved once."""
+        return Design.from_parameters(self.params["design"])
 
     @property
     def seed(self) -> int:

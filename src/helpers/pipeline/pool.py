@@ -39,6 +39,7 @@ class Run:
     inputs: tuple[str, str] | None  # the SHA-256 of the allocation log and of the extract the run read
     git_commit: str | None
     generated_at: str | None
+    conf_level: float | None = None  # the level of the run's intervals (its parameters' confidence_level)
 
 
 POOLABLE_DESIGNS = ("complete", "simple")
@@ -51,8 +52,10 @@ def read_run(path: Path, label: str) -> Run:
     Read: ``outcomes.<name>.control|treatment.events|n`` and
     ``provenance.parameters.outcomes.<name>.codes`` (and ``.label`` when present, for the
     report's headings); ``provenance.git_commit`` and
-    ``provenance.generated_at`` when present (shown, never required); ``design.assignment`` and
-    ``identification`` when present, to refuse a run whose counts do not measure the effect of SRC.
+    ``provenance.generated_at`` when present (shown, never required);
+    ``provenance.parameters.confidence_level`` when present (the level of the pooled intervals, see
+    :func:`confidence_level`); ``design.assignment`` and ``identification`` when present, to refuse a
+    run whose counts do not measure the effect of SRC.
     """
     from pydantic import ValidationError
 
@@ -99,7 +102,8 @@ def read_run(path: Path, label: str) -> Run:
               if isinstance(files.get("allocation_sha256"), str) and isinstance(files.get("extract_sha256"), str)
               else None)
     return Run(path, label, counts, codes, labels, hashlib.sha256(raw).hexdigest(), inputs,
-               provenance.get("git_commit"), provenance.get("generated_at"))
+               provenance.get("git_commit"), provenance.get("generated_at"),
+               provenance["parameters"].get("confidence_level"))
 
 
 def _is_count(value) -> bool:
@@ -234,8 +238,31 @@ def pooled_outcomes(runs: list[Run]) -> tuple[list[str], dict[str, str]]:
     return chosen, skipped
 
 
-def pool_runs(runs: list[Run], *, level: float = 0.95) -> dict:
-    """Every pooled figure, as the content of pooled.json."""
+def confidence_level(runs: list[Run], override: float | None = None) -> float:
+    """The level of the pooled intervals: ``override`` when given (``--confidence-level``), else the level
+    every run's intervals were computed at.
+
+    Raises
+    ------
+    PoolInputError
+        The runs were computed at different levels, or a run does not state its level, and no
+        override was given; the message lists each file's level.
+    """
+    if override is not None:
+        return override
+    levels = {run.conf_level for run in runs}
+    if len(levels) == 1 and None not in levels:
+        return levels.pop()
+    listing = "; ".join(f"{run.path}: {'not stated' if run.conf_level is None else f'{run.conf_level:g}'}"
+                        for run in runs)
+    raise PoolInputError("the runs' intervals were not all computed at one stated confidence level "
+                         f"({listing}); pool runs of one level, or give --confidence-level")
+
+
+def pool_runs(runs: list[Run], *, conf_level: float | None = None) -> dict:
+    """Every pooled figure, as the content of pooled.json, at ``conf_level`` (None: the runs' own level,
+    :func:`confidence_level`)."""
+    conf_level = confidence_level(runs, conf_level)
     chosen, skipped = pooled_outcomes(runs)
     outcomes = {}
     for name in chosen:
@@ -245,11 +272,11 @@ def pool_runs(runs: list[Run], *, level: float = 0.95) -> dict:
             "codes": list(runs[0].codes.get(name, ())),
             "runs": [{"run": c.label, "treatment": {"events": c.treatment_events, "n": c.treatment_n},
                       "control": {"events": c.control_events, "n": c.control_n}} for c in counts],
-            **{measure: pool_outcome(counts, name, measure, level=level) for measure in MEASURES},
+            **{measure: pool_outcome(counts, name, measure, conf_level=conf_level) for measure in MEASURES},
         }
     pooled = {
         "kind": "srceval pooled results",
-        "confidence_level": level,
+        "confidence_level": conf_level,
         "runs": [{"label": run.label, "file": str(run.path), "sha256": run.sha256, "git_commit": run.git_commit,
                   "generated_at": run.generated_at} for run in runs],
         "outcomes": outcomes,

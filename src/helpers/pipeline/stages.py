@@ -11,21 +11,21 @@ from helpers.inputs.cleaning import CleaningResult, clean_inputs, cleaning_setti
 from helpers.inputs.provenance import data_origin
 from helpers.methods import (
     audit,
+    audit_design,
     compliance,
     disclosure,
-    dispatch,
     economics,
-    estimation,
     extrapolation,
+    registry,
     subgroups,
-    tidy,
 )
+from helpers.methods.anderson_rubin import WEAK_INSTRUMENT_F
+from helpers.methods.identification import delivery_contrast
+from helpers.methods.identification import not_an_effect as no_effect_of_src
 from helpers.parameters import OUTCOME_NAMES, load_population, short_label
 from helpers.pipeline.context import StageContext
+from helpers.pipeline.effects import design_section, outcome_entry
 from helpers.report import figures
-
-# Comparisons of groups that selected themselves: shown for contrast, never part of the plan.
-EXPLORATORY_ESTIMANDS = ("risk_difference_per_protocol", "risk_difference_as_treated")
 
 # What each optional column of the input contract makes possible: without it (absent, or with
 # no value recorded) that analysis is skipped with one line, and nothing else changes.
@@ -112,23 +112,17 @@ def audit_allocation(ctx: StageContext, data: pd.DataFrame) -> dict:
     weekday and month) are at the characteristics' published levels (:mod:`helpers.methods.disclosure`),
     and a flag names a block or cluster only when its counts can be published.
     """
-    rule, design = ctx.params["allocation_rule"], ctx.params["design"]
-    units = dispatch.units(data, design)
+    rule, design = ctx.params["allocation_rule"], ctx.design
     publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
-    named = None if units is None else _named_units(publication, units, design)
-    checks = audit.allocation_audit(data, threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws,
-                                    seed=ctx.seed, design=design, units=units, named=named,
-                                    published=published_data(publication, "base"))
+    checks_of = dict(threshold=float(rule["threshold"]), below=rule["below"], draws=ctx.draws, seed=ctx.seed)
+    if design.assignment == "complete":
+        checks = audit.allocation_audit(data, **checks_of, published=published_data(publication, "base"))
+    else:
+        checks = audit_design.allocation_audit(data, design, design.units(data), **checks_of)
     for period in ("weekday", "month"):
         checks[f"by_{period}"] = {**checks[f"by_{period}"], "table": _period_table(publication, data, period)}
     return {**checks, "thresholds": {"flag_p_value": audit.FLAG_P_VALUE, "min_level_count": audit.MIN_LEVEL_COUNT,
                                      "large_standardised_difference": audit.LARGE_STANDARDISED_DIFFERENCE}}
-
-
-def _named_units(publication: disclosure.Publication, units: pd.Series, design: dict) -> set:
-    """The blocks or clusters whose counts may be published under their name."""
-    published = publication.units(units, "units")
-    return {unit for unit, label in zip(units, published) if unit == label}
 
 
 def _period_table(publication: disclosure.Publication, data: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -164,14 +158,14 @@ def published_data(publication: disclosure.Publication, family: str) -> pd.DataF
 def protect_audit(ctx: StageContext, checks: dict, data: pd.DataFrame | None = None) -> dict:
     """A design's block table as published: blocks of few reports combined, never named
     (:mod:`helpers.methods.disclosure`); the balance tables are published levels already."""
-    design = ctx.params["design"]
-    if design["assignment"] != "blocked" or checks.get("design", {}).get("blocks") is None:
+    design = ctx.design
+    if not design.blocked or checks.get("design", {}).get("blocks") is None:
         return checks
     data = ctx.read_analysis_table() if data is None else data
     publication = disclosure.Publication(data, ctx.params["disclosure_threshold"])
     noun = {"ward": "wards", "borough": "boroughs", "offence_group": "offence groups",
-            "primary_strand": "strands"}.get(design["blocks"], "blocks")
-    blocks = audit.block_shares(data, publication.units(dispatch.units(data, design), noun))
+            "primary_strand": "strands"}.get(design.column, "blocks")
+    blocks = audit_design.block_shares(data, publication.units(design.units(data), noun))
     found = {**checks["design"], "blocks": blocks,
              "share_range": [float(blocks["share"].min()), float(blocks["share"].max())]}
     return {**checks, "design": found}
@@ -196,9 +190,8 @@ def allocation_audit(ctx: StageContext) -> dict:
 
 def delivery_rates(ctx: StageContext, data: pd.DataFrame) -> dict:
     """The share of each arm that received the contact, with intervals (by cluster under a cluster design)."""
-    design = ctx.params["design"]
-    clusters = dispatch.units(data, design) if design["assignment"] == "cluster" else None
-    return compliance.delivery_rates(data, alpha=ctx.alpha, clusters=clusters)
+    clusters = ctx.design.units(data) if ctx.design.clustered else None
+    return compliance.delivery_rates(data, conf_level=ctx.conf_level, clusters=clusters)
 
 
 def delivery_tables(ctx: StageContext, data: pd.DataFrame) -> dict:
@@ -250,7 +243,7 @@ def predictors_of_delivery(ctx: StageContext, data: pd.DataFrame) -> dict:
         levels = publication.delivery("suspect_identified")
         if set(levels.unique()) - {"yes", "no"}:
             shown = shown.drop(columns=["suspect_identified"])
-    return compliance.predictors_of_delivery(shown, alpha=ctx.alpha)
+    return compliance.predictors_of_delivery(shown, conf_level=ctx.conf_level)
 
 
 def compliance_figures(ctx: StageContext, data: pd.DataFrame, tables: dict) -> dict:
@@ -281,50 +274,51 @@ def compliance_analysis(ctx: StageContext) -> dict:
 
 # -- Stage 4: effect estimation ---------------------------------------------------------------
 
-def estimate_outcomes(ctx: StageContext, data: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
-    """Every outcome's estimates: one entry per outcome for results.json, and the tidy table of all rows."""
-    design, plan = ctx.params["design"], ctx.params["analysis_plan"]
-    outcomes, rows = {}, []
-    for name in OUTCOME_NAMES:
-        # The declared design chooses each figure's estimator (complete randomisation: estimation's own).
-        entry, estimates = dispatch.outcome_estimates(
-            data, name, design=design, codes=ctx.params["outcomes"][name]["codes"], alpha=ctx.alpha,
-            draws=ctx.draws, seed=ctx.seed, target_power=float(ctx.params["target_power"]),
-            direction=plan["directions"][name], plan=plan)
-        outcomes[name] = entry
-        rows += estimates
-    return outcomes, tidy.estimates_table(rows, conf_level=float(ctx.params["confidence_level"]),
-                                          exploratory=EXPLORATORY_ESTIMANDS)
+def identify(ctx: StageContext, data: pd.DataFrame) -> dict:
+    """Whether the allocation changed who received the contact: decided once, before any estimate, and
+    respected by every figure that credits SRC with an effect (:mod:`helpers.methods.identification`)."""
+    return delivery_contrast(data)
+
+
+def estimate_outcomes(ctx: StageContext, data: pd.DataFrame, identification: dict) -> tuple[dict, pd.DataFrame]:
+    """Every outcome's estimates under the declared design: one entry per outcome for results.json, and the
+    tidy table of the estimands of :data:`helpers.methods.registry.ESTIMANDS` for every outcome."""
+    plan = ctx.params["analysis_plan"]
+    settings = registry.Settings.from_parameters(ctx.params, identification)
+    analyses = [registry.analyse_outcome(data, name, ctx.design, settings, codes=ctx.params["outcomes"][name]["codes"],
+                                         direction=plan["directions"][name])
+                for name in OUTCOME_NAMES]
+    return {a.outcome: outcome_entry(a) for a in analyses}, registry.estimates(analyses)
 
 
 def forest_figure(ctx: StageContext, estimates: pd.DataFrame):
     """Every risk difference of the estimates table, with its interval, on one axis."""
     return figures.forest_plot(forest_rows(estimates, ctx.params["outcomes"]), ctx.files.figure("forest_plot"),
-                               confidence_level=float(ctx.params["confidence_level"]))
+                               confidence_level=ctx.conf_level)
 
 
 def estimate_subgroups(ctx: StageContext, data: pd.DataFrame) -> list[dict]:
     """The plan's subgroups valid under the design: effects, interaction tests, Holm's adjustment."""
-    plan = ctx.params["analysis_plan"]
-    by_columns, _ = dispatch.valid_subgroups(plan["subgroups"]["columns"], ctx.params["design"])
+    by_columns, _ = ctx.design.valid_subgroups(ctx.params["analysis_plan"]["subgroups"]["columns"])
     # each characteristic at its published level: no subgroup's arm, withdrawals or others are a few reports
     shown = disclosure.Publication(data, ctx.params["disclosure_threshold"]).recode("subgroups", by_columns)
-    return subgroups.adjust_families([subgroups.subgroup_effects(shown, "attrition", by, alpha=ctx.alpha)
+    return subgroups.adjust_families([subgroups.subgroup_effects(shown, "attrition", by, conf_level=ctx.conf_level)
                                       for by in by_columns if by in shown])
 
 
 def write_effects(ctx: StageContext, data: pd.DataFrame, outcomes: dict, estimates: pd.DataFrame,
-                  subgroup_results: list[dict]) -> dict:
-    """The stage result: outcomes, the tidy table, subgroups, withdrawal by contact mode and the design."""
-    design, plan = ctx.params["design"], ctx.params["analysis_plan"]
-    _, not_valid = dispatch.valid_subgroups(plan["subgroups"]["columns"], design)
+                  subgroup_results: list[dict], identification: dict) -> dict:
+    """The stage result: outcomes, the tidy table, subgroups, withdrawal by contact mode, the design and the
+    identification."""
+    plan = ctx.params["analysis_plan"]
+    _, not_valid = ctx.design.valid_subgroups(plan["subgroups"]["columns"])
     result = {"outcomes": outcomes, "estimates": estimates, "subgroups": subgroup_results,
               "contact_mode": compliance.outcome_by_contact_mode(_published_modes(disclosure.Publication(
                   data, ctx.params["disclosure_threshold"])), "attrition") if recorded(data, "src_mode") else None,
-              "design": dispatch.design_result(design, data, outcomes, plan["primary_outcome"], not_valid),
+              "design": design_section(ctx.design, data, outcomes, plan["primary_outcome"], not_valid),
               # whether a difference between the arms can be an effect of the contact (delivery differs by arm)
-              "identification": estimation.delivery_contrast(data),
-              "thresholds": {"weak_instrument_f": estimation.WEAK_INSTRUMENT_F,
+              "identification": identification,
+              "thresholds": {"weak_instrument_f": WEAK_INSTRUMENT_F,
                              "min_subgroup_per_arm": subgroups.MIN_SUBGROUP_PER_ARM}}
     return ctx.write_stage_result("04_effect_estimation", result)
 
@@ -332,9 +326,10 @@ def write_effects(ctx: StageContext, data: pd.DataFrame, outcomes: dict, estimat
 def effect_estimation(ctx: StageContext) -> dict:
     """Stage 4: intention-to-treat and complier effects for every outcome."""
     data = ctx.read_analysis_table()
-    outcomes, estimates = estimate_outcomes(ctx, data)
+    identification = identify(ctx, data)
+    outcomes, estimates = estimate_outcomes(ctx, data, identification)
     forest_figure(ctx, estimates)
-    return write_effects(ctx, data, outcomes, estimates, estimate_subgroups(ctx, data))
+    return write_effects(ctx, data, outcomes, estimates, estimate_subgroups(ctx, data), identification)
 
 
 def forest_rows(table: pd.DataFrame, outcomes: dict | None = None) -> pd.DataFrame:
@@ -342,10 +337,7 @@ def forest_rows(table: pd.DataFrame, outcomes: dict | None = None) -> pd.DataFra
 
     ``outcomes`` is the parameters' ``outcomes`` section: each outcome is named by its label.
     """
-    labels = {"risk_difference": "as randomised (ITT)", "risk_difference_adjusted_lin": "ITT, adjusted (Lin)",
-              "risk_difference_adjusted_logistic": "ITT, adjusted (logistic)",
-              "complier_average_causal_effect": "if delivered (complier)",
-              "risk_difference_per_protocol": "per protocol (biased)", "risk_difference_as_treated": "as treated (biased)"}
+    labels = registry.forest_labels()
     names = {name: short_label(entry["label"], capital=True) for name, entry in (outcomes or {}).items()}
     rows = table[table["estimand"].isin(labels)].copy()
     rows["outcome_label"] = [names.get(o, o) for o in rows["outcome"]]
@@ -364,9 +356,9 @@ def _scenario_rates(ctx: StageContext) -> list[float]:
 # -- Stage 5: extrapolation -------------------------------------------------------------------
 
 def not_an_effect(ctx: StageContext) -> str | None:
-    """Why a difference between the arms is not an effect of SRC (no contact delivered, say), or None."""
-    identification = ctx.read_stage_result("04_effect_estimation").get("identification") or {}
-    return identification.get("reason") if identification.get("identified") is False else None
+    """Why a difference between the arms is not an effect of SRC (no contact delivered, say), or None: as
+    stage 4 decided it."""
+    return no_effect_of_src(ctx.read_stage_result("04_effect_estimation").get("identification"))
 
 
 def transport(ctx: StageContext, attrition: dict) -> dict:
@@ -422,7 +414,7 @@ def extrapolation_figures(ctx: StageContext, attrition: dict, result: dict) -> d
     if force["prevented"]["itt"] is not None or force["prevented"]["full_compliance"] is not None:
         drawn["extrapolation"] = figures.extrapolation_plot(
             force["prevented"], ctx.files.figure("extrapolation"), population_label=force["population"],
-            confidence_level=float(ctx.params["confidence_level"]))
+            confidence_level=ctx.conf_level)
     if result["economics"] is not None and result["economics"]["cost_per_year"] is not None:
         curve = economics.cost_curve(attrition, force, ctx.params["economics"], result["economics"]["phone_share"])
         drawn["cost_per_prevented"] = figures.cost_plot(curve, ctx.files.figure("cost_per_prevented"),

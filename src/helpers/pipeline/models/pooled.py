@@ -44,6 +44,7 @@ class InputDefinition(Read):
 
 class InputParameters(Read):
     outcomes: Annotated[dict[Annotated[str, Field(max_length=100)], InputDefinition], Field(max_length=50)]
+    confidence_level: Annotated[float, Field(gt=0, lt=1)] | None = None
 
 
 class InputProvenance(Read):

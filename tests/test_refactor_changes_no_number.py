@@ -44,8 +44,21 @@ def _indexed(results: dict, path: str):
     return node
 
 
+# The old estimates table: each outcome's rows in this order, the outcomes in this order.
+OLD_ROWS = ("risk_ratio", "risk_difference", "complier_average_causal_effect", "complier_relative_risk_reduction",
+            "risk_difference_adjusted_lin", "risk_difference_adjusted_logistic", "risk_difference_per_protocol",
+            "risk_difference_as_treated")
+OLD_OUTCOMES = ("attrition", "charge", "positive_outcome")
+
+
+def _old_row(results: dict, index: int, field: str):
+    """Field ``field`` of the old table's row ``index``, found by its outcome and estimand (rows may be reordered)."""
+    return _row(results, OLD_OUTCOMES[index // len(OLD_ROWS)], OLD_ROWS[index % len(OLD_ROWS)], field)
+
+
 # Where each figure the old form held twice, or held apart from its row, is now.
 MOVED = [
+    (r"estimates\[(\d+)\]\.(\w+)", lambda r, m: _old_row(r, int(m.group(1)), m.group(2))),
     (r"allocation_audit\.balance_randomisation_p_value", _path("allocation_audit.omnibus_randomisation.p_value")),
     (r"allocation_audit\.runs_test_p_value", _path("allocation_audit.runs.p_value")),
     (r"allocation_audit\.(weekday|month)_p_value", _path(r"allocation_audit.by_\1.p_value")),

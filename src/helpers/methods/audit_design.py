@@ -324,7 +324,7 @@ def allocation_audit(data: pd.DataFrame, design: Design, units: pd.Series | None
     breaches = threshold_rule_breaches(data, threshold=threshold, below=below)
     shown, first = (data, False) if published is None else (published, True)  # what the balance tables show
     names = design.columns
-    checks: dict = {"assignment": assignment, "column": design.column, "columns": list(names),
+    checks: dict = {"assignment": assignment, "columns": list(names),
                     "warnings": []}
     extra_flags: list[str] = []
     repeated = wards_in_several_boroughs(data) if "ward" in names and "borough" not in names else {}

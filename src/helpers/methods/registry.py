@@ -109,7 +109,7 @@ ESTIMANDS: tuple[Estimand, ...] = (
              uses=("covariates",)),
     Estimand("risk_difference_per_protocol", biased.per_protocol, "per protocol (biased)", prespecified=False),
     Estimand("risk_difference_as_treated", biased.as_treated, "as treated (biased)", prespecified=False),
-    Estimand("odds_ratio", differences.odds_ratio, "odds ratio (ITT)", scale="ratio", tabled=False),
+    Estimand("odds_ratio", differences.odds_ratio, "odds ratio (ITT)", scale="ratio"),
 )
 TABLED = tuple(e for e in ESTIMANDS if e.tabled)
 

@@ -2,8 +2,11 @@
 
 :func:`outcome_entry` is the one place an outcome's entry (``outcomes.<name>``: the arms, ``itt``,
 ``cace``, ``power``, ``notes``, ``design``) is built, from the tidy rows and the other figures of
-:func:`helpers.methods.registry.analyse_outcome`; the names are those of the published contract
-(``results.schema.json``). ``notes`` holds the reason for every figure left None.
+:func:`helpers.methods.registry.analyse_outcome`; the names are those of the published results
+contract (:class:`helpers.pipeline.models.results.Outcome`), and each figure that is also a row of
+the estimates table (its risk ratio, risk difference, complier effect and complier reduction) is
+that row's estimate and interval, so the two cannot differ. A row's method, standard error and
+the rest stay on the row. ``notes`` holds the reason for every figure left None.
 """
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import pandas as pd
 from helpers.methods.arms import risk_or_none
 from helpers.methods.design import Design
 from helpers.methods.registry import OutcomeAnalysis
-from helpers.methods.tidy import Estimate
 
 
 def outcome_entry(analysis: OutcomeAnalysis) -> dict:
@@ -20,7 +22,6 @@ def outcome_entry(analysis: OutcomeAnalysis) -> dict:
     rows, counts = analysis.rows, analysis.counts
     rr, rd, odds = rows["risk_ratio"], rows["risk_difference"], rows["odds_ratio"]
     cace, rrr = rows["complier_average_causal_effect"], rows["complier_relative_risk_reduction"]
-    lin, logistic = rows["risk_difference_adjusted_lin"], rows["risk_difference_adjusted_logistic"]
     exact, tested, risks, weak = (analysis.exact, analysis.randomisation, analysis.complier_risks,
                                   analysis.anderson_rubin)
     randomisation_method = tested.method if tested.two_sided is not None else tested.reason
@@ -29,32 +30,22 @@ def outcome_entry(analysis: OutcomeAnalysis) -> dict:
         "relative_risk_reduction": None if rr.estimate is None else 1 - rr.estimate,
         "relative_risk_reduction_ci": [None if v is None else 1 - v for v in reversed(rr.interval)],
         "risk_difference": rd.estimate, "risk_difference_ci": rd.interval,
-        "odds_ratio": odds.unstamped(),
         "p_value_exact": exact.two_sided, "p_value_exact_one_sided": exact.one_sided,
-        "one_sided_direction": analysis.direction,
-        "one_sided_threshold": (1 - analysis.conf_level) / 2,
         "p_value_randomisation": tested.two_sided, "p_value_randomisation_one_sided": tested.one_sided,
         "randomisation_method": randomisation_method,
+        "one_sided_direction": analysis.direction,
         "bayesian": analysis.bayesian, "bayesian_sceptical": analysis.bayesian_sceptical,
         "open_investigation_bounds": analysis.open_investigations,
-        "adjusted": {row.estimand: row.unstamped() for row in (lin, logistic)},
-        "method": rd.method,
-        "methods": {
-            "risk_difference": _method(rd), "risk_ratio": _method(rr), "odds_ratio": _method(odds),
-            "p_value_exact": exact.method, "p_value_randomisation": randomisation_method,
-            "complier_average_causal_effect": _method(cace), "complier_relative_risk_reduction": _method(rrr),
-            "adjusted_lin": _method(lin), "adjusted_logistic": _method(logistic),
-            "power": analysis.power.get("method")},
     }
     complier = {
         "risk_difference": cace.estimate, "risk_difference_ci": cace.interval,
         "complier_control_risk": risks.control, "complier_treated_risk": risks.treated,
         "relative_risk_reduction": rrr.estimate, "relative_risk_reduction_ci": rrr.interval,
-        "method": cace.method, "first_stage_f": weak["first_stage_f"], "weak_instrument": weak["weak_instrument"],
-        "anderson_rubin": weak,
+        "first_stage_f": weak["first_stage_f"], "weak_instrument": weak["weak_instrument"],
+        "anderson_rubin": {key: value for key, value in weak.items() if key not in ("first_stage_f",
+                                                                                    "weak_instrument")},
     }
-    design = {"assignment": analysis.design.assignment, "column": analysis.design.column,
-              "columns": list(analysis.design.columns)}
+    design = {"assignment": analysis.design.assignment, "columns": list(analysis.design.columns)}
     icc_reason = None
     if analysis.clustering is not None:
         icc, effect = analysis.clustering
@@ -80,16 +71,9 @@ def outcome_entry(analysis: OutcomeAnalysis) -> dict:
     }
 
 
-def _method(estimate: Estimate) -> str:
-    """An estimate's method, or, for a figure the design does not support, why it was not computed."""
-    if estimate.estimate is None and estimate.reason and "not valid under" in estimate.reason:
-        return f"{estimate.method}: {estimate.reason.removeprefix('not estimable: ')}"
-    return estimate.method
-
-
 def design_section(design: Design, data: pd.DataFrame, outcomes: dict, primary: str,
                    not_valid_analyses: list[dict]) -> dict:
-    """Stage 4's design section: the declared design, its sentence, the estimators and the ICC."""
+    """Stage 4's design section: the declared design, its sentence and the ICC (each estimator is on its row)."""
     entry = outcomes[primary]["design"]
     units = design.units(data)
     breaches = 0
@@ -97,13 +81,10 @@ def design_section(design: Design, data: pd.DataFrame, outcomes: dict, primary: 
         arms = data["assigned"].groupby(units.to_numpy()).nunique()
         breaches = int((arms > 1).sum())
     return {
-        "assignment": design.assignment, "name": design.name,
-        "blocks": design.blocks, "clusters": design.clusters, "column": design.column,
-        "columns": list(design.columns),
+        "assignment": design.assignment, "name": design.name, "columns": list(design.columns),
         "probability": design.probability if design.assignment == "simple" else None,
         "units": None if units is None else int(units.nunique()),
         "description": design.describe(data, entry, breaches),
-        "estimators": outcomes[primary]["itt"]["methods"],
         "intracluster_correlation": entry.get("intracluster_correlation"),
         "design_effect": entry.get("design_effect"),
         "icc_outcome": primary if design.clustered else None,

@@ -115,10 +115,10 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
         "compliance": compliance_section(compliance),
         "identification": {key: effects["identification"][key] for key in ("identified", "reason", "delivery",
                                                                             "assumption")},
-        "estimates": estimates_section(effects, ctx.params),
-        "outcomes": {name: outcome_section(entry) for name, entry in effects["outcomes"].items()},
+        "estimates": effects["estimates"],
+        "outcomes": effects["outcomes"],
         "subgroups": effects["subgroups"],
-        "design": design_section(effects.get("design"), audit.get("design"), ctx.params["design"]),
+        "design": {**effects["design"], "audit": audit.get("design")},
         "extrapolation": {**{k: v for k, v in extrapolation["extrapolation"].items() if k != "interval_includes_zero"},
                           "delivery_scenarios": extrapolation["delivery_scenarios"]},
         "national_scenario": extrapolation.get("national"),
@@ -145,23 +145,6 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
     from helpers.pipeline.models import Results
 
     return Results.model_validate(results).model_dump(mode="json", by_alias=True)
-
-
-def estimates_section(effects: dict, params: dict) -> list[dict]:
-    """The tidy table, each row with its design; an outcome's odds ratio, which stage 4 keeps in the outcome's
-    entry, becomes a row like the others."""
-    rows = [dict(row) for row in effects["estimates"]]
-    have = {(row["outcome"], row["estimand"]) for row in rows}
-    for name, entry in effects["outcomes"].items():
-        odds = entry["itt"].get("odds_ratio")
-        if odds and (name, "odds_ratio") not in have:
-            rows.append({**{key: odds.get(key) for key in TIDY_FIELDS}, "conf_level": params["confidence_level"],
-                         "prespecified": True})
-    return [{**row, "design": row.get("design") or params["design"]["assignment"]} for row in rows]
-
-
-TIDY_FIELDS = ("outcome", "estimand", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "df",
-               "method", "n", "reason")
 
 
 def inputs_section(inputs: dict) -> dict:
@@ -202,32 +185,6 @@ def compliance_section(compliance: dict) -> dict:
                "rate_method": rates["treatment"].get("method") or rates["control"].get("method")}
     section.update({key: compliance[key] for key in ("contact_modes", "contact_timing", "by_borough", "by_month",
                                                      "by_hate_strand", "by_ward", "predictors_of_delivery")})
-    return section
-
-
-# Keys of stage 4's outcome entry that repeat a row of the estimates table (its method, its other
-# figures) or another key: results.json keeps the row, and the contract's names for the rest.
-OUTCOME_REPEATS = {"itt": ("odds_ratio", "adjusted", "method", "methods", "one_sided_threshold"),
-                   "cace": ("method",)}
-
-
-def outcome_section(entry: dict) -> dict:
-    """One outcome's entry without what the estimates rows already hold."""
-    section = {key: value for key, value in entry.items() if key not in OUTCOME_REPEATS}
-    for part, repeats in OUTCOME_REPEATS.items():
-        section[part] = {key: value for key, value in entry[part].items() if key not in repeats}
-    section["cace"]["anderson_rubin"] = {key: value for key, value in entry["cace"]["anderson_rubin"].items()
-                                         if key not in ("first_stage_f", "weak_instrument")}
-    section["design"] = {key: value for key, value in entry["design"].items() if key != "column"}
-    return section
-
-
-def design_section(design: dict | None, audit: dict | None, declared: dict) -> dict:
-    """The declared design in a sentence with its consequences; the estimators are on the estimates rows."""
-    design = design or {"assignment": declared["assignment"]}
-    section = {key: value for key, value in design.items()
-               if key not in ("blocks", "clusters", "column", "estimators")}
-    section["audit"] = None if audit is None else {key: value for key, value in audit.items() if key != "column"}
     return section
 
 

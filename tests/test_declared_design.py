@@ -37,7 +37,16 @@ from helpers.pipeline.results import validate_results
 
 from . import ordinary_files
 from .reference_values import load
-from .trials import FAST, check_parameter_space, designed, run_in_process, simulated, write_parameters
+from .trials import (
+    FAST,
+    adjusted_rows,
+    check_parameter_space,
+    designed,
+    estimate_row,
+    run_in_process,
+    simulated,
+    write_parameters,
+)
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 SEED = load_parameters()["seed"]
@@ -113,7 +122,8 @@ def test_blocked_trial_reports_the_block_weighted_estimators(blocked_run):
     assert itt["relative_risk_reduction"] == pytest.approx(1 - mh.estimate, rel=1e-12)
     ri = randomisation.blocked_randomisation_p(table, "attrition", block="borough", draws=DRAWS, seed=SEED)
     assert itt["p_value_randomisation"] == ri.p_value
-    assert itt["method"] == dim.method and "within blocks" in itt["randomisation_method"]
+    assert estimate_row(results, "risk_difference")["method"] == dim.method
+    assert "within blocks" in itt["randomisation_method"]
 
 
 def test_blocked_trial_does_not_report_the_complete_randomisation_numbers(blocked_run):
@@ -130,9 +140,9 @@ def test_blocked_trial_does_not_report_the_complete_randomisation_numbers(blocke
     assert attrition["itt"]["p_value_exact"] is None and attrition["itt"]["p_value_exact_one_sided"] is None
     assert "not valid under a blocked design" in attrition["notes"]["itt.p_value_exact"]
     assert attrition["itt"]["bayesian"]["probability_of_reduction"] is None
-    logistic = attrition["itt"]["adjusted"]["risk_difference_adjusted_logistic"]
+    logistic = estimate_row(results, "risk_difference_adjusted_logistic")
     assert logistic["estimate"] is None and "not valid under a blocked design" in logistic["reason"]
-    rows = pd.DataFrame(results["outcomes"]["attrition"]["itt"]["adjusted"].values())
+    rows = pd.DataFrame(adjusted_rows(results))
     assert rows["estimate"].notna().sum() == 1  # Lin's, with the blocks
 
 
@@ -146,7 +156,7 @@ def test_blocked_complier_and_adjusted_estimates_are_block_weighted(blocked_run)
     assert attrition["cace"]["risk_difference"] != pytest.approx(
         complier.complier_average_causal_effect(table, "attrition").estimate, abs=0.005)
     assert attrition["cace"]["complier_control_risk"] == pytest.approx(-weighted(y * (1 - d)) / weighted(d))
-    lin = attrition["itt"]["adjusted"]["risk_difference_adjusted_lin"]
+    lin = estimate_row(results, "risk_difference_adjusted_lin")
     assert "block indicators" in lin["method"] and lin["estimate"] is not None
     assert results["subgroups"] and {s["by"] for s in results["subgroups"]} == {"borough"}
     assert {n["analysis"] for n in results["design"]["not_valid"]} == {"subgroups by primary_strand",
@@ -156,15 +166,15 @@ def test_blocked_complier_and_adjusted_estimates_are_block_weighted(blocked_run)
 def test_blocked_audit_reports_each_block_share_and_no_false_alarm(blocked_run):
     results, _ = blocked_run
     design = results["design"]
-    assert design["assignment"] == "blocked" and design["column"] == "borough" and design["units"] == 4
+    assert design["assignment"] == "blocked" and design["columns"] == ["borough"] and design["units"] == 4
     assert "allocation shares differed by block" in design["description"]
     assert "block-weighted" in design["description"]
     shares = {b["block"]: b["share"] for b in design["audit"]["blocks"]}
     assert shares == pytest.approx({"Kingston": 0.3, "Merton": 0.5, "Richmond": 0.7, "Wandsworth": 0.5}, abs=0.02)
     audit = results["allocation_audit"]
     assert audit["flags"] == []  # shares that differ by design are not a finding
-    assert audit["allocation_ratio_p_value"] is None and audit["runs_test_p_value"] is None
-    assert audit["balance_randomisation_p_value"] is not None
+    assert audit["allocation_ratio_p_value"] is None and audit["runs"]["p_value"] is None
+    assert audit["omnibus_randomisation"]["p_value"] is not None
 
 
 def test_a_block_with_one_arm_is_flagged(tmp_path):
@@ -200,7 +210,8 @@ def test_cluster_trial_reports_the_cr2_estimators(cluster_run):
     assert attrition["design"]["intracluster_correlation"] == pytest.approx(icc.estimate, rel=1e-12)
     assert results["design"]["intracluster_correlation"] == pytest.approx(icc.estimate, rel=1e-12)
     assert results["design"]["design_effect"] == pytest.approx(effect.estimate, rel=1e-12)
-    assert "CR2" in itt["method"] and "Bell-McCaffrey" in itt["method"]
+    method = estimate_row(results, "risk_difference")["method"]
+    assert "CR2" in method and "Bell-McCaffrey" in method
 
 
 def test_cluster_trial_does_not_report_the_complete_randomisation_numbers(cluster_run):
@@ -212,10 +223,9 @@ def test_cluster_trial_does_not_report_the_complete_randomisation_numbers(cluste
     assert attrition["itt"]["risk_difference_ci"] != pytest.approx(naive.interval, abs=0.002)
     assert attrition["itt"]["risk_ratio_ci"] != pytest.approx(differences.risk_ratio(table, "attrition").interval,
                                                              abs=0.002)
-    for key in ("p_value_exact", "odds_ratio"):
-        assert f"itt.{key}" in attrition["notes"] and "not valid under a cluster design" in attrition["notes"][
-            f"itt.{key}"]
-    assert "bootstrap of whole clusters" in attrition["itt"]["methods"]["complier_relative_risk_reduction"]
+    assert "not valid under a cluster design" in attrition["notes"]["itt.p_value_exact"]
+    assert "not valid under a cluster design" in estimate_row(results, "odds_ratio")["reason"]
+    assert "bootstrap of whole clusters" in estimate_row(results, "complier_relative_risk_reduction")["method"]
     assert results["subgroups"] == []
 
 
@@ -257,11 +267,12 @@ def test_a_treated_wards_report_in_the_control_arm_is_a_flagged_breach(tmp_path)
     borough = analysis_table(tmp_path).drop_duplicates("ward").set_index("ward").loc[ward, "borough"]
     flags = results["allocation_audit"]["flags"]
     assert len(flags) == 1, flags
-    assert flags[0].startswith(f"Cluster design breached: ward {ward}, an SRC ward: 1 of its "
-                               f"{src_wards[ward]} reports is in the business-as-usual arm")
-    assert allocation.loc[moved, "Crime Ref"] not in flags[0]  # no report is identified
+    # One report in the other arm is a count below the disclosure threshold: the ward is neither named nor
+    # counted, and the flag says where to look.
+    assert flags[0].startswith("Cluster design breached in 1 ward with too few reports to be named or counted here")
+    assert str(ward) not in flags[0] and allocation.loc[moved, "Crime Ref"] not in flags[0]
     assert results["design"]["audit"]["breaches"] == [
-        {"cluster": ward, "arm": "SRC", "reports": int(src_wards[ward]), "in_other_arm": 1}]
+        {"cluster": None, "arm": None, "reports": None, "in_other_arm": None}]
     assert borough in {"Kingston", "Merton", "Richmond", "Wandsworth"}
     attrition = results["outcomes"]["attrition"]
     assert attrition["itt"]["risk_difference"] is None and "both arms" in attrition["notes"]["itt.risk_difference"]
@@ -460,7 +471,7 @@ def test_nested_blocks_are_the_pairs_of_their_columns(tmp_path):
     table = analysis_table(tmp_path)
     pairs = table["borough"] + " / " + table["offence_group"]
     blocked = differences.blocked_difference_in_means(table.assign(pair=pairs), "attrition", block="pair")
-    assert results["design"]["units"] == pairs.nunique() and results["design"]["blocks"] == ["borough", "offence_group"]
+    assert results["design"]["units"] == pairs.nunique() and results["design"]["columns"] == ["borough", "offence_group"]
     assert results["design"]["description"].startswith("Blocked by offence group within borough")
     itt = results["outcomes"]["attrition"]["itt"]
     assert blocked.estimate is not None and itt["risk_difference"] == pytest.approx(blocked.estimate, rel=1e-12)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from .trials import check_parameter_space, required_columns_only, run_in_process, simulated
+from .trials import adjusted_rows, check_parameter_space, required_columns_only, run_in_process, simulated
 
 NO_RARE_OUTCOMES = dict(control_charge=0, treatment_charge=0, control_positive=0, treatment_positive=0)
 
@@ -104,6 +104,8 @@ def test_full_delivery_has_no_infinite_first_stage(tmp_path):
 
 def test_adjustment_is_not_attempted_with_three_reports_in_an_arm(tmp_path):
     results = run_in_process(*simulated(n_control=3, n_treatment=120), tmp_path, report=False)
-    for estimate in results["outcomes"]["attrition"]["itt"]["adjusted"].values():
+    adjusted = adjusted_rows(results)
+    assert len(adjusted) == 2
+    for estimate in adjusted:
         assert estimate["estimate"] is None and estimate["p_value"] is None
         assert "smaller arm has 3 report(s)" in estimate["reason"]

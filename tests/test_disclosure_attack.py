@@ -220,7 +220,7 @@ class Attacker:
         wards = publication.wards()
         ward_labels = wards["borough"].astype(str) + "\x1f" + wards["ward"].astype(str)
         self.publish_delivery(family, compliance["by_ward"],
-                              lambda row: family.members(ward_labels, f"{row['in borough']}\x1f{row['group']}"))
+                              lambda row: family.members(ward_labels, f"{row['borough']}\x1f{row['group']}"))
         self.publish_subgroups(family, "borough", publication.subgroups("borough"))
         categories = {f"borough {b}": {u for u in family.units if u[0] == b} for b in data["borough"].unique()}
         categories.update({f"ward {w} of {b}": {(b, w)} for b, w in family.units})
@@ -262,8 +262,8 @@ class Attacker:
             labels = publication.periods(keys, disclosure.ARMS, lambda first, last: f"{first}\x1f{last}")
             order = sorted(set(labels), key=lambda run: keys[labels == run].min())
             for row, run in zip(audit[f"by_{period}"]["table"], order):
-                family.publish(family.members(labels, run), "SRC", row["SRC"], f"{period} {row[period]}")
-                family.publish(family.members(labels, run), "BAU", row["BAU"], f"{period} {row[period]}")
+                family.publish(family.members(labels, run), "SRC", row["SRC"], f"{period} {row['period']}")
+                family.publish(family.members(labels, run), "BAU", row["BAU"], f"{period} {row['period']}")
             found.append((family, {f"{period} {k}": {k} for k in family.units}))
         keys = data["reported_on"].dt.strftime("%Y-%m")
         family = Family("month reported", keys, self.atoms)

@@ -93,10 +93,12 @@ def test_a_parameters_file_change_reaches_every_cost_figure(tmp_path, reference_
     for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
                   stages.effect_estimation, stages.extrapolate):
         stage(ctx)
-    econ, base = assemble_results(ctx)["economics"], reference_results["economics"]
+    results = assemble_results(ctx)
+    econ, base = results["economics"], reference_results["economics"]
     for key in ("hours_per_year", "cost_per_year", "cost_per_prevented_withdrawal"):
         assert econ[key] > base[key], key
-    assert econ["assumptions"]["minutes_per_phone_contact"] == 2 * base["assumptions"]["minutes_per_phone_contact"]
+    minutes = lambda r: r["provenance"]["parameters"]["economics"]["minutes_per_phone_contact"]
+    assert minutes(results) == 2 * minutes(reference_results)
 
 
 def test_the_unbounded_flag_agrees_with_the_interval(reference_results):

@@ -25,6 +25,7 @@ from helpers.pipeline.results import validate_results
 pytest.register_assert_rewrite("tests.e2e_runs")  # it is also this module's plugin, loaded below
 from . import e2e_runs  # noqa: E402
 from .e2e_runs import MARKERS, file_hashes  # noqa: E402
+from .trials import estimate_row  # noqa: E402
 
 pytest_plugins = ("tests.e2e_runs",)
 
@@ -80,7 +81,7 @@ def test_results_reproduce_the_published_figures(run):
     assert round(attrition["itt"]["risk_ratio"], 4) == 0.7826
     assert round(attrition["itt"]["relative_risk_reduction"], 3) == 0.217
     assert round(attrition["itt"]["risk_difference"], 3) == -0.120
-    assert results["compliance"]["treatment_received_rate"] == 0.8
+    assert results["compliance"]["treatment_received_rate"] == 0.8 and results["flow"]["received_src"]["treatment"] == 100
     assert round(attrition["cace"]["risk_difference"], 3) == -0.150
     assert round(attrition["cace"]["complier_control_risk"], 3) == 0.580
     assert round(attrition["cace"]["relative_risk_reduction"], 3) == 0.259
@@ -97,7 +98,7 @@ def test_the_shipped_runs_lin_interval_is_lm_lins(run):
     from .reference_values import load
 
     r = load("shipped_lin")
-    lin = run["results"]["outcomes"]["attrition"]["itt"]["adjusted"]["risk_difference_adjusted_lin"]
+    lin = estimate_row(run["results"], "risk_difference_adjusted_lin")
     assert [lin["conf_low"], lin["conf_high"]] == pytest.approx([r["lin.conf.low"], r["lin.conf.high"]], abs=1e-5)
     assert lin["p_value"] == pytest.approx(r["lin.p.value"], abs=1e-5) and lin["df"] == r["lin.df"]
 

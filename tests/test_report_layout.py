@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from helpers import config
+from helpers.methods.disclosure import OTHER
 from helpers.pipeline import stages
 from helpers.report import figures, layout, tables
 from helpers.report.render import notebook_to_html
@@ -154,24 +155,27 @@ def test_every_figure_has_a_finding_on_the_shipped_data_and_on_an_empty_one(resu
         "for the investigation −12.0 (−23.9 to 0.4), and −15.0 if delivered to every victim")
 
 
-def test_the_ward_table_shows_wards_that_meet_the_threshold_and_one_line_for_the_rest(results):
-    wards, threshold = results["compliance"]["by_ward"], results["compliance"]["disclosure_threshold"]
-    shown = tables.ward_table(wards, threshold)
-    meet = [w for w in wards if str(w["allocated"]).isdigit() and int(w["allocated"]) >= threshold]
-    assert list(shown["Ward"][:-1]) == [w["group"] for w in meet]
-    assert list(shown["Borough"][:-1]) == [w["in borough"] for w in meet]
-    assert shown["Ward"].iloc[-1] == (f"{len(wards) - len(meet)} other wards (each with fewer than {threshold} "
-                                      "reports allocated to SRC)")
-    assert set(shown.iloc[-1, 1:]) == {"–"}
-    hidden = {w["group"] for w in wards} - {w["group"] for w in meet}
-    assert not hidden & set(" ".join(shown.astype(str).to_numpy().ravel()).split())
+def test_the_ward_table_shows_the_wards_published_alone_and_one_line_for_the_rest(results):
+    wards = results["compliance"]["by_ward"]
+    alone = [w for w in wards if w["group"] != OTHER["ward"] and w["borough"] != OTHER["borough"]]
+    rest = [w for w in wards if w not in alone]
+    shown = tables.ward_table(wards)
+    assert alone and rest
+    assert list(shown["Ward"][:-1]) == [w["group"] for w in alone]
+    assert list(shown["Borough"][:-1]) == [w["borough"] for w in alone]
+    assert shown.iloc[-1].tolist() == ["every other ward (each too small to show alone)", "–",
+                                       sum(w["allocated"] for w in rest), sum(w["received"] for w in rest),
+                                       tables.pct(sum(w["received"] for w in rest) / sum(w["allocated"] for w in rest), 0)]
 
 
-def test_a_ward_hidden_to_protect_another_is_not_said_to_be_small():
-    wards = [{"in borough": "A", "group": "A-1", "allocated": "suppressed", "received": "suppressed", "rate": "suppressed"},
-             {"in borough": "A", "group": "A-2", "allocated": "<5", "received": "<5", "rate": "suppressed"}]
-    assert tables.ward_table(wards, 5)["Ward"].tolist() == [
-        "2 other wards (fewer than 5 reports allocated to SRC, or hidden so that no hidden count can be worked out)"]
+def test_the_combined_wards_of_every_borough_are_one_line_that_names_none():
+    wards = [{"borough": "Kingston", "group": "KIN-01", "allocated": 7, "received": 5, "rate": 5 / 7},
+             {"borough": "Kingston", "group": OTHER["ward"], "allocated": 6, "received": 3, "rate": 0.5},
+             {"borough": OTHER["borough"], "group": OTHER["ward"], "allocated": 5, "received": 0, "rate": 0.0}]
+    shown = tables.ward_table(wards)
+    assert shown["Ward"].tolist() == ["KIN-01", "every other ward (each too small to show alone)"]
+    assert shown.iloc[-1, 2:].tolist() == [11, 3, "27%"]
+    assert tables.ward_table([]).empty
 
 
 def _contrast(colour: str) -> float:

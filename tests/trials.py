@@ -186,3 +186,16 @@ HAND_MADE = {
 }
 
 
+
+
+def estimate_row(results: dict, estimand: str, outcome: str = "attrition") -> dict:
+    """One row of results.json's tidy table of estimates."""
+    found = [row for row in results["estimates"] if (row["outcome"], row["estimand"]) == (outcome, estimand)]
+    assert len(found) == 1, f"{len(found)} rows for {outcome}, {estimand}"
+    return found[0]
+
+
+def adjusted_rows(results: dict, outcome: str = "attrition") -> list[dict]:
+    """The covariate-adjusted rows of one outcome (Lin's and the logistic regression's)."""
+    return [row for row in results["estimates"]
+            if row["outcome"] == outcome and row["estimand"].startswith("risk_difference_adjusted")]

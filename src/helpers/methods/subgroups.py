@@ -61,7 +61,7 @@ def interaction_test(known: pd.DataFrame, outcome: str, treatment: str) -> dict:
             differences.append(p1 - p0)
             variances.append(variance)
     if len(differences) < 2:
-        return {"interaction_p_value": None,
+        return {"interaction_p_value": None, "interaction_df": None, "interaction_statistic": None,
                 "interaction_method": "not estimable: fewer than two subgroups with a variable outcome in both arms"}
     d, w = np.array(differences), 1 / np.array(variances)
     statistic = float(np.sum(w * (d - np.sum(w * d) / np.sum(w)) ** 2))

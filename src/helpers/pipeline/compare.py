@@ -26,13 +26,13 @@ ABSENT = "(absent)"
 # results.json with '.', '*' stands for any one key and '[]' for the records of a list.
 RECORD_KEYS = {
     "allocation_audit.balance": ("covariate", "level"),
-    "allocation_audit.by_month.table": ("month",),
-    "allocation_audit.by_weekday.table": ("weekday",),
+    "allocation_audit.by_month.table": ("period",),
+    "allocation_audit.by_weekday.table": ("period",),
     "analyses": ("analysis",),
     "compliance.by_borough": ("group",),
     "compliance.by_hate_strand": ("group",),
     "compliance.by_month": ("group",),
-    "compliance.by_ward": ("in borough", "group"),
+    "compliance.by_ward": ("borough", "group"),
     "compliance.contact_modes": ("group",),
     "compliance.predictors_of_delivery.terms": ("term",),
     "design.audit.blocks": ("block",),

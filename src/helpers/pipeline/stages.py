@@ -118,11 +118,22 @@ def audit_allocation(ctx: StageContext, data: pd.DataFrame) -> dict:
     if design.assignment == "complete":
         checks = audit.allocation_audit(data, **checks_of, published=published_data(publication, "base"))
     else:
-        checks = audit_design.allocation_audit(data, design, design.units(data), **checks_of)
+        units = design.units(data)
+        checks = audit_design.allocation_audit(data, design, units, **checks_of,
+                                               named=_named_units(publication, units),
+                                               published=published_data(publication, "base"))
     for period in ("weekday", "month"):
         checks[f"by_{period}"] = {**checks[f"by_{period}"], "table": _period_table(publication, data, period)}
     return {**checks, "thresholds": {"flag_p_value": audit.FLAG_P_VALUE, "min_level_count": audit.MIN_LEVEL_COUNT,
                                      "large_standardised_difference": audit.LARGE_STANDARDISED_DIFFERENCE}}
+
+
+def _named_units(publication: disclosure.Publication, units: pd.Series | None) -> set | None:
+    """The blocks or clusters whose counts may be published under their name (None: no units)."""
+    if units is None:
+        return None
+    published = publication.units(units, "units")
+    return {unit for unit, label in zip(units, published) if unit == label}
 
 
 def _period_table(publication: disclosure.Publication, data: pd.DataFrame, period: str) -> pd.DataFrame:

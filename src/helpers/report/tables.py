@@ -232,13 +232,13 @@ def not_estimable_lines(outcomes: dict) -> list[str]:
             for name, entry in outcomes.items() for key, reason in entry.get("notes", {}).items()]
 
 
-def delivery_sentence(results: dict) -> str:
-    """Delivery in each arm, in words (the counts from the flow, the rate from compliance)."""
-    allocated, received = results["flow"]["allocated"], results["flow"]["received_src"]
-    rate = results["compliance"]["treatment_received_rate"]
-    first = (f"{received['treatment']} of {allocated['treatment']} victims allocated to SRC ({pct(rate, 0)}) "
-             "received the contact" if allocated["treatment"] else "No report was allocated to SRC")
-    second = (f"{received['control']} of {allocated['control']} business-as-usual victims did" if allocated["control"]
+def delivery_sentence(allocated: dict, received: dict) -> str:
+    """Delivery in each arm, in words, from the counts allocated to and receiving SRC in each arm
+    (``treatment`` and ``control``)."""
+    treated, control = allocated["treatment"], allocated["control"]
+    first = (f"{received['treatment']} of {treated} victims allocated to SRC ({pct(received['treatment'] / treated, 0)}) "
+             "received the contact" if treated else "No report was allocated to SRC")
+    second = (f"{received['control']} of {control} business-as-usual victims did" if control
               else "no report was allocated to business as usual")
     return f"{first}; {second}."
 
@@ -331,11 +331,11 @@ def _row_list(first_rows: list[int], total: int) -> str:
     return shown if total <= len(first_rows) else f"{shown}, ... ({total:,} rows; every one in the exclusion log)"
 
 
-def _applies(check: dict) -> str:
+def _applies(check: dict, p_value: float | None) -> str:
     """A check's p-value, or why it does not apply under the declared design."""
-    if check.get("p_value") is None and check.get("reason"):
+    if p_value is None and check.get("reason"):
         return "does not apply: " + check["reason"].removeprefix("not estimable: ")
-    return num(check.get("p_value"))
+    return num(p_value)
 
 
 def design_line(results: dict) -> str | None:
@@ -345,15 +345,17 @@ def design_line(results: dict) -> str | None:
 
 
 def audit_checks(audit: dict) -> pd.DataFrame:
+    """The allocation checks, from results.json's ``allocation_audit`` (stage 2's checks through
+    :func:`helpers.pipeline.results.audit_section`)."""
     ratio, runs, omnibus = audit["ratio"], audit["runs"], audit["omnibus"]
     breaches = audit["threshold_rule_breaches"]
     rows = [
         ("1:1 allocation ratio (exact binomial test)", f"{ratio['treatment']} SRC, {ratio['control']} BAU",
-         _applies(ratio)),
+         _applies(ratio, audit["allocation_ratio_p_value"])),
         ("Runs in the allocation sequence (Wald-Wolfowitz)", f"{runs['runs']} runs, longest {runs['longest_run']}",
-         _applies(runs)),
+         _applies(runs, runs["p_value"])),
         ("Baseline balance, all covariates (likelihood-ratio test)",
-         f"chi-squared {num(omnibus['statistic'], 1)} on {omnibus['df']} df", num(omnibus["p_value"])),
+         f"chi-squared {num(omnibus['statistic'], 1)} on {omnibus['df']} df", num(audit["balance_omnibus_p_value"])),
         ("Baseline balance, randomisation inference (R-squared)",
          f"{audit['omnibus_randomisation']['draws']:,} re-randomisations", num(audit["omnibus_randomisation"]["p_value"])),
         ("SRC share by day of the week (chi-squared)", f"{len(audit['by_weekday']['table'])} days",
@@ -563,11 +565,11 @@ def weak_instrument_table(outcomes: dict, weak_instrument_f: float) -> pd.DataFr
     Anderson-Rubin set of each outcome's complier effect."""
     rows = []
     for name, entry in outcomes.items():
-        ar = entry["cace"]["anderson_rubin"]
-        f = ar["first_stage_f"]
+        cace = entry["cace"]
+        ar, f = cace["anderson_rubin"], cace["first_stage_f"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
                      "First-stage F": NOT_ESTIMABLE if f is None else f"{f:,.1f}",
-                     f"Weak instrument (F < {weak_instrument_f:g})": {True: "yes", False: "no", None: "–"}[ar["weak_instrument"]],
+                     f"Weak instrument (F < {weak_instrument_f:g})": {True: "yes", False: "no", None: "–"}[cace["weak_instrument"]],
                      "Anderson-Rubin set": ar["shape"] if ar["interval"][0] is None else
                      f"{interval(ar['interval'], pct)}" + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")})
     return pd.DataFrame(rows)

@@ -281,8 +281,8 @@ class TidyRow(Closed):
     conf_high: float | None
     df: Annotated[float, Field(gt=0)] | None = Field(description="degrees of freedom of a t interval and test")
     conf_level: Annotated[float, Field(gt=0, lt=1)]
-    method: str
     design: Assignment
+    method: str
     n: Count
     prespecified: bool
     reason: Reason

@@ -128,7 +128,8 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
         "thresholds": {**audit["thresholds"], **effects["thresholds"]},
         "analyses": analyses(ctx.params["analysis_plan"]),
         "reconciliation": reconciliation(),
-        "warnings": cleaning["warnings"],
+        # every warning of the run in one list: the reading's, then the declared design's
+        "warnings": cleaning["warnings"] + list((audit.get("design") or {}).get("warnings") or []),
         "skipped": cleaning["skipped"],
         "provenance": {
             "package_version": __version__,

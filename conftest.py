@@ -60,17 +60,12 @@ def pytest_collection_finish(session):
 
     _monitoring_stages_first(order, monitor)
 
-    functions = dict(zip(config.STAGES, (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
-                                         stages.effect_estimation, stages.extrapolate)))
     needed = set()
     for index, notebook in enumerate(order):
         if notebook in config.STAGES:
             needed |= set(config.STAGES[:config.STAGES.index(notebook)]) - set(order[:index])
     if needed:
-        ctx = open_stage()
-        for stage in config.STAGES:
-            if stage in needed:
-                functions[stage](ctx)
+        stages.run_stages(open_stage(), sorted(needed))
 
 
 def _monitoring_stages_first(order: list[str], monitor) -> None:

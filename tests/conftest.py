@@ -59,9 +59,7 @@ def reference_results(tmp_path_factory) -> dict:
 
     folder = tmp_path_factory.mktemp("in-process-run")
     ctx = open_stage(output_dir=folder / "reports", processed_dir=folder / "processed")
-    for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
-                  stages.effect_estimation, stages.extrapolate):
-        stage(ctx)
+    stages.run_stages(ctx)
     return assemble_results(ctx)
 
 

@@ -213,3 +213,21 @@ def test_headline_rows_give_both_runs_figures(results):
                                        "new": results["flow"]["randomised"], "changed": True}
     assert rows["extrapolation.prevented.itt"]["old"] == ABSENT and rows["extrapolation.prevented.itt"]["changed"]
     assert not rows["outcomes.attrition.itt.risk_ratio"]["changed"]
+
+
+def test_a_last_run_of_an_earlier_form_keeps_only_its_headline_figures_of_the_same_form(results, tmp_path):
+    earlier = {"schema_version": "1", "flow": {"randomised": "240", "allocated": {"treatment": 120, "control": True}},
+               "outcomes": {"attrition": {"itt": {"risk_difference": -0.2, "risk_difference_ci": [-0.3, "x"]},
+                                          "extra": [1, 2]}},
+               "provenance": {"generated_at": "2025-01-02T03:04:05+00:00", "package_version": 9}}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(earlier))
+    kept, same_form = compare.read_last_run(path, results)
+    assert not same_form
+    assert kept == {"flow": {"allocated": {"treatment": 120}}, "outcomes": {"attrition": {"itt": {"risk_difference": -0.2}}},
+                    "provenance": {"generated_at": "2025-01-02T03:04:05+00:00"}}
+    path.write_text(json.dumps(results))
+    assert compare.read_last_run(path, results) == (results, True)
+    path.write_text(json.dumps({**earlier, "outcomes": [1]}))
+    with pytest.raises(compare.NotResults, match="outcomes or provenance is not an object"):
+        compare.read_last_run(path, results)

@@ -149,3 +149,12 @@ def test_delivery_interval_widens_by_the_design_effect_under_clusters():
     from statsmodels.stats.proportion import proportion_confint
     assert (clustered["conf_low"], clustered["conf_high"]) == pytest.approx(proportion_confint(6, 10, method="wilson"))
     assert clustered["conf_high"] - clustered["conf_low"] > independent["conf_high"] - independent["conf_low"]
+
+
+def test_the_delivery_sentence_gives_each_arms_counts_and_the_src_rate():
+    from helpers.report.tables import delivery_sentence
+
+    assert delivery_sentence({"treatment": 125, "control": 125}, {"treatment": 100, "control": 3}) == (
+        "100 of 125 victims allocated to SRC (80%) received the contact; 3 of 125 business-as-usual victims did.")
+    assert delivery_sentence({"treatment": 0, "control": 9}, {"treatment": 0, "control": 0}) == (
+        "No report was allocated to SRC; 0 of 9 business-as-usual victims did.")

@@ -90,9 +90,7 @@ def test_a_parameters_file_change_reaches_every_cost_figure(tmp_path, reference_
     edited.write_text(yaml.safe_dump(params))
     ctx = open_stage(params_file=edited, output_dir=tmp_path / "out", processed_dir=tmp_path / "p",
                      randomisation_draws=1000)
-    for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
-                  stages.effect_estimation, stages.extrapolate):
-        stage(ctx)
+    stages.run_stages(ctx)
     results = assemble_results(ctx)
     econ, base = results["economics"], reference_results["economics"]
     for key in ("hours_per_year", "cost_per_year", "cost_per_prevented_withdrawal"):

@@ -101,6 +101,25 @@ def figure_now(results: dict, flat: dict, old: str):
     return flat[old]
 
 
+# Changed on purpose, with the form: under a simple, blocked or cluster design the balance tables were shown
+# at the levels as recorded, so a level of one or two reports was named with its shares. They are now at the
+# published levels, as under complete randomisation (helpers.methods.disclosure), and so is the largest
+# standardised difference among them; every level shown is safe.
+REPUBLISHED = (r"(allocation_audit\.balance|design\.audit\.cluster_balance)\[\d+\]\..*"
+               r"|allocation_audit\.max_abs_standardised_difference"  # the largest of the tables shown
+               r"|design\.audit\.max_abs_cluster_standardised_difference")
+THRESHOLD = 5
+
+
+def _republished(name: str, old: str) -> bool:
+    return name in ("blocked", "cluster", "nested_cluster", "simple") and re.fullmatch(REPUBLISHED, old) is not None
+
+
+def _levels_are_published(results: dict) -> None:
+    for row in results["allocation_audit"]["balance"]:
+        assert row["n"] == 0 or row["n"] >= THRESHOLD, row
+
+
 @pytest.mark.parametrize("name", list(TRIALS))
 def test_every_figure_is_where_it_was_or_where_it_moved(name, tmp_path):
     golden = json.loads((GOLDEN_DIR / f"{name}.json").read_text(encoding="utf-8"))
@@ -108,6 +127,8 @@ def test_every_figure_is_where_it_was_or_where_it_moved(name, tmp_path):
     flat = flatten(results)
     missing, changed = [], []
     for old, value in golden.items():
+        if _republished(name, old):
+            continue
         try:
             now = figure_now(results, flat, old)
         except (KeyError, IndexError, StopIteration):
@@ -117,3 +138,4 @@ def test_every_figure_is_where_it_was_or_where_it_moved(name, tmp_path):
             changed.append(f"{old}: {value!r} -> {now!r}")
     assert not missing, f"{len(missing)} figures have no place in the new form: {sorted(missing)}"
     assert not changed, f"{len(changed)} figures changed: " + "; ".join(changed[:8])
+    _levels_are_published(results)

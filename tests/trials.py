@@ -75,9 +75,7 @@ def run_in_process(allocation: pd.DataFrame, extract: pd.DataFrame, folder: Path
             run_notebook_code(stage, paths)
     else:
         ctx = open_stage(**paths, **FAST)
-        for stage in (stages.data_cleaning, stages.allocation_audit, stages.compliance_analysis,
-                      stages.effect_estimation, stages.extrapolate):
-            stage(ctx)
+        stages.run_stages(ctx)
     return assemble_results(open_stage(**paths, **FAST))
 
 

@@ -284,12 +284,14 @@ class NotResults(ValueError):
     """A file given to compare is not a readable srceval results.json."""
 
 
-def read_results(path: Path) -> dict:
+def read_results(path: Path, *, check_schema: bool = True) -> dict:
     """A results.json, or :class:`NotResults` saying why the file is not one.
 
     The file is read bounded (a regular file, at most ``MAX_JSON_BYTES``, nesting at most
     ``MAX_JSON_DEPTH`` deep, every number finite) and checked against the results schema before
-    anything is compared (:mod:`helpers.inputs.bounded`).
+    anything is compared (:mod:`helpers.inputs.bounded`). ``check_schema=False`` takes a results.json
+    of an earlier form as it is (the report's comparison with the last run shows what the two share);
+    ``srceval diff`` always checks.
     """
     from helpers.inputs.bounded import BoundedInputError, read_json_file, schema_problem
     from helpers.pipeline.results import load_schema
@@ -300,10 +302,53 @@ def read_results(path: Path) -> dict:
         raise NotResults(f"{error}".replace("the file ", "", 1)) from None
     if not isinstance(data, dict) or not {"schema_version", "outcomes", "provenance"} <= set(data):
         raise NotResults(f"{path} is not an srceval results.json (it lacks schema_version, outcomes or provenance)")
-    problem = schema_problem(data, load_schema())
+    if not all(isinstance(data[key], dict) for key in ("outcomes", "provenance")):
+        raise NotResults(f"{path} is not an srceval results.json (its outcomes or provenance is not an object)")
+    problem = schema_problem(data, load_schema()) if check_schema else None
     if problem:
         raise NotResults(f"{path} is not an srceval results.json: it does not follow the results schema ({problem})")
     return data
+
+
+# What an earlier results.json must hold, as text, for the report to say when and from what it was made.
+EARLIER_TEXT = ("provenance.generated_at", "provenance.package_version", "inputs.allocation_sha256",
+                "inputs.extract_sha256", "inputs.allocation.file", "inputs.extract.file")
+
+
+def read_last_run(path: Path, current: dict) -> tuple[dict, bool]:
+    """The results.json of the last run into an output folder, for the report's comparison with this run
+    (``current``), and whether it follows today's schema.
+
+    A file of an earlier form is reduced to its headline figures whose values have the form of this
+    run's (a number, or an interval of numbers) and to its dates, version and file names: no other part of
+    it is compared. :class:`NotResults` when it is not a results.json at all.
+    """
+    from helpers.inputs.bounded import schema_problem
+    from helpers.pipeline.results import load_schema
+
+    data = read_results(path, check_schema=False)
+    if schema_problem(data, load_schema()) is None:
+        return data, True
+    number = lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    kept: dict = {}
+    leaves, now = _leaves(data), _leaves(current)
+    for _, where in headline_paths(current):
+        value = leaves.get(where, ABSENT)
+        shaped = number(value) if number(now.get(where)) else (
+            isinstance(value, list) and len(value) == 2 and all(map(number, value)))
+        if value is not ABSENT and shaped:
+            _put(kept, where, value)
+    for where in EARLIER_TEXT:
+        if isinstance(leaves.get(where), str):
+            _put(kept, where, leaves[where])
+    return kept, False
+
+
+def _put(target: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
 
 
 def diff_files(old_path: Path, new_path: Path, *, tolerance: float = 0.0) -> Changes:

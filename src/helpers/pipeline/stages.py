@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from helpers import config
 from helpers.inputs.cleaning import CleaningResult, clean_inputs, cleaning_settings
 from helpers.inputs.provenance import data_origin
 from helpers.methods import (
@@ -446,3 +447,16 @@ def extrapolate(ctx: StageContext) -> dict:
     result.update(economics=cost(ctx, attrition, force), national=national(ctx, attrition, force))
     extrapolation_figures(ctx, attrition, result)
     return ctx.write_stage_result("05_extrapolation", result)
+
+
+# Each analysis stage's notebook and the function that does its work, in the order they run (the report,
+# config.STAGES[-1], assembles results.json from their files: helpers.pipeline.results).
+STAGE_FUNCTIONS = dict(zip(config.STAGES[:-1], (data_cleaning, allocation_audit, compliance_analysis,
+                                                 effect_estimation, extrapolate)))
+
+
+def run_stages(ctx: StageContext, stages: list[str] | None = None) -> None:
+    """Run the analysis stages in process, in order (``stages``: a subset of them; None: all)."""
+    for name, stage in STAGE_FUNCTIONS.items():
+        if stages is None or name in stages:
+            stage(ctx)

@@ -83,9 +83,9 @@ def _flow_finding(results: dict) -> str:
 
 def _balance_finding(results: dict) -> str:
     rows = [row for row in results["allocation_audit"]["balance"]
-            if not row.get("suppressed") and not missing(row.get("standardised_difference"))]
+            if not missing(row.get("standardised_difference"))]
     if not rows:
-        return "No baseline characteristic could be compared between the arms (each level is hidden or the same in both)"
+        return "No baseline characteristic could be compared between the arms (each level is the same in both)"
     largest = max(rows, key=lambda row: abs(row["standardised_difference"]))
     large = results["thresholds"].get("large_standardised_difference", 0.25)
     beyond = sum(abs(row["standardised_difference"]) > large for row in rows)
@@ -404,7 +404,7 @@ def ward_table(table_rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(table_rows)
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    combined = (frame["group"] == OTHER["ward"]) | (frame["borough"] == OTHER["borough"])
+    combined = frame["group"] == OTHER["ward"]  # a ward named alone is shown, even in a group of boroughs
     shown = delivery_display(frame[~combined], "Ward")
     shown.insert(1, "Borough", frame.loc[~combined, "borough"].to_numpy())
     others = frame[combined]
@@ -840,8 +840,9 @@ def last_run_table(previous: dict, results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Figure", "Last run", "This run", "Changed"])
 
 
-def last_run_text(previous: dict, results: dict) -> str:
-    """When the last run was made, whether it read the same files, and what else changed, in a few sentences."""
+def last_run_text(previous: dict, results: dict, *, same_form: bool = True) -> str:
+    """When the last run was made, whether it read the same files, and what else changed, in a few sentences
+    (``same_form``: the last run's results.json follows today's schema, so every figure can be compared)."""
     from helpers.pipeline.compare import changed_sections, diff_results
 
     before = previous.get("provenance", {})
@@ -857,13 +858,17 @@ def last_run_text(previous: dict, results: dict) -> str:
         else:
             files.append(f"another {role} file ({old.get('file', 'unnamed')}; now {new['file']})")
     table = last_run_table(previous, results)
-    sections = changed_sections(diff_results(previous, results))
-    others = ("; ".join(f"{section.replace('_', ' ')} ({n})" for section, n in sections.items())
-              if sections else "none")
+    if same_form:
+        sections = changed_sections(diff_results(previous, results))
+        others = ("Other figures that changed, by section of results.json: " +
+                  ("; ".join(f"{section.replace('_', ' ')} ({n})" for section, n in sections.items())
+                   if sections else "none") + ".")
+    else:
+        others = ("Its results.json is of an earlier form than this run's, so only the headline figures it holds "
+                  "in the same form are compared.")
     return (f"The last run into this folder was made on {before.get('generated_at', 'an unknown date')} by srceval "
             f"{before.get('package_version', 'of an unknown version')} and read {files[0]} and {files[1]}. "
-            f"{(table['Changed'] == 'yes').sum() or 'None'} of the {len(table)} headline figures changed. Other "
-            f"figures that changed, by section of results.json: {others}.")
+            f"{(table['Changed'] == 'yes').sum() or 'None'} of the {len(table)} headline figures changed. {others}")
 
 
 def estimate_row(estimates: list[dict], outcome: str, estimand: str) -> dict:

@@ -129,3 +129,18 @@ def test_an_unknown_field_fails_anywhere(reference_results):
         place(broken)["risk_diference"] = -0.1  # a typo of a real field
         with pytest.raises(jsonschema.ValidationError, match="risk_diference"):
             validate_results(broken)
+
+
+# Each figure an outcome's entry names (the published contract's names) and the row of `estimates` it is.
+ENTRY_ROWS = {("itt", "risk_difference"): "risk_difference", ("itt", "risk_ratio"): "risk_ratio",
+              ("cace", "risk_difference"): "complier_average_causal_effect",
+              ("cace", "relative_risk_reduction"): "complier_relative_risk_reduction"}
+
+
+def test_an_outcomes_contract_figures_are_its_rows_of_estimates(reference_results):
+    rows = {(r["outcome"], r["estimand"]): r for r in reference_results["estimates"]}
+    for outcome, entry in reference_results["outcomes"].items():
+        for (part, name), estimand in ENTRY_ROWS.items():
+            row = rows[outcome, estimand]
+            assert entry[part][name] == row["estimate"], (outcome, part, name)
+            assert entry[part][f"{name}_ci"] == [row["conf_low"], row["conf_high"]], (outcome, part, name)

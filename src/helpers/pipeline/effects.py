@@ -3,7 +3,7 @@
 :func:`outcome_entry` is the one place an outcome's entry (``outcomes.<name>``: the arms, ``itt``,
 ``cace``, ``power``, ``notes``, ``design``) is built, from the tidy rows and the other figures of
 :func:`helpers.methods.registry.analyse_outcome`; the names are those of the published results
-contract (:class:`helpers.pipeline.models.results.Outcome`), and each figure that is also a row of
+contract (:class:`helpers.pipeline.models.estimates.Outcome`), and each figure that is also a row of
 the estimates table (its risk ratio, risk difference, complier effect and complier reduction) is
 that row's estimate and interval, so the two cannot differ. A row's method, standard error and
 the rest stay on the row. ``notes`` holds the reason for every figure left None.

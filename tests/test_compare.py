@@ -231,3 +231,13 @@ def test_a_last_run_of_an_earlier_form_keeps_only_its_headline_figures_of_the_sa
     path.write_text(json.dumps({**earlier, "outcomes": [1]}))
     with pytest.raises(compare.NotResults, match="outcomes or provenance is not an object"):
         compare.read_last_run(path, results)
+
+
+def test_floating_point_noise_is_no_change_but_the_next_digit_is(results):
+    noisy = copy.deepcopy(results)
+    noisy["outcomes"]["attrition"]["cace"]["risk_difference"] = -0.14999999999999633
+    results = copy.deepcopy(results)
+    results["outcomes"]["attrition"]["cace"]["risk_difference"] = -0.1499999999999962
+    assert diff_results(results, noisy) == []
+    noisy["outcomes"]["attrition"]["cace"]["risk_difference"] = -0.1499999999
+    assert [c.path for c in diff_results(results, noisy)] == ["outcomes.attrition.cace.risk_difference"]

@@ -8,6 +8,7 @@ null with the reason; the audit flags what breaks the design. One run goes throu
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -271,6 +272,8 @@ def test_a_treated_wards_report_in_the_control_arm_is_a_flagged_breach(tmp_path)
     # counted, and the flag says where to look.
     assert flags[0].startswith("Cluster design breached in 1 ward with too few reports to be named or counted here")
     assert str(ward) not in flags[0] and allocation.loc[moved, "Crime Ref"] not in flags[0]
+    # nor is it named by the reasons of the figures it makes not estimable
+    assert str(ward) not in json.dumps([results["estimates"], results["outcomes"], results["design"]])
     assert results["design"]["audit"]["breaches"] == [
         {"cluster": None, "arm": None, "reports": None, "in_other_arm": None}]
     assert borough in {"Kingston", "Merton", "Richmond", "Wandsworth"}
@@ -477,3 +480,17 @@ def test_nested_blocks_are_the_pairs_of_their_columns(tmp_path):
     assert blocked.estimate is not None and itt["risk_difference"] == pytest.approx(blocked.estimate, rel=1e-12)
     assert itt["risk_difference_ci"] == pytest.approx(blocked.interval, rel=1e-12)
     assert {row["design"] for row in results["estimates"]} == {"blocked"}
+
+
+def test_a_blocks_reason_counts_the_blocks_and_names_none():
+    """A block may be a ward of one report: the reasons of the estimates count blocks; the audit names
+    only those whose counts may be published."""
+    data = pd.DataFrame({"block": ["KIN-01"] + ["A"] * 6 + ["B"] * 6 + ["WAN-21"],
+                         "assigned": [1] + [0, 1] * 6 + [0], "attrition": [1, 0] * 7})
+    estimate = differences.blocked_difference_in_means(data, "attrition", block="block")
+    assert estimate.estimate is None
+    assert estimate.reason.startswith("not estimable: 2 blocks have no SRC or no business-as-usual report")
+    assert "KIN-01" not in estimate.reason and "WAN-21" not in estimate.reason
+    table = pd.DataFrame({"ward": ["W1", "W1", "W2", "W2"], "assigned": [1, 0, 1, 1]})
+    assert arms.cluster_problem(table, "assigned", "ward").startswith("a cluster has reports in both arms")
+    assert "W1" not in arms.cluster_problem(table, "assigned", "ward")

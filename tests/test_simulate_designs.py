@@ -84,7 +84,7 @@ def test_simulate_command_writes_a_folder_per_replication(tmp_path):
     assert folders == ["run1", "run2", "run3"]
     manifests = [json.loads((tmp_path / f / "synthetic-manifest.json").read_text(encoding="utf-8")) for f in folders]
     assert [m["seed"] for m in manifests] == [20221001, 20221002, 20221003]
-    assert all(m["invented"] == "every figure" for m in manifests)
+    assert all(m["invented"] == "every count and characteristic is invented" for m in manifests)
     assert all((tmp_path / f / "parameters.yml").is_file() for f in folders)
 
 

@@ -27,8 +27,9 @@ def manifest_text(files: list[Path], *, seed: int, design: dict, calibrated: boo
     """
     manifest = {"generator": "srceval simulate", "seed": seed, "design": design,
                 "files": {Path(f).name: sha256_of(Path(f)) for f in files},
-                "published": PUBLISHED if calibrated else "none: a generated trial with the design recorded here",
-                "invented": INVENTED if calibrated else "every figure"}
+                "published": PUBLISHED if calibrated else
+                "nothing is taken from the published trial (a generated trial of the design recorded in the manifest)",
+                "invented": INVENTED if calibrated else "every count and characteristic is invented"}
     return json.dumps(manifest, indent=2) + "\n"
 
 

@@ -81,7 +81,9 @@ def cluster_problem(known_rows: pd.DataFrame, treatment: str, cluster: str) -> s
         return "a report has no cluster recorded"
     arms = known_rows.groupby(cluster)[treatment].nunique()
     if (arms > 1).any():
-        return f"cluster {arms.index[arms > 1][0]} has reports in both arms, so the allocation was not by cluster"
+        split = int((arms > 1).sum())  # counted, not named: the allocation audit names those it may
+        return (f"{'a cluster has' if split == 1 else f'{split} clusters have'} reports in both arms, so the "
+                "allocation was not by cluster (the allocation audit names those with enough reports to be named)")
     per_arm = known_rows.groupby(treatment)[cluster].nunique()
     if len(per_arm) < 2 or per_arm.min() < 2:
         return "an arm has fewer than two clusters, too few for a cluster-robust variance"

@@ -255,19 +255,24 @@ def _block_table(rows: pd.DataFrame, outcome: str, treatment: str, block: str) -
 
 
 def _block_problem(table: pd.DataFrame) -> str | None:
-    """Why the blocked estimator cannot be computed on these blocks, or None (estimatr's rules)."""
-    def names(mask) -> str:
-        return ", ".join(str(b) for b in table.index[mask][:5])
+    """Why the blocked estimator cannot be computed on these blocks, or None (estimatr's rules).
+
+    Blocks are counted, not named: a block may be a ward of a report or two, and the allocation
+    audit names those whose counts may be published (:mod:`helpers.methods.disclosure`)."""
+    def blocks(mask) -> str:
+        return "a block" if mask.sum() == 1 else f"{int(mask.sum())} blocks"
 
     if len(table) < 2 and (table["n"] == 2).all():
         return "a single matched pair gives no variance"
     one_arm = (table["size_0"] == 0) | (table["size_1"] == 0)
     if one_arm.any():
-        return f"a block has no SRC or no business-as-usual report ({names(one_arm)})"
+        return (f"{blocks(one_arm)} {'has' if one_arm.sum() == 1 else 'have'} no SRC or no business-as-usual "
+                "report (the allocation audit names those with enough reports to be named)")
     if (table["n"] > 2).all() and ((table["size_0"] == 1) | (table["size_1"] == 1)).any():
         lone = (table["size_0"] == 1) | (table["size_1"] == 1)
-        return (f"a block has a single SRC or a single business-as-usual report ({names(lone)}), so its variance "
-                "cannot be estimated (estimatr refuses this too); merge it with a similar block")
+        return (f"{blocks(lone)} {'has' if lone.sum() == 1 else 'have'} a single SRC or a single business-as-usual "
+                "report, so its variance cannot be estimated (estimatr refuses this too); merge it with a similar "
+                "block")
     return None
 
 

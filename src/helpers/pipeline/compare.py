@@ -15,6 +15,7 @@ since the last run" shows the headline figures of both runs (:func:`headline_row
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -210,13 +211,20 @@ def headline_paths(results: dict) -> list[tuple[str, str]]:
     return [(label, path.format(primary=primary)) for label, path in HEADLINE]
 
 
+FLOAT_NOISE = 1e-12  # relative: two computations of one figure that differ only in the last bits are the same
+
+
+def _close(a: float, b: float, tolerance: float) -> bool:
+    return abs(a - b) <= tolerance or math.isclose(a, b, rel_tol=FLOAT_NOISE, abs_tol=1e-15)
+
+
 def _same(a, b, tolerance: float) -> bool:
-    """Equal, or numbers (or lists of numbers, such as intervals) within ``tolerance``."""
+    """Equal, or numbers (or lists of numbers, such as intervals) within ``tolerance`` or floating-point noise."""
     number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     if number(a) and number(b):
-        return abs(a - b) <= tolerance
+        return _close(a, b, tolerance)
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and a and all(map(number, a + b)):
-        return all(abs(x - y) <= tolerance for x, y in zip(a, b))
+        return all(_close(x, y, tolerance) for x, y in zip(a, b))
     return a == b
 
 

@@ -356,7 +356,7 @@ def test_a_generated_blocked_trial_runs_through_srceval(blocked_run):
     assert results["design"]["description"].startswith("Blocked by borough")
     assert results["outcomes"]["attrition"]["itt"]["p_value_exact"] is None
     assert results["inputs"]["origin"]["synthetic"] is True
-    assert results["inputs"]["origin"]["published"].startswith("none")  # not calibrated to the published trial
+    assert results["inputs"]["origin"]["published"].startswith("nothing is taken from the published trial")  # not calibrated to the published trial
     assert (out / "report.pdf").is_file()
     assert results["provenance"]["parameters"]["design"] == {"assignment": "blocked", "blocks": "borough",
                                                              "clusters": None, "probability": 0.5}

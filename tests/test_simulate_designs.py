@@ -51,7 +51,7 @@ def test_blocked_trial_has_each_blocks_share(tmp_path, params):
     control = data[data["assigned"] == 0].groupby("borough")["attrition"].mean()
     assert control["Wandsworth"] > control["Kingston"] + 0.15
     manifest = json.loads((tmp_path / "synthetic-manifest.json").read_text(encoding="utf-8"))
-    assert manifest["published"].startswith("none") and manifest["design"]["assignment"]["kind"] == "blocked"
+    assert manifest["published"].startswith("nothing is taken from the published trial") and manifest["design"]["assignment"]["kind"] == "blocked"
     assert load_parameters(tmp_path / "parameters.yml")["design"] == {
         "assignment": "blocked", "blocks": "borough", "clusters": None, "probability": 0.5}
 

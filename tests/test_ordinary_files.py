@@ -198,7 +198,7 @@ def test_without_delivery_page_one_says_no_one_received_the_contact(no_delivery_
     itt = results["outcomes"]["attrition"]["itt"]
     interval = summary.points_range(itt["risk_difference_ci"])
     start = page.index("The decision.")
-    top = page[start:page.index("EMMIE summary", start)]
+    top = page[start:page.index("EMMIE summary", page.index("What was tested.", start))]  # page 1 and the summary
     assert ("How sure. The trial cannot show whether SRC reduces withdrawal, because no victim received the contact "
             f"(none of the 125 allocated to SRC); the arms differed by {summary.change(itt['risk_difference'])} "
             f"(95% interval {interval}), which is not an effect of the contact.") in top

@@ -3,7 +3,7 @@
 Both formats come from the same HTML: the notebook's outputs, in order (no code, no prompts,
 and none of a notebook page's wrappers around each cell and output, which only add boxes for
 WeasyPrint to lay out; Markdown outputs through nbconvert's own Markdown renderer), a template
-that adds the table of contents and the print styles, and WeasyPrint, which lays the same page
+that adds the table of contents (after page 1, when the notebook marks its end) and the print styles, and WeasyPrint, which lays the same page
 out on A4 with page numbers.
 
 The HTML file is written as soon as the page exists; the PDF is laid out from the same page
@@ -21,6 +21,8 @@ from pathlib import Path
 from helpers import config
 
 TITLE = "Secondary reassurance contact for hate crime victims: trial evaluation"
+# Where the report's page 1 ends: the contents list goes after it, and print starts a new page there.
+PAGE_ONE_END = '<div class="page-one-end"></div>'
 _HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)
 # Control characters other than tab and line breaks are not allowed in HTML (a NUL byte can end a string
 # for a program that reads the file): written as the replacement character, never raw.
@@ -59,7 +61,9 @@ def notebook_to_html(notebook_path: Path, *, subtitle: str = "", title: str = TI
     # The report is the notebook's outputs; its markdown cells address whoever runs the notebook.
     body = outputs_html(nbformat.read(notebook_path, as_version=4))
     toc = [(anchor, _strip_tags(text)) for anchor, text in _HEADING.findall(body)]
-    page = _template().render(title=html.escape(title), subtitle=html.escape(subtitle), toc=toc, body=body)
+    page_one, _, rest = body.partition(PAGE_ONE_END) if PAGE_ONE_END in body else ("", "", body)
+    page = _template().render(title=html.escape(title), subtitle=html.escape(subtitle), toc=toc,
+                              page_one=page_one + (PAGE_ONE_END if page_one else ""), body=rest)
     return _CONTROL.sub("\ufffd", page)
 
 

@@ -17,7 +17,7 @@ from helpers.parameters import short_label
 from helpers.report import numbers
 from helpers.report.numbers import count, missing, pct, points
 
-__all__ = ["executive_summary", "bottom_line", "verdict", "relative_change_phrase", "p_value_phrase"]
+__all__ = ["executive_summary", "bottom_line", "verdict", "answer_word", "settle_reason", "relative_change_phrase", "p_value_phrase"]
 
 
 def relative_change_phrase(low_ratio: float | None, high_ratio: float | None) -> str:
@@ -103,6 +103,13 @@ def yearly(prevented: float) -> str:
     return f"about {count(abs(prevented))} {'fewer' if prevented > 0 else 'more'} withdrawals a year"
 
 
+def about(prevented: float) -> str:
+    """A yearly figure beside one already said in full: 'about 1,769 fewer'."""
+    if round(prevented) == 0:
+        return "no change"
+    return f"about {count(abs(prevented))} {'fewer' if prevented > 0 else 'more'}"
+
+
 def fewer_range(interval) -> str:
     """An interval of prevented withdrawals in words: 'from 171 more to 3,139 fewer'."""
     low, high = interval
@@ -118,9 +125,45 @@ def includes_zero(interval) -> bool:
 
 
 def _bayes_judgement(probability: float) -> str:
+    """The probability of a reduction in words; one that rounds to 50% (as with no events in either arm) favours
+    neither direction."""
     return ("SRC very probably reduces withdrawal" if probability >= 0.95 else
-            "a reduction is more likely than not, but not established" if probability >= 0.5 else
+            "a reduction and an increase are equally likely" if round(probability, 2) == 0.5 else
+            "a reduction is more likely than not, but not established" if probability > 0.5 else
             "SRC is more likely to increase withdrawal than to reduce it")
+
+
+def answer_word(itt: dict, identification: dict, prevented: dict) -> str:
+    """Page 1's one-word answer: the verdict of the risk difference, made "inconclusive" whenever the interval of
+    the yearly figure it leads with includes no effect as well, so the two never disagree."""
+    result = verdict(itt, identification)
+    if result in ("benefit", "harm") and includes_zero(prevented["itt_ci"]):
+        return "unclear"
+    return result
+
+
+ANSWERS = {"benefit": "SRC reduces withdrawal", "harm": "SRC increases withdrawal", "unclear": "Inconclusive",
+           "not estimable": "Not estimable", "no contrast": "No answer from this trial"}
+
+
+def _reason(notes: dict, *keys: str) -> str | None:
+    """The first of ``keys`` that ``notes`` explains, without its "not estimable: " prefix."""
+    for key in keys:
+        if notes.get(key):
+            return notes[key].removeprefix("not estimable: ")
+    return None
+
+
+def settle_reason(outcome: dict) -> str:
+    """Why no trial size can be given for an outcome, in one sentence, the same for every outcome."""
+    power = outcome["power"]
+    reason = _reason(outcome.get("notes", {}), "power.n_per_arm_for_target_power", "power")
+    if reason:
+        return f"No trial size can be planned from this trial: {reason}"
+    if power["minimum_detectable_difference"] is None:
+        return "No trial size can be planned from this trial: it gives no control risk to plan around"
+    return (f"No trial of any size would detect a {pct(power['target_relative_reduction'], 0)} relative reduction "
+            f"with {pct(power['target_power'], 0)} power, because the control risk leaves no room for it")
 
 
 @cache
@@ -130,7 +173,7 @@ def _environment() -> jinja2.Environment:
     environment.filters.update(
         pct=lambda value, digits=1: pct(value, digits), count=count, points=points, change=change,
         points_range=points_range, pct_range=pct_range, relative_change=lambda pair: relative_change_phrase(*pair),
-        p_phrase=p_value_phrase, yearly=yearly, fewer_range=fewer_range, includes_zero=includes_zero,
+        p_phrase=p_value_phrase, yearly=yearly, about=about, fewer_range=fewer_range, includes_zero=includes_zero,
         capitalize_first=lambda text: text[:1].upper() + text[1:])
     return environment
 
@@ -199,8 +242,17 @@ def executive_summary(results: dict) -> str:
 
 
 def bottom_line(results: dict) -> str:
-    """Four short paragraphs for leadership: the decision, how sure, what it would mean, what would settle it."""
+    """Page 1's paragraphs: the decision asked, the answer in one sentence (the as-delivered figure first), how sure
+    we are, and what would settle it."""
     context = _context(results)
     judgement = JUDGEMENTS[verdict(context["itt"], context["identification"])]
+    force_notes = results["extrapolation"].get("notes", {})
     return _render("bottom_line.md.j2", **context,
-                   judgement=judgement.format(delivery=context["identification"].get("delivery")))
+                   judgement=judgement.format(delivery=context["identification"].get("delivery")),
+                   answer=ANSWERS[answer_word(context["itt"], context["identification"],
+                                              results["extrapolation"]["prevented"])],
+                   delivered_reason=_reason(force_notes, "itt") or "the trial gives no relative change to carry",
+                   full_reason=_reason(force_notes, "full_compliance") or _reason(
+                       results["outcomes"]["attrition"].get("notes", {}), "cace.relative_risk_reduction")
+                   or "the trial gives no complier effect to carry",
+                   settle_reason=settle_reason(results["outcomes"]["attrition"]))

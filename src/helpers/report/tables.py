@@ -215,10 +215,19 @@ def _data_uri(path: Path) -> str:
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
-def bullets(items: list[str]) -> None:
-    """A bulleted list of text that may come from the input files (names, headers): escaped, never markup."""
+def bullets(items: list[str], kind: str | None = None) -> None:
+    """A bulleted list of text that may come from the input files (names, headers): escaped, never markup.
+    ``kind`` is the list's class: "flags" (page 1's critical flags) or "provenance" (page 1's compact block)."""
     if items:
-        display(HTML("<ul>" + "".join(f"<li>{html.escape(str(item))}</li>" for item in items) + "</ul>"))
+        opening = f'<ul class="{kind}">' if kind else "<ul>"
+        display(HTML(opening + "".join(f"<li>{html.escape(str(item))}</li>" for item in items) + "</ul>"))
+
+
+def end_of_page_one() -> None:
+    """Close page 1: the contents list and everything after it start on page 2 (helpers.report.render)."""
+    from helpers.report.render import PAGE_ONE_END
+
+    display(HTML(PAGE_ONE_END))
 
 
 def skipped_lines(skipped: list[dict]) -> list[str]:
@@ -701,27 +710,6 @@ COMPLIER_ASSUMPTIONS = (
     "victim's allocation does not change another's withdrawal; the threat is repeat victims, or victims in the "
     "same household, reported more than once. Beyond the compliers, carrying the effect to every victim assumes "
     "that those not reached in the trial would respond as the compliers did.")
-
-
-def provenance_lines(results: dict) -> list[str]:
-    """Page 1: whether the data are synthetic, what is invented, the run's date and input files."""
-    origin = results["inputs"].get("origin") or {}
-    lines = []
-    if origin.get("synthetic"):
-        lines.append(f"SYNTHETIC DATA: these files were made by {origin['generator']} (seed {origin['seed']}); "
-                     f"{origin['published']}; {origin['invented']}. No row describes a real person or crime.")
-    else:
-        lines.append("Data: the extract named below, not made by the project's generator (no synthetic manifest "
-                     "matches it).")
-    for role in ("allocation", "extract"):
-        info = results["inputs"][role]
-        sheet = f", sheet '{info['sheet']}' ({info['sheet_reason']})" if info.get("sheet") is not None else ""
-        lines.append(f"{role.title()} file: {info['file']}{sheet}, SHA-256 {results['inputs'][f'{role}_sha256']}")
-    if design_line(results):
-        lines.append(design_line(results))
-    lines.append(f"Run on {results['provenance']['generated_at']} by srceval {results['provenance']['package_version']}"
-                 f" (commit {results['provenance']['git_commit'] or 'unknown'}).")
-    return lines
 
 
 def _template_yaml(name: str):

@@ -1,0 +1,94 @@
+"""Page 1 of the report: the critical flags and the compact provenance block, from results.json.
+
+The decision, the answer and how sure we are are the bottom line (:func:`helpers.report.summary.bottom_line`);
+this module adds what must never be missed when it applies (no one received the contact, an
+allocation that broke its rule, investigations still open, synthetic data) and where the figures
+came from, in a few lines. Each flag is raised exactly when results.json says it applies.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import config
+from helpers.report.numbers import count, points
+
+__all__ = ["critical_flags", "provenance_block", "short_hash", "open_bounds"]
+
+SHORT_HASH = 12  # hex digits of a SHA-256 or a commit on page 1; the appendix gives them whole
+
+
+def short_hash(digest: str | None) -> str:
+    return digest[:SHORT_HASH] if digest else "unknown"
+
+
+def open_bounds(itt: dict) -> tuple[float, float] | None:
+    """The smallest and largest risk difference over the ways the open investigations could end."""
+    bounds = itt.get("open_investigation_bounds")
+    if not bounds:
+        return None
+    values = [bounds[key]["risk_difference"] for key in ("all_open_cases", "no_open_cases", "src_open_cases_only",
+                                                          "bau_open_cases_only")
+              if bounds.get(key) and bounds[key].get("risk_difference") is not None]
+    return (min(values), max(values)) if values else None
+
+
+def critical_flags(results: dict) -> list[str]:
+    """What a reader of page 1 must know before reading any figure, each only when it applies."""
+    flags = []
+    identification = results.get("identification") or {}
+    if identification.get("identified") is False:
+        flags.append(f"NO CONTRAST IN DELIVERY: {identification['delivery']}, so no figure in this report credits "
+                     "SRC with an effect.")
+    audit = results["allocation_audit"]
+    breaches = audit.get("threshold_rule_breaches") or 0
+    if breaches:
+        flags.append(f"ALLOCATION AUDIT: {count(breaches)} of {count(results['flow']['randomised'])} reports are in "
+                     "the arm their random number does not give them, so the allocation was not kept as documented.")
+    flags += [f"ALLOCATION AUDIT: {flag}" for flag in audit.get("flags", [])]
+    open_cases = results["flow"]["outcome_open"]
+    if open_cases["treatment"] or open_cases["control"]:
+        total = open_cases["treatment"] + open_cases["control"]
+        bounds = open_bounds(results["outcomes"]["attrition"]["itt"])
+        reach = (f"; however they end, the difference in withdrawal lies between {points(bounds[0], signed=True)} and "
+                 f"{points(bounds[1], signed=True)} percentage points" if bounds else "")
+        flags.append(f"OPEN INVESTIGATIONS: {count(total)} reports ({open_cases['treatment']} SRC, "
+                     f"{open_cases['control']} business as usual) have no outcome yet and are not analysed: the "
+                     f"effects compare the {count(results['flow']['outcome_recorded']['treatment'])} SRC and "
+                     f"{count(results['flow']['outcome_recorded']['control'])} business-as-usual reports with an "
+                     f"outcome{reach}.")
+    origin = results["inputs"].get("origin") or {}
+    if origin.get("synthetic"):
+        flags.append(f"SYNTHETIC DATA: these files were made by {origin['generator']} (seed {origin['seed']}); "
+                     f"{origin['published']}; {origin['invented']}. No row describes a real person or crime.")
+    return flags
+
+
+def provenance_block(results: dict, parameters_file: str | Path | None = None) -> list[str]:
+    """Where page 1's figures came from: input files with short hashes, the parameters file, the version."""
+    lines = []
+    origin = results["inputs"].get("origin") or {}
+    if not origin.get("synthetic"):
+        lines.append("Data: the files named below, not made by the project's generator (no synthetic manifest "
+                     "matches them).")
+    for role in ("allocation", "extract"):
+        info = results["inputs"][role]
+        sheet = f", sheet '{info['sheet']}' ({info['sheet_reason']})" if info.get("sheet") is not None else ""
+        lines.append(f"{role.title()} file: {info['file']}{sheet}, SHA-256 "
+                     f"{short_hash(results['inputs'][f'{role}_sha256'])}")
+    if parameters_file is not None:
+        lines.append(f"Parameters file: {_parameters_name(Path(parameters_file))}")
+    design = (results.get("design") or {}).get("assignment")
+    if design and design != "complete":
+        lines.append(f"Design: {results['design']['description']}")
+    provenance = results["provenance"]
+    lines.append(f"srceval {provenance['package_version']} (commit {short_hash(provenance['git_commit'])}), run on "
+                 f"{provenance['generated_at']}; full hashes and every parameter in the appendix.")
+    return lines
+
+
+def _parameters_name(path: Path) -> str:
+    """The project's own parameters by their place in the project; a user's file by its name alone (its folder may
+    name a person or a place)."""
+    if path.resolve() == config.PARAMETERS_FILE.resolve():
+        return f"{config.PARAMETERS_FILE.relative_to(config.PROJ_ROOT)} (the project's default)"
+    return path.name

@@ -295,10 +295,10 @@ def test_diff_refuses_a_file_that_breaks_the_results_schema(tmp_path, results_fi
             "type object)")
 
 
-def test_diff_refuses_a_file_whose_outcomes_are_not_an_object(tmp_path, results_file, reference_results):
+def test_diff_refuses_a_file_whose_outcomes_are_not_an_object_by_the_schema(tmp_path, results_file, reference_results):
     broken = dict(reference_results, outcomes="a string where an object goes")
     refused(command("diff", str(results_file), str(write(tmp_path / "new.json", json.dumps(broken))), cwd=tmp_path),
-            "is not an srceval results.json (its outcomes or provenance is not an object)")
+            "does not follow the results schema (at outcomes: 'a string where an object goes' is not of type object)")
 
 
 def test_diff_into_a_closed_pipe_ends_quietly(tmp_path, results_file, reference_results):

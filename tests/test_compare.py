@@ -241,3 +241,18 @@ def test_floating_point_noise_is_no_change_but_the_next_digit_is(results):
     assert diff_results(results, noisy) == []
     noisy["outcomes"]["attrition"]["cace"]["risk_difference"] = -0.1499999999
     assert [c.path for c in diff_results(results, noisy)] == ["outcomes.attrition.cace.risk_difference"]
+
+
+def test_a_last_run_of_an_earlier_form_keeps_no_figure_outside_its_parameter_space(results, tmp_path):
+    earlier = {"schema_version": "1", "flow": {"randomised": 250.7, "allocated": {"treatment": 120, "control": 120}},
+               "compliance": {"treatment_received_rate": -5},
+               "outcomes": {"attrition": {"control": {"risk": 1e300}, "treatment": {"risk": 0.4},
+                                          "itt": {"risk_difference": -0.2, "risk_difference_ci": [0.9, -0.9],
+                                                  "risk_ratio_ci": [0.5, 1.2]}}},
+               "provenance": {}}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(earlier))
+    kept, _ = compare.read_last_run(path, results)
+    assert kept == {"flow": {"allocated": {"treatment": 120, "control": 120}},
+                    "outcomes": {"attrition": {"treatment": {"risk": 0.4},
+                                               "itt": {"risk_difference": -0.2, "risk_ratio_ci": [0.5, 1.2]}}}}

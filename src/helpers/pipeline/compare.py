@@ -344,12 +344,30 @@ def read_last_run(path: Path, current: dict) -> tuple[dict, bool]:
         value = leaves.get(where, ABSENT)
         shaped = number(value) if number(now.get(where)) else (
             isinstance(value, list) and len(value) == 2 and all(map(number, value)))
-        if value is not ABSENT and shaped:
+        if value is not ABSENT and shaped and _in_space(where, value):
             _put(kept, where, value)
     for where in EARLIER_TEXT:
         if isinstance(leaves.get(where), str):
             _put(kept, where, leaves[where])
     return kept, False
+
+
+# The parameter space of each headline figure, by its last key: a hand-edited or broken earlier file's
+# figure outside it is not compared (it would show as a risk of 300%, say).
+_SPACES = {"randomised": (0, None, True), "treatment": (0, None, True), "control": (0, None, True),
+           "n_per_arm_for_target_power": (1, None, True), "treatment_received_rate": (0, 1, False),
+           "risk": (0, 1, False), "p_value_exact": (0, 1, False), "risk_difference": (-1, 1, False),
+           "risk_ratio": (0, None, False), "relative_risk_reduction": (None, 1, False)}
+
+
+def _in_space(path: str, value) -> bool:
+    """Whether an earlier file's headline figure (a number, or an interval) lies in its parameter space."""
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and None not in value and value[0] > value[1]:
+        return False
+    low, high, whole = _SPACES.get(path.rsplit(".", 1)[-1].removesuffix("_ci"), (None, None, False))
+    return all(v is None or ((low is None or v >= low) and (high is None or v <= high)
+                             and (not whole or float(v).is_integer())) for v in values)
 
 
 def _put(target: dict, path: str, value) -> None:

@@ -179,6 +179,21 @@ def test_an_input_that_is_not_a_regular_file_is_named_before_it_is_opened(tmp_pa
     assert f"{path} is a {kind}, not a file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["folder", "named pipe"])
+@pytest.mark.parametrize("name", ["results.json", "report.html", "report.pdf"])
+def test_a_non_file_where_the_run_writes_a_file_is_refused_before_any_stage(tmp_path, capsys, no_stage_may_start,
+                                                                             name, kind):
+    out = tmp_path / "out"
+    out.mkdir()
+    blocker = out / name
+    blocker.mkdir() if kind == "folder" else os.mkfifo(blocker)
+    before = sorted(p.name for p in out.iterdir())
+    assert run("--out", str(out), "--processed", str(tmp_path / "p")) == 2
+    message = capsys.readouterr().err
+    assert str(blocker) in message and f"a {kind} of that name exists" in message
+    assert sorted(p.name for p in out.iterdir()) == before and not (tmp_path / "p").exists()
+
+
 def test_the_project_folder_as_out_is_refused_as_it_would_overwrite_the_notebooks(tmp_path, capsys,
                                                                                   no_stage_may_start):
     assert run("--out", str(config.PROJ_ROOT), "--processed", str(tmp_path / "p")) == 2

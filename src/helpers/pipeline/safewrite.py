@@ -105,6 +105,16 @@ def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
         return None
 
 
+def not_a_file(info: os.stat_result | None) -> str | None:
+    """What stands where a file is to be written, when a new file cannot replace it ("a folder", "a named
+    pipe", ...); None when nothing is there, or a regular file or a link (replaced, never followed)."""
+    if info is None or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    return next((kind for test, kind in kinds if test(info.st_mode)), "something other than a file")
+
+
 def _link_target(name: str, dir_fd: int) -> str:
     try:
         return os.readlink(name, dir_fd=dir_fd)
@@ -339,11 +349,10 @@ class OutputFolder:
                 child = os.open(part, _DIRECTORY, dir_fd=fd)
                 os.close(fd)
                 fd = child
-            if not leaf_is_folder:
-                info = _lstat(parts[-1], fd)
-                if info is not None and stat.S_ISDIR(info.st_mode):
-                    raise RefusedPath(f"The command writes the file {walked / parts[-1]}, but a folder of that name "
-                                      "exists.")
+            blocker = None if leaf_is_folder else not_a_file(_lstat(parts[-1], fd))
+            if blocker:
+                raise RefusedPath(f"The command writes the file {walked / parts[-1]}, but {blocker} of that name "
+                                  "exists.")
         finally:
             os.close(fd)
 
@@ -362,9 +371,9 @@ class OutputFolder:
         fd = self._folder_fd(parts[:-1], create=True)
         try:
             name = parts[-1]
-            existing = _lstat(name, fd)
-            if existing is not None and stat.S_ISDIR(existing.st_mode):
-                raise RefusedPath(f"The command writes the file {self.path(relative)}, but a folder of that name "
+            blocker = not_a_file(_lstat(name, fd))
+            if blocker:
+                raise RefusedPath(f"The command writes the file {self.path(relative)}, but {blocker} of that name "
                                   "exists.")
             if isinstance(content, Path):
                 self._move_in(content, name, fd)

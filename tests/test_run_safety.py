@@ -446,3 +446,12 @@ def test_kernels_are_shut_down_without_an_interrupt(monkeypatch):
     run_sync(manager.shutdown_kernel)()
     assert signal.SIGINT not in signals
     assert not run_sync(manager.is_alive)()
+
+
+def test_the_command_as_typed_reaches_stage_one_for_the_provenance(tmp_path, stages, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("--out", "my out", "--audience", "full") == 0
+    first_stage, parameters = stages["calls"][0]
+    assert first_stage == config.STAGES[0]
+    assert parameters["command"] == "srceval run --out 'my out' --audience full"
+    assert all("command" not in later for _, later in stages["calls"][1:])

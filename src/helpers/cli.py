@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -179,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from helpers.pipeline.safewrite import FolderBusy, Interrupted, RefusedPath
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = command_line(argv)
     handlers = {"run": _run, "simulate": _simulate, "diff": _diff, "pool": _pool, "monitor": _monitor,
                 "plan-rollout": _plan_rollout}
     try:
@@ -196,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout went away (srceval diff ... | head): nothing more to say
         _quiet_stdout()
         return 0
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as typed, for the provenance: its arguments shell-quoted, relative paths as given."""
+    return shlex.join(["srceval", *argv])
 
 
 def _quiet_stdout() -> None:
@@ -215,7 +223,8 @@ def _run(args) -> int:
     try:
         run_pipeline(allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
                      processed_dir=args.processed or default_processed(args.out), audience=args.audience,
-                     allocation_sheet=args.allocation_sheet, extract_sheet=args.extract_sheet)
+                     allocation_sheet=args.allocation_sheet, extract_sheet=args.extract_sheet,
+                     command=args.command_line)
     except RunFailure as failure:
         print(f"srceval: {failure}", file=sys.stderr)
         return failure.exit_code

@@ -28,6 +28,7 @@ class StageContext:
     params_file: Path
     sheets: dict = field(default_factory=dict)
     checked_dir: Path | None = None
+    command: str | None = None  # the srceval command that started the run, for the provenance
 
     @property
     def conf_level(self) -> float:
@@ -75,6 +76,7 @@ PARAMETERS = {
     "allocation_sheet": "Excel sheet of the allocation log; None: the first",
     "extract_sheet": "Excel sheet of the crime extract; None: the first",
     "checked_dir": "the tables srceval's contract check cleaned; None: clean here",
+    "command": "the srceval command that started the run, as typed; None: run directly",
     "output_dir": "folder for stage results, figures and the report",
     "processed_dir": "folder for the analysis table and the exclusion log",
     "params_file": "the run's parameters (YAML)",
@@ -88,7 +90,8 @@ PARAMETERS = {
 DEFAULTS = {"audience": "full"}  # every other parameter's default is None: the value below applies
 FILES = ("output_dir", "processed_dir", "params_file")
 STAGE_PARAMETERS = {
-    "01_data_cleaning": ("allocation_path", "extract_path", "allocation_sheet", "extract_sheet", "checked_dir", *FILES),
+    "01_data_cleaning": ("allocation_path", "extract_path", "allocation_sheet", "extract_sheet", "checked_dir", *FILES,
+                         "command"),
     "02_allocation_audit": (*FILES, "seed", "randomisation_draws"),
     "03_compliance_analysis": (*FILES, "confidence_level"),
     "04_effect_estimation": (*FILES, "seed", "confidence_level", "randomisation_draws"),
@@ -133,12 +136,13 @@ def setup_cell(stage: str) -> str:
 
 
 def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, processed_dir=None,
-               params_file=None, allocation_sheet=None, extract_sheet=None, checked_dir=None,
+               params_file=None, allocation_sheet=None, extract_sheet=None, checked_dir=None, command=None,
                **overrides: Any) -> StageContext:
     """Resolve a stage notebook's parameters; None takes the default for each.
 
     ``allocation_sheet`` and ``extract_sheet`` name the Excel sheet to read (None: the first);
-    ``checked_dir`` holds what ``srceval run``'s contract check cleaned (see :func:`stages.clean`).
+    ``checked_dir`` holds what ``srceval run``'s contract check cleaned (see :func:`stages.clean`);
+    ``command`` is the srceval command line that started the run (recorded by stage 1 for the provenance).
     ``overrides`` (seed, confidence_level, randomisation_draws, population_file, ...) replace
     single values of the parameters file.
     """
@@ -154,7 +158,7 @@ def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, proc
         Path(allocation_path) if allocation_path else config.DEFAULT_ALLOCATION,
         Path(extract_path) if extract_path else config.DEFAULT_EXTRACT,
         files, params, params_file, {"allocation": allocation_sheet, "extract": extract_sheet},
-        Path(checked_dir) if checked_dir else None,
+        Path(checked_dir) if checked_dir else None, command,
     )
 
 

@@ -93,11 +93,12 @@ def kernel_name() -> str:
 
 def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Path, processed_dir: Path,
                  audience: str = "full", allocation_sheet: str | None = None, extract_sheet: str | None = None,
-                 progress: Callable[[str], None] = print) -> list[Path]:
+                 command: str | None = None, progress: Callable[[str], None] = print) -> list[Path]:
     """Run every stage and write the report; return the files written.
 
     Relative paths are taken from the current directory. Every check of the inputs and of the
-    folders written to is made before the first kernel starts.
+    folders written to is made before the first kernel starts. ``command`` is the command line
+    that started the run, recorded in results.json's provenance.
 
     Raises
     ------
@@ -127,7 +128,7 @@ def run_pipeline(*, allocation: Path, extract: Path, out: Path, params_file: Pat
                 written = _run_staged(allocation, extract, out, params_file, processed_dir, inputs, stop, progress,
                                       folders=folders, staging=staging, audience=audience,
                                       allocation_sheet=allocation_sheet, extract_sheet=extract_sheet,
-                                      checked_dir=checked)
+                                      checked_dir=checked, command=command)
             published = True
             return written
         finally:
@@ -267,7 +268,7 @@ def _check_outputs(out: Path, processed_dir: Path, inputs: dict[str, Path]) -> l
 def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, processed_dir: Path,
                 inputs: dict[str, Path], stop: "_Interruptions", progress: Callable[[str], None], *,
                 folders: outputs.RunFolders, staging: Path, audience: str, allocation_sheet: str | None,
-                extract_sheet: str | None, checked_dir: Path | None = None) -> list[Path]:
+                extract_sheet: str | None, checked_dir: Path | None = None, command: str | None = None) -> list[Path]:
     """Run the stages in the staging folder, then put their results in place."""
     kernel = StageKernel()
     try:
@@ -275,7 +276,7 @@ def _run_staged(allocation: Path, extract: Path, out: Path, params_file: Path, p
         files.notebooks_dir.mkdir(parents=True)
         parameters = {"allocation_path": str(allocation), "extract_path": str(extract),
                       "allocation_sheet": allocation_sheet, "extract_sheet": extract_sheet,
-                      "checked_dir": str(checked_dir) if checked_dir else None,
+                      "checked_dir": str(checked_dir) if checked_dir else None, "command": command,
                       "output_dir": str(files.output_dir), "processed_dir": str(files.processed_dir),
                       "params_file": str(params_file), "audience": audience,
                       "previous_results": _previous_results(out)}

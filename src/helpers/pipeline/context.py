@@ -17,8 +17,54 @@ from helpers.methods.tidy import clean
 from helpers.parameters import load_parameters
 
 
+class StageResults:
+    """Writing and reading the stage files of a run (``files.stages_dir``), each checked against its model
+    (:mod:`helpers.pipeline.models.stages`) when read; shared by the trial's and the monitoring's contexts."""
+
+    files: config.StageFiles
+
+    def write_stage_result(self, stage: str, result: dict) -> dict:
+        """Write a stage's result as JSON and return it as later stages will read it."""
+        plain = to_jsonable(result)
+        write_json(self.files.stage_result(stage), plain)
+        return plain
+
+    def read_stage_result(self, stage: str) -> dict:
+        """A stage's result, checked against its model.
+
+        Raises
+        ------
+        FileNotFoundError
+            The stage has not run.
+        StageFileError
+            The file is not JSON, or does not follow its model (edited, or from another version).
+        """
+        from pydantic import ValidationError
+
+        from helpers.errors import StageFileError
+        from helpers.pipeline.models.common import describe_errors
+        from helpers.pipeline.models.stages import STAGE_MODELS
+
+        path = self.files.stage_result(stage)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path.name} is missing: run stage {stage} first")
+        again = f"Run the stages again from {stage} (srceval run, or srceval monitor, writes them anew)."
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise StageFileError(f"The stage file {path} cannot be read as JSON ({error}). {again}") from None
+        try:  # strict: a figure written as text ("0.5") is not the number a stage writes
+            STAGE_MODELS[stage].model_validate_json(text, strict=True)
+        except ValidationError as error:
+            raise StageFileError(f"The stage file {path} is not what stage {stage} of this version of srceval "
+                                 f"writes ({describe_errors(error)}): it was edited, or written by another "
+                                 f"version. {again}") from None
+        return data
+
+
 @dataclass
-class StageContext:
+class StageContext(StageResults):
     """Resolved inputs, outputs and parameters of one run, shared by the stage notebooks."""
 
     allocation_path: Path
@@ -47,18 +93,6 @@ class StageContext:
     @property
     def draws(self) -> int:
         return int(self.params["randomisation_draws"])
-
-    def write_stage_result(self, stage: str, result: dict) -> dict:
-        """Write a stage's result as JSON and return it as later stages will read it."""
-        plain = to_jsonable(result)
-        write_json(self.files.stage_result(stage), plain)
-        return plain
-
-    def read_stage_result(self, stage: str) -> dict:
-        path = self.files.stage_result(stage)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path.name} is missing: run stage {stage} first")
-        return json.loads(path.read_text(encoding="utf-8"))
 
     def read_analysis_table(self) -> pd.DataFrame:
         if not self.files.analysis_table.is_file():

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from helpers import config
-from helpers.errors import InputError
+from helpers.errors import InputError, StageFileError
 from helpers.inputs.reading import check_input_file
 from helpers.parameters import load_parameters
 from helpers.pipeline import outputs
@@ -345,7 +345,7 @@ def _execute(stage: str, files: config.StageFiles, parameters: dict, stop: "_Int
         if not isinstance(exc, PapermillExecutionError):  # the kernel died or could not start
             raise RunFailure(f"Stage {stage} could not run ({type(exc).__name__}: {exc}). No results were "
                              "written.") from None
-        if exc.ename == InputError.__name__:
+        if exc.ename in (InputError.__name__, StageFileError.__name__):  # bad input, or a stage file not ours
             raise RunFailure(f"Stage {stage} stopped: {exc.evalue}\nNo results were written.", EXIT_BAD_INPUT) from None
         kept = _keep_for_diagnosis(executed, stage)
         raise RunFailure(f"Stage {stage} failed with {exc.ename}: {exc.evalue.rstrip('.')}. No results were written; the "

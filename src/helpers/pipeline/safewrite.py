@@ -453,19 +453,7 @@ class OutputFolder:
 
     def _remove_tree(self, name: str) -> None:
         """Remove a folder of the root and everything in it, links removed as links (never followed)."""
-        fd = self._require_open()
-        try:
-            child = os.open(name, _DIRECTORY, dir_fd=fd)
-        except OSError:
-            return
-        try:
-            _empty_folder(child)
-        finally:
-            os.close(child)
-        try:
-            os.rmdir(name, dir_fd=fd)
-        except OSError:
-            pass
+        _remove_folder(self._require_open(), name)
 
     def publish(self, staging: Path, *, under: str | os.PathLike | None = None) -> list[Path]:
         """Move every file of a staging folder to the same place in the root (or below ``under``)."""
@@ -642,6 +630,23 @@ def _write_holder(fd: int, command: str) -> None:
     os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
 
 
+def _remove_folder(fd: int, name: str) -> None:
+    """Remove the folder ``name`` of the folder open as ``fd``: emptied through its own handle (no link
+    followed), then removed; what cannot be opened or removed is left."""
+    try:
+        child = os.open(name, _DIRECTORY, dir_fd=fd)
+    except OSError:
+        return
+    try:
+        _empty_folder(child)
+    finally:
+        os.close(child)
+    try:
+        os.rmdir(name, dir_fd=fd)
+    except OSError:
+        pass
+
+
 def _empty_folder(fd: int) -> None:
     """Remove everything inside the folder open as ``fd``: files and links unlinked, folders emptied first."""
     for name in os.listdir(fd):
@@ -649,18 +654,7 @@ def _empty_folder(fd: int) -> None:
         if info is None:
             continue
         if stat.S_ISDIR(info.st_mode):
-            try:
-                child = os.open(name, _DIRECTORY, dir_fd=fd)
-            except OSError:
-                continue
-            try:
-                _empty_folder(child)
-            finally:
-                os.close(child)
-            try:
-                os.rmdir(name, dir_fd=fd)
-            except OSError:
-                pass
+            _remove_folder(fd, name)
         else:
             try:
                 os.unlink(name, dir_fd=fd)

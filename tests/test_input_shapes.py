@@ -13,10 +13,11 @@ import pytest
 from openpyxl import Workbook
 
 from helpers.errors import InputError
-from helpers.inputs import cleaning, reading
+from helpers.inputs import cleaning, headers, reading
 from helpers.inputs.cleaning import ALLOCATION_DELAY_WARNING_DAYS, clean_inputs
 from helpers.inputs.csvsafe import write_csv_safely
-from helpers.inputs.reading import InputLimits, read_input
+from helpers.inputs.limits import InputLimits
+from helpers.inputs.reading import read_input
 
 COLUMNS = ["crime_ref", "allocated_on", "allocation", "random_number"]
 REQUIRED = ["crime_ref", "allocated_on", "allocation"]
@@ -214,8 +215,8 @@ def test_crime_references_match_across_files_whatever_the_invisible_characters(t
 
 
 def test_normalise_text():
-    assert reading.normalise_text("  Kingston\u200b \u00a0upon\tThames\ufeff ") == "Kingston upon Thames"
-    assert reading.normalise_text("\uff37\uff10\uff11") == "W01"
+    assert headers.normalise_text("  Kingston\u200b \u00a0upon\tThames\ufeff ") == "Kingston upon Thames"
+    assert headers.normalise_text("\uff37\uff10\uff11") == "W01"
 
 
 # --- 3. dates worth checking ---------------------------------------------------------------------
@@ -291,15 +292,15 @@ def test_identifying_headers_are_all_dropped_and_all_listed(tmp_path, params, sm
 @pytest.mark.parametrize("header", ["victim_age_band", "Victim Age Band", "victim_sex", "repeat_victim",
                                     "suspect_identified", "src_mode", "Offence Group", "ward", "Random Number"])
 def test_contract_columns_are_never_taken_for_identifiers(header):
-    key = reading.header_key(header)
-    contract = {reading.header_key(c) for c in cleaning.EXTRACT_COLUMNS + cleaning.ALLOCATION_COLUMNS}
+    key = headers.header_key(header)
+    contract = {headers.header_key(c) for c in cleaning.EXTRACT_COLUMNS + cleaning.ALLOCATION_COLUMNS}
     assert key in contract
 
 
 @pytest.mark.parametrize("header", ["Crime Type", "Hate Flag", "Damage Value", "Hotel", "Station", "Team", "Choice",
                                     "Stage", "Allocation method", "allocation_order", "Priority", "Voice"])
 def test_ordinary_headers_are_not_taken_for_identifiers(header):
-    assert not reading.is_identifier_header(header)
+    assert not headers.is_identifier_header(header)
 
 
 def test_a_column_with_values_but_no_header_is_dropped_and_listed(tmp_path):

@@ -18,8 +18,10 @@ import pandas as pd
 from helpers.errors import InputError, ProblemList, format_rows
 from helpers.inputs.csvsafe import write_csv_safely
 from helpers.inputs.dates import SERIAL_NUMBER, parse_dates
+from helpers.inputs.headers import normalise_text
+from helpers.inputs.limits import InputLimits
 from helpers.inputs.outcomes import classify, normalise_outcome_code, unmatched_codes
-from helpers.inputs.reading import InputLimits, InputTable, normalise_text, read_input, sha256_of
+from helpers.inputs.reading import InputTable, read_input, sha256_of
 
 ALLOCATION_REQUIRED = ["crime_ref", "allocated_on", "allocation"]
 ALLOCATION_COLUMNS = ALLOCATION_REQUIRED + ["random_number"]
@@ -195,7 +197,7 @@ def clean_inputs(allocation_path, extract_path, outcome_definitions: dict, *, sh
         Excel sheet name for both files, or ``{"allocation": ..., "extract": ...}``; None reads
         the first sheet.
     limits
-        The largest input accepted: :class:`~helpers.inputs.reading.InputLimits`, or the
+        The largest input accepted: :class:`~helpers.inputs.limits.InputLimits`, or the
         ``input_limits`` parameter as a mapping; None takes the defaults.
     disclosure_threshold
         A warning names a borough or ward only if at least this many randomised reports hold it
@@ -499,7 +501,7 @@ def _has_columns(data, required, file, problems) -> bool:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Text as a person reads it (:func:`~helpers.inputs.reading.normalise_text`); once per distinct value."""
+    """Text as a person reads it (:func:`~helpers.inputs.headers.normalise_text`); once per distinct value."""
     return _map_distinct(values, normalise_text)
 
 

@@ -30,8 +30,9 @@ from helpers.inputs.cleaning import (
     _report_invalid,
     normalise_extract,
 )
+from helpers.inputs.limits import InputLimits
 from helpers.inputs.outcomes import classify
-from helpers.inputs.reading import InputLimits, read_input, sha256_of
+from helpers.inputs.reading import read_input, sha256_of
 
 SCHEDULE_REQUIRED = ["borough", "ward", "go_live"]
 SCHEDULE_COLUMNS = SCHEDULE_REQUIRED + ["step"]

@@ -13,11 +13,12 @@ import pytest
 from openpyxl import Workbook
 
 from helpers.errors import InputError
-from helpers.inputs import cleaning, headers, reading
-from helpers.inputs.cleaning import ALLOCATION_DELAY_WARNING_DAYS, clean_inputs
+from helpers.inputs import cleaning, headers, reading, values
+from helpers.inputs.cleaning import clean_inputs
 from helpers.inputs.csvsafe import write_csv_safely
 from helpers.inputs.limits import InputLimits
 from helpers.inputs.reading import read_input
+from helpers.inputs.values import ALLOCATION_DELAY_WARNING_DAYS
 
 COLUMNS = ["crime_ref", "allocated_on", "allocation", "random_number"]
 REQUIRED = ["crime_ref", "allocated_on", "allocation"]
@@ -286,7 +287,7 @@ def test_identifying_headers_are_all_dropped_and_all_listed(tmp_path, params, sm
     assert marker not in result.analysis.to_string()
     listed = next(w for w in result.warnings if w.startswith("extract.csv: dropped columns"))
     assert all(header in listed for header in IDENTIFYING_HEADERS)
-    assert result.analysis["victim_age_band"].isin(cleaning.AGE_BANDS + (cleaning.NOT_RECORDED,)).all()
+    assert result.analysis["victim_age_band"].isin(values.AGE_BANDS + (values.NOT_RECORDED,)).all()
 
 
 @pytest.mark.parametrize("header", ["victim_age_band", "Victim Age Band", "victim_sex", "repeat_victim",
@@ -501,7 +502,7 @@ def test_covariates_outside_their_vocabulary_are_recoded_without_showing_them(tm
 
 
 def test_shipped_covariates_keep_their_values(analysis):
-    assert set(analysis["victim_age_band"]) <= set(cleaning.AGE_BANDS) | {"not recorded"}
+    assert set(analysis["victim_age_band"]) <= set(values.AGE_BANDS) | {"not recorded"}
     assert set(analysis["victim_sex"]) == {"male", "female", "not recorded"}
     assert set(analysis["offence_group"]) == {"public order", "violence against the person", "criminal damage",
                                               "other"}
@@ -555,7 +556,7 @@ def test_a_date_after_today_is_refused(tmp_path, params, small_trial, column):
     ("01/02/1980", None), ("18-25", None),
 ])
 def test_age_band_variants(typed, band):
-    assert cleaning._age_band(typed.lower()) == band
+    assert values._age_band(typed.lower()) == band
 
 
 def test_a_place_name_longer_than_a_name_is_refused_without_echoing_it(write_inputs, params, small_trial):

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Iterable
 
 from helpers import config
-from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath, not_a_file
+from helpers.pipeline.handles import not_a_file
+from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath
 
 __all__ = ["MANIFEST_NAME", "RefusedPath", "RunFolders", "absolute", "check_folder", "check_inputs_kept",
            "remove_if_empty", "staged_files", "write_targets"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers import cli, config
-from helpers.pipeline import outputs, runner
+from helpers.pipeline import outputs, runner, stage_kernel
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 
@@ -434,14 +434,14 @@ def test_kernels_are_shut_down_without_an_interrupt(monkeypatch):
     """jupyter_client's SIGINT before shutdown makes ipykernel log 'KeyboardInterrupt caught in kernel'."""
     from jupyter_core.utils import run_sync
 
-    manager = runner.stage_kernel_manager()(kernel_name=runner.kernel_name())
+    manager = stage_kernel.stage_kernel_manager()(kernel_name=stage_kernel.kernel_name())
     signals = []
 
     async def record(signum):
         signals.append(signum)
 
     run_sync(manager.start_kernel)()
-    assert manager in runner._KERNELS  # a signal to the run can kill it
+    assert manager in stage_kernel._KERNELS  # a signal to the run can kill it
     monkeypatch.setattr(manager, "_async_signal_kernel", record)
     run_sync(manager.shutdown_kernel)()
     assert signal.SIGINT not in signals

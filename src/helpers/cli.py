@@ -342,7 +342,8 @@ def _failures(prefix: str, call) -> int:
     """Run a command's work; bad input exits 2 with its message after ``prefix`` ("srceval monitor"), a failed
     stage 1, a signal 128 + its number."""
     from helpers.errors import InputError
-    from helpers.pipeline.runner import RunFailure, RunInterrupted
+    from helpers.pipeline.runner import RunFailure
+    from helpers.pipeline.stage_kernel import RunInterrupted
 
     try:
         call()

@@ -260,7 +260,8 @@ def _assignment(args) -> Assignment:
 
 
 def _simulate(args) -> int:
-    from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial, write_trials
+    from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial
+    from helpers.inputs.simulate_files import write_trials
 
     if args.rollout or args.schedule or args.reports_per_ward_month or args.months:
         return _simulate_rollout(args)

@@ -39,7 +39,7 @@ import psutil
 
 from helpers import config
 from helpers.pipeline import outputs
-from helpers.pipeline.runner import StageKernel, kernel_name
+from helpers.pipeline.stage_kernel import StageKernel, kernel_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_benchmarks import _pss_mb, generated  # noqa: E402

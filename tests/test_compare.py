@@ -256,3 +256,14 @@ def test_a_last_run_of_an_earlier_form_keeps_no_figure_outside_its_parameter_spa
     assert kept == {"flow": {"allocated": {"treatment": 120, "control": 120}},
                     "outcomes": {"attrition": {"treatment": {"risk": 0.4},
                                                "itt": {"risk_difference": -0.2, "risk_ratio_ci": [0.5, 1.2]}}}}
+
+
+def test_a_last_run_with_no_comparable_figure_is_said_to_be_incomparable(results):
+    from helpers.report.tables import last_run_text
+
+    earlier = {"schema_version": "1", "provenance": {"generated_at": "2025-01-02T03:04:05+00:00"}, "outcomes": {}}
+    text = last_run_text(earlier, results, same_form=False)
+    assert "headline figures changed" not in text
+    assert "The last run's figures cannot be compared with this run's" in text
+    partly = {**earlier, "flow": {"randomised": results["flow"]["randomised"] - 10}}
+    assert "1 of the 1 headline figures it holds changed." in last_run_text(partly, results, same_form=False)

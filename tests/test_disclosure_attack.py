@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from helpers.inputs.cleaning import HATE_STRANDS
+from helpers.inputs.values import HATE_STRANDS
 from helpers.methods import disclosure
 
 pytest.register_assert_rewrite("tests.e2e_runs")  # also this module's plugin, loaded below

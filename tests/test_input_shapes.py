@@ -13,10 +13,12 @@ import pytest
 from openpyxl import Workbook
 
 from helpers.errors import InputError
-from helpers.inputs import cleaning, reading
-from helpers.inputs.cleaning import ALLOCATION_DELAY_WARNING_DAYS, clean_inputs
+from helpers.inputs import cleaning, headers, reading, values
+from helpers.inputs.cleaning import clean_inputs
 from helpers.inputs.csvsafe import write_csv_safely
-from helpers.inputs.reading import InputLimits, read_input
+from helpers.inputs.limits import InputLimits
+from helpers.inputs.reading import read_input
+from helpers.inputs.values import ALLOCATION_DELAY_WARNING_DAYS
 
 COLUMNS = ["crime_ref", "allocated_on", "allocation", "random_number"]
 REQUIRED = ["crime_ref", "allocated_on", "allocation"]
@@ -214,8 +216,8 @@ def test_crime_references_match_across_files_whatever_the_invisible_characters(t
 
 
 def test_normalise_text():
-    assert reading.normalise_text("  Kingston\u200b \u00a0upon\tThames\ufeff ") == "Kingston upon Thames"
-    assert reading.normalise_text("\uff37\uff10\uff11") == "W01"
+    assert headers.normalise_text("  Kingston\u200b \u00a0upon\tThames\ufeff ") == "Kingston upon Thames"
+    assert headers.normalise_text("\uff37\uff10\uff11") == "W01"
 
 
 # --- 3. dates worth checking ---------------------------------------------------------------------
@@ -285,21 +287,21 @@ def test_identifying_headers_are_all_dropped_and_all_listed(tmp_path, params, sm
     assert marker not in result.analysis.to_string()
     listed = next(w for w in result.warnings if w.startswith("extract.csv: dropped columns"))
     assert all(header in listed for header in IDENTIFYING_HEADERS)
-    assert result.analysis["victim_age_band"].isin(cleaning.AGE_BANDS + (cleaning.NOT_RECORDED,)).all()
+    assert result.analysis["victim_age_band"].isin(values.AGE_BANDS + (values.NOT_RECORDED,)).all()
 
 
 @pytest.mark.parametrize("header", ["victim_age_band", "Victim Age Band", "victim_sex", "repeat_victim",
                                     "suspect_identified", "src_mode", "Offence Group", "ward", "Random Number"])
 def test_contract_columns_are_never_taken_for_identifiers(header):
-    key = reading.header_key(header)
-    contract = {reading.header_key(c) for c in cleaning.EXTRACT_COLUMNS + cleaning.ALLOCATION_COLUMNS}
+    key = headers.header_key(header)
+    contract = {headers.header_key(c) for c in cleaning.EXTRACT_COLUMNS + cleaning.ALLOCATION_COLUMNS}
     assert key in contract
 
 
 @pytest.mark.parametrize("header", ["Crime Type", "Hate Flag", "Damage Value", "Hotel", "Station", "Team", "Choice",
                                     "Stage", "Allocation method", "allocation_order", "Priority", "Voice"])
 def test_ordinary_headers_are_not_taken_for_identifiers(header):
-    assert not reading.is_identifier_header(header)
+    assert not headers.is_identifier_header(header)
 
 
 def test_a_column_with_values_but_no_header_is_dropped_and_listed(tmp_path):
@@ -500,7 +502,7 @@ def test_covariates_outside_their_vocabulary_are_recoded_without_showing_them(tm
 
 
 def test_shipped_covariates_keep_their_values(analysis):
-    assert set(analysis["victim_age_band"]) <= set(cleaning.AGE_BANDS) | {"not recorded"}
+    assert set(analysis["victim_age_band"]) <= set(values.AGE_BANDS) | {"not recorded"}
     assert set(analysis["victim_sex"]) == {"male", "female", "not recorded"}
     assert set(analysis["offence_group"]) == {"public order", "violence against the person", "criminal damage",
                                               "other"}
@@ -554,7 +556,7 @@ def test_a_date_after_today_is_refused(tmp_path, params, small_trial, column):
     ("01/02/1980", None), ("18-25", None),
 ])
 def test_age_band_variants(typed, band):
-    assert cleaning._age_band(typed.lower()) == band
+    assert values._age_band(typed.lower()) == band
 
 
 def test_a_place_name_longer_than_a_name_is_refused_without_echoing_it(write_inputs, params, small_trial):

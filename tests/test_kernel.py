@@ -10,7 +10,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from helpers import config
-from helpers.pipeline import kernel, outputs, runner
+from helpers.pipeline import kernel, outputs, runner, stage_kernel
 
 NOTEBOOKS = [config.NOTEBOOKS_DIR / f"{stage}.ipynb" for stage in config.STAGES]
 
@@ -81,7 +81,7 @@ def two_stages(tmp_path_factory):
     first, second = folder / "first.ipynb", folder / "second.ipynb"
     stage_notebook(first, LEAVES)
     stage_notebook(second, FINDS)
-    stage = runner.StageKernel(notebooks=[*NOTEBOOKS, first, second])  # preloads what the real stages import
+    stage = stage_kernel.StageKernel(notebooks=[*NOTEBOOKS, first, second])  # preloads what the real stages import
     try:
         stage.execute(first, folder / "first_run.ipynb", {"marker": "first", "NOTEBOOKS_DIR": None})
         parameters = {"marker": "second", "NOTEBOOKS_DIR": str(config.NOTEBOOKS_DIR)}

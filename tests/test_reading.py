@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.errors import InputError
-from helpers.inputs.reading import header_key, read_input
+from helpers.inputs.headers import header_key
+from helpers.inputs.reading import read_input
 
 COLUMNS = ["crime_ref", "allocated_on", "allocation", "random_number"]
 

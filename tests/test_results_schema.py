@@ -144,3 +144,15 @@ def test_an_outcomes_contract_figures_are_its_rows_of_estimates(reference_result
             row = rows[outcome, estimand]
             assert entry[part][name] == row["estimate"], (outcome, part, name)
             assert entry[part][f"{name}_ci"] == [row["conf_low"], row["conf_high"]], (outcome, part, name)
+
+
+def test_provenance_records_the_command_stage_one_was_given(tmp_path):
+    from helpers.pipeline import stages
+    from helpers.pipeline.context import open_stage
+    from helpers.pipeline.results import assemble_results
+
+    ctx = open_stage(output_dir=tmp_path / "reports", processed_dir=tmp_path / "processed",
+                     command="srceval run --out 'my out'")
+    stages.run_stages(ctx)
+    assert ctx.read_stage_result("01_data_cleaning")["command"] == "srceval run --out 'my out'"
+    assert assemble_results(ctx)["provenance"]["command"] == "srceval run --out 'my out'"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers import cli, config
-from helpers.pipeline import outputs, runner
+from helpers.pipeline import outputs, runner, stage_kernel
 
 SRCEVAL = Path(sys.executable).with_name("srceval")
 
@@ -177,6 +177,21 @@ def test_an_input_that_is_not_a_regular_file_is_named_before_it_is_opened(tmp_pa
     path.mkdir() if kind == "folder" else os.mkfifo(path)
     assert run("--extract", str(path), "--out", str(tmp_path / "out")) == 2
     assert f"{path} is a {kind}, not a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["folder", "named pipe"])
+@pytest.mark.parametrize("name", ["results.json", "report.html", "report.pdf"])
+def test_a_non_file_where_the_run_writes_a_file_is_refused_before_any_stage(tmp_path, capsys, no_stage_may_start,
+                                                                             name, kind):
+    out = tmp_path / "out"
+    out.mkdir()
+    blocker = out / name
+    blocker.mkdir() if kind == "folder" else os.mkfifo(blocker)
+    before = sorted(p.name for p in out.iterdir())
+    assert run("--out", str(out), "--processed", str(tmp_path / "p")) == 2
+    message = capsys.readouterr().err
+    assert str(blocker) in message and f"a {kind} of that name exists" in message
+    assert sorted(p.name for p in out.iterdir()) == before and not (tmp_path / "p").exists()
 
 
 def test_the_project_folder_as_out_is_refused_as_it_would_overwrite_the_notebooks(tmp_path, capsys,
@@ -419,15 +434,24 @@ def test_kernels_are_shut_down_without_an_interrupt(monkeypatch):
     """jupyter_client's SIGINT before shutdown makes ipykernel log 'KeyboardInterrupt caught in kernel'."""
     from jupyter_core.utils import run_sync
 
-    manager = runner.stage_kernel_manager()(kernel_name=runner.kernel_name())
+    manager = stage_kernel.stage_kernel_manager()(kernel_name=stage_kernel.kernel_name())
     signals = []
 
     async def record(signum):
         signals.append(signum)
 
     run_sync(manager.start_kernel)()
-    assert manager in runner._KERNELS  # a signal to the run can kill it
+    assert manager in stage_kernel._KERNELS  # a signal to the run can kill it
     monkeypatch.setattr(manager, "_async_signal_kernel", record)
     run_sync(manager.shutdown_kernel)()
     assert signal.SIGINT not in signals
     assert not run_sync(manager.is_alive)()
+
+
+def test_the_command_as_typed_reaches_stage_one_for_the_provenance(tmp_path, stages, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("--out", "my out", "--audience", "full") == 0
+    first_stage, parameters = stages["calls"][0]
+    assert first_stage == config.STAGES[0]
+    assert parameters["command"] == "srceval run --out 'my out' --audience full"
+    assert all("command" not in later for _, later in stages["calls"][1:])

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from helpers import cli
-from helpers.pipeline import safewrite
+from helpers.pipeline import lockfile, safewrite
 from helpers.pipeline.safewrite import FolderBusy, OutputFolder, RefusedPath, write_files
 
 
@@ -123,11 +123,11 @@ def test_a_second_writer_is_refused_with_the_holders_pid_host_and_start(tmp_path
     with OutputFolder(out, command="srceval run"):
         with pytest.raises(FolderBusy) as busy:
             write_files(out, {"x": "y"}, command="srceval pool")
-        assert safewrite.lock_holder(out)["pid"] == os.getpid()
+        assert lockfile.lock_holder(out)["pid"] == os.getpid()
     message = str(busy.value)
     assert f"in use by srceval run (pid {os.getpid()} on host {socket.gethostname()}, started 20" in message
     assert not (out / "x").exists() and not (out / safewrite.LOCK_NAME).exists()
-    assert safewrite.lock_holder(out) is None
+    assert lockfile.lock_holder(out) is None
 
 
 def test_the_lock_is_released_when_the_command_fails(tmp_path):

@@ -14,10 +14,10 @@ from helpers.inputs.simulate import (
     Assignment,
     TrialDesign,
     block_names,
-    design_parameters,
     replications,
     simulate_trial,
 )
+from helpers.inputs.simulate_files import design_parameters
 from helpers.parameters import load_parameters
 
 

@@ -6,14 +6,15 @@ it, ``metafor_pool.out``) with R 4.2.2 and metafor 3.8.1:
     es <- escalc(measure = "RR" | "RD", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = dat, drop00 = ...)
     fe <- rma(yi, vi, data = es, method = "FE")
     re <- rma(yi, vi, data = es, method = "REML", test = "knha");  predict(re)
+    rma(yi, vi, data = es, method = "REML", test = "adhoc");  predict(...)   # the modified Hartung-Knapp
     rma(yi, vi, data = es, method = "REML", test = "knha", control = list(threshold = 1e-12, maxiter = 10000))
     rma(yi, vi, data = es, method = "DL")
 
 "runs" are three runs of srceval (withdrawal, SRC vs BAU): the shipped data 54/125 vs 69/125,
 and two simulated trials 64/150 vs 72/150 and 34/100 vs 60/100 (the R script gives the
 ``srceval simulate`` options). "zeros" has a run with no SRC events (0.5 added to its cells)
-and one with no events at all (left out of the risk ratio, drop00 = TRUE). R is not needed to
-run these tests.
+and one with no events at all (left out of the risk ratio, drop00 = TRUE). "same" is two runs with
+the same counts (Q = 0). R is not needed to run these tests.
 """
 import json
 import math
@@ -51,9 +52,10 @@ RUNS = [pooling.StudyCounts("shipped", 54, 125, 69, 125), pooling.StudyCounts("t
         pooling.StudyCounts("trial_b", 34, 100, 60, 100)]
 ZEROS = [pooling.StudyCounts("none_src", 0, 50, 3, 50), pooling.StudyCounts("some", 2, 60, 5, 60),
          pooling.StudyCounts("none_either", 0, 40, 0, 40), pooling.StudyCounts("plenty", 9, 80, 12, 80)]
-DATASETS = {"runs": RUNS, "zeros": ZEROS}
+SAME = [pooling.StudyCounts("seed_1", 54, 125, 69, 125), pooling.StudyCounts("seed_2", 54, 125, 69, 125)]
+DATASETS = {"runs": RUNS, "zeros": ZEROS, "same": SAME}
 MEASURE = {"RR": pooling.RISK_RATIO, "RD": pooling.RISK_DIFFERENCE}
-CASES = [("runs", "RR"), ("runs", "RD"), ("zeros", "RR"), ("zeros", "RD")]
+CASES = [("runs", "RR"), ("runs", "RD"), ("zeros", "RR"), ("zeros", "RD"), ("same", "RR"), ("same", "RD")]
 
 
 def close(value, expected, rel=CLOSED_FORM):
@@ -108,24 +110,59 @@ def check_random_effects(fit, tag, rel):
     assert fit.df == R[f"{tag}.k"] - 1
 
 
-@pytest.mark.parametrize("dataset, measure", CASES)
+KNHA_CASES = [case for case in CASES if case[0] != "same"]  # there metafor's knha p-value is 0 (se 0): undefined
+
+
+@pytest.mark.parametrize("dataset, measure", KNHA_CASES)
 def test_reml_hartung_knapp_and_prediction_interval_match_metafor(dataset, measure):
     """rma(method="REML", test="knha") with metafor's default control, and predict() (t, k - 1 df)."""
     _, y, v = effects(dataset, measure)
-    check_random_effects(pooling.random_effects(y, v), f"{dataset}.{measure}.reml_knha", SAME_ALGORITHM)
+    check_random_effects(pooling.random_effects(y, v, modified=False), f"{dataset}.{measure}.reml_knha",
+                         SAME_ALGORITHM)
+
+
+@pytest.mark.parametrize("dataset, measure", KNHA_CASES)
+def test_reml_converged_matches_metafor_converged(dataset, measure):
+    _, y, v = effects(dataset, measure)
+    fit = pooling.random_effects(y, v, threshold=1e-12, modified=False)
+    check_random_effects(fit, f"{dataset}.{measure}.reml_knha_converged", SAME_ALGORITHM)
 
 
 @pytest.mark.parametrize("dataset, measure", CASES)
-def test_reml_converged_matches_metafor_converged(dataset, measure):
+def test_modified_hartung_knapp_matches_metafor_adhoc(dataset, measure):
+    """rma(method="REML", test="adhoc") and its predict(): the default of random_effects."""
     _, y, v = effects(dataset, measure)
-    fit = pooling.random_effects(y, v, threshold=1e-12)
-    check_random_effects(fit, f"{dataset}.{measure}.reml_knha_converged", SAME_ALGORITHM)
+    check_random_effects(pooling.random_effects(y, v), f"{dataset}.{measure}.reml_adhoc", SAME_ALGORITHM)
+
+
+def test_runs_that_agree_exactly_get_the_fixed_effect_variance_not_an_interval_of_no_width():
+    """Two extracts made to the same counts: Q = 0 and tau² = 0. Unmodified, Hartung-Knapp gives an interval
+    of no width (metafor's knha too); modified, the variance is the fixed-effect one, on t with 1 df."""
+    _, y, v = effects("same", "RD")
+    assert R["same.RD.reml_knha.se"] == 0 and R["same.RD.reml_knha.ci_lb"] == R["same.RD.reml_knha.ci_ub"]
+    fit, fe = pooling.random_effects(y, v), pooling.fixed_effect(y, v)
+    assert fit.heterogeneity.q == pytest.approx(0, abs=ZERO) and fit.heterogeneity.tau2 == 0
+    assert fit.variance_factor == 0 and close(fit.std_error, fe.std_error)
+    assert close(fit.conf_high - fit.conf_low, 2 * stats_t(1) * fe.std_error)
+    entry = pooling.pool_outcome(SAME, "attrition", pooling.RISK_DIFFERENCE)
+    re = entry["random_effects"]
+    assert re["conf_high"] - re["conf_low"] > 1 and re["reason"] is None  # t with 1 df: honest about two runs
+    assert any("agree exactly" in note and "raised to 1" in note for note in entry["notes"])
+    assert "modified Hartung-Knapp" in re["method"]
+
+
+def test_runs_that_disagree_enough_are_not_floored():
+    """Where s² is at least 1 the modification changes nothing: adhoc and knha agree in metafor and here."""
+    _, y, v = effects("runs", "RR")
+    assert R["runs.RR.reml_adhoc.se"] == R["runs.RR.reml_knha.se"]
+    assert pooling.random_effects(y, v).variance_factor >= 1
+    assert not any("raised to 1" in note for note in pooling.pool_outcome(RUNS, "attrition", pooling.RISK_RATIO)["notes"])
 
 
 def test_prediction_interval_uses_t_with_k_minus_1_df():
     """metafor's predict() for test="knha": mu +- qt(0.975, k - 1) sqrt(SE² + tau²), not qnorm."""
     _, y, v = effects("runs", "RR")
-    fit = pooling.random_effects(y, v)
+    fit = pooling.random_effects(y, v, modified=False)
     half = (fit.prediction_high - fit.prediction_low) / 2
     assert half == pytest.approx(stats_t(2) * math.sqrt(fit.std_error ** 2 + fit.heterogeneity.tau2), rel=1e-12)
     assert half != pytest.approx(1.959964 * math.sqrt(fit.std_error ** 2 + fit.heterogeneity.tau2), rel=1e-3)
@@ -388,3 +425,14 @@ def test_refuses_runs_of_different_confidence_levels_unless_one_is_given(tmp_pat
     assert not (tmp_path / "o").exists()
     assert main(["pool", *map(str, paths), "--out", str(tmp_path / "o"), "--confidence-level", "0.8"]) == 0
     assert json.loads((tmp_path / "o" / "pooled.json").read_text(encoding="utf-8"))["confidence_level"] == 0.8
+
+
+def test_refuses_a_copy_of_one_run_under_another_path(tmp_path, capsys):
+    """The same trial twice (a results.json copied to another folder) would count its reports twice."""
+    paths = write_runs(tmp_path, three_runs())
+    copy = tmp_path / "copy" / "results.json"
+    copy.parent.mkdir()
+    copy.write_bytes(paths[1].read_bytes())
+    message = refused(["pool", *map(str, paths), str(copy), "--out", str(tmp_path / "o")], capsys)
+    assert f"{copy} and {paths[1]} are the same results.json" in message
+    assert not (tmp_path / "o").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -179,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from helpers.pipeline.safewrite import FolderBusy, Interrupted, RefusedPath
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = command_line(argv)
     handlers = {"run": _run, "simulate": _simulate, "diff": _diff, "pool": _pool, "monitor": _monitor,
                 "plan-rollout": _plan_rollout}
     try:
@@ -198,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def command_line(argv: list[str]) -> str:
+    """The command as typed, for the provenance: its arguments shell-quoted, relative paths as given."""
+    return shlex.join(["srceval", *argv])
+
+
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null so that Python's flush at exit does not fail on the closed pipe again."""
     try:
@@ -209,23 +217,12 @@ def _quiet_stdout() -> None:
 
 
 def _run(args) -> int:
-    from helpers.errors import InputError
-    from helpers.pipeline.runner import RunFailure, RunInterrupted, run_pipeline
+    from helpers.pipeline.runner import run_pipeline
 
-    try:
-        run_pipeline(allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
-                     processed_dir=args.processed or default_processed(args.out), audience=args.audience,
-                     allocation_sheet=args.allocation_sheet, extract_sheet=args.extract_sheet)
-    except RunFailure as failure:
-        print(f"srceval: {failure}", file=sys.stderr)
-        return failure.exit_code
-    except InputError as error:
-        print(f"srceval: {error}", file=sys.stderr)
-        return error.exit_code
-    except RunInterrupted as interrupted:
-        print(f"srceval: {interrupted}", file=sys.stderr)
-        return interrupted.exit_code
-    return 0
+    return _failures("srceval", lambda: run_pipeline(
+        allocation=args.allocation, extract=args.extract, out=args.out, params_file=args.params,
+        processed_dir=args.processed or default_processed(args.out), audience=args.audience,
+        allocation_sheet=args.allocation_sheet, extract_sheet=args.extract_sheet, command=args.command_line))
 
 
 def default_processed(out: Path) -> Path:
@@ -263,7 +260,8 @@ def _assignment(args) -> Assignment:
 
 
 def _simulate(args) -> int:
-    from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial, write_trials
+    from helpers.inputs.simulate import DEFAULT_SEED, replications, simulate_trial
+    from helpers.inputs.simulate_files import write_trials
 
     if args.rollout or args.schedule or args.reports_per_ward_month or args.months:
         return _simulate_rollout(args)
@@ -341,18 +339,20 @@ def _pool(args) -> int:
     return 0
 
 
-def _failures(command: str, call) -> int:
-    """Run a command's work; bad input exits 2 with its message, a failed stage 1, a signal 128 + its number."""
+def _failures(prefix: str, call) -> int:
+    """Run a command's work; bad input exits 2 with its message after ``prefix`` ("srceval monitor"), a failed
+    stage 1, a signal 128 + its number."""
     from helpers.errors import InputError
-    from helpers.pipeline.runner import RunFailure, RunInterrupted
+    from helpers.pipeline.runner import RunFailure
+    from helpers.pipeline.stage_kernel import RunInterrupted
 
     try:
         call()
     except (RunFailure, InputError) as error:
-        print(f"srceval {command}: {error}", file=sys.stderr)
+        print(f"{prefix}: {error}", file=sys.stderr)
         return error.exit_code
     except RunInterrupted as interrupted:
-        print(f"srceval {command}: {interrupted}", file=sys.stderr)
+        print(f"{prefix}: {interrupted}", file=sys.stderr)
         return interrupted.exit_code
     return 0
 
@@ -360,7 +360,7 @@ def _failures(command: str, call) -> int:
 def _monitor(args) -> int:
     from helpers.pipeline.monitor_run import run_monitor
 
-    return _failures("monitor", lambda: run_monitor(
+    return _failures("srceval monitor", lambda: run_monitor(
         extract=args.extract, schedule=args.rollout, out=args.out, params_file=args.params,
         trial_results=args.trial_results, extract_sheet=args.extract_sheet, schedule_sheet=args.schedule_sheet))
 
@@ -377,7 +377,7 @@ def _plan_rollout(args) -> int:
         print(f"Wrote {args.out / PLAN_CSV} ({made['wards_count']} wards in {made['steps']} steps, seed {made['seed']}"
               f"{', stratified by borough' if made['stratified_by'] else ''}) and {args.out / 'plan.json'}: power "
               f"{made['power']['power']:.0%} to detect a change of {made['assumptions']['effect'] * 100:+.1f} points")
-    return _failures("plan-rollout", plan)
+    return _failures("srceval plan-rollout", plan)
 
 
 def _simulate_rollout(args) -> int:

@@ -73,3 +73,12 @@ class ProblemList:
     def raise_if_any(self) -> None:
         if self.problems:
             raise InputError(self.problems)
+
+
+class StageFileError(Exception):
+    """A stage file that does not follow its model: edited by hand, or written by another version of srceval.
+
+    The run stops with exit code 2 and the file's name, as for bad input: the stages must be run again.
+    """
+
+    exit_code = 2

@@ -14,6 +14,8 @@
 # A second set has zero cells: one study with no SRC events (0.5 added to its four cells, escalc's
 # default add = 1/2, to = "only0") and one with no events in either arm (dropped from the risk
 # ratio, drop00 = TRUE; kept for the risk difference, where escalc's default keeps it, corrected).
+# Each set is pooled by the Hartung-Knapp method as published (test = "knha") and by its modification
+# (test = "adhoc": the variance factor s² floored at 1; Knapp & Hartung 2003, Röver et al. 2015).
 suppressPackageStartupMessages(library(metafor))
 
 cat("R:", R.version.string, "\n")
@@ -32,10 +34,14 @@ pool <- function(label, dat, measure, drop00 = FALSE) {
   # metafor's own stopping rule is |change in tau2| < 1e-5; the same fit run to convergence:
   re_tight <- rma(yi, vi, data = es, method = "REML", test = "knha",
                   control = list(threshold = 1e-12, maxiter = 10000))
+  # the modified Hartung-Knapp interval (Knapp & Hartung 2003): its variance factor is not below 1
+  re_adhoc <- rma(yi, vi, data = es, method = "REML", test = "adhoc")
   dl <- rma(yi, vi, data = es, method = "DL")
   p <- predict(re)
   p_tight <- predict(re_tight)
-  for (part in list(list("fe", fe), list("reml_knha", re), list("reml_knha_converged", re_tight))) {
+  p_adhoc <- predict(re_adhoc)
+  for (part in list(list("fe", fe), list("reml_knha", re), list("reml_knha_converged", re_tight),
+                    list("reml_adhoc", re_adhoc))) {
     fit <- part[[2]]; tag <- sprintf("%s.%s.%s", label, measure, part[[1]])
     show(paste0(tag, ".k"), fit$k)
     show(paste0(tag, ".beta"), c(fit$beta)); show(paste0(tag, ".se"), fit$se)
@@ -48,6 +54,8 @@ pool <- function(label, dat, measure, drop00 = FALSE) {
   show(paste0(tag, ".pi_lb"), p$pi.lb); show(paste0(tag, ".pi_ub"), p$pi.ub)
   tag <- sprintf("%s.%s.reml_knha_converged", label, measure)
   show(paste0(tag, ".pi_lb"), p_tight$pi.lb); show(paste0(tag, ".pi_ub"), p_tight$pi.ub)
+  tag <- sprintf("%s.%s.reml_adhoc", label, measure)
+  show(paste0(tag, ".pi_lb"), p_adhoc$pi.lb); show(paste0(tag, ".pi_ub"), p_adhoc$pi.ub)
   show(sprintf("%s.%s.dl.tau2", label, measure), dl$tau2)
 }
 
@@ -62,3 +70,10 @@ zeros <- data.frame(study = c("none_src", "some", "none_either", "plenty"),
                     ci = c(3, 5, 0, 12), n2i = c(50, 60, 40, 80))
 pool("zeros", zeros, "RR", drop00 = TRUE)
 pool("zeros", zeros, "RD")
+
+# Two trials with the same counts (what two `srceval simulate` extracts with different seeds give, as the
+# generator is calibrated to the published counts): Q = 0, tau2 = 0, and the unmodified Hartung-Knapp
+# interval has no width, while the modified one keeps the fixed-effect variance.
+same <- data.frame(study = c("seed_1", "seed_2"), ai = c(54, 54), n1i = c(125, 125), ci = c(69, 69), n2i = c(125, 125))
+pool("same", same, "RR")
+pool("same", same, "RD")

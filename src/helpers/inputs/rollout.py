@@ -20,18 +20,11 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.errors import InputError, ProblemList, format_rows
-from helpers.inputs.cleaning import (
-    EXTRACT_COLUMNS,
-    EXTRACT_REQUIRED,
-    REFERENCE,
-    _dates,
-    _has_columns,
-    _place_names,
-    _report_invalid,
-    normalise_extract,
-)
+from helpers.inputs.cleaning import EXTRACT_COLUMNS, EXTRACT_REQUIRED, REFERENCE, normalise_extract
+from helpers.inputs.limits import InputLimits
 from helpers.inputs.outcomes import classify
-from helpers.inputs.reading import InputLimits, read_input, sha256_of
+from helpers.inputs.reading import read_input, sha256_of
+from helpers.inputs.values import _dates, _has_columns, _place_names, _report_invalid
 
 SCHEDULE_REQUIRED = ["borough", "ward", "go_live"]
 SCHEDULE_COLUMNS = SCHEDULE_REQUIRED + ["step"]

@@ -15,16 +15,11 @@ calibrated to the published trial, and their manifests say so.
 """
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from helpers import config
-from helpers.inputs.provenance import MANIFEST, manifest_text
 
 # The largest trial the generator makes: the default input limit of ``srceval run`` (2,000,000 rows),
 # beyond which the extract could not be analysed without raising that limit; every report is held
@@ -179,77 +174,11 @@ class SimulatedTrial:
         (:mod:`helpers.pipeline.safewrite`); with ``overwrite`` False a folder that already holds one
         of these files is refused and nothing is written.
         """
+        from helpers.inputs.simulate_files import write_trials  # it writes SimulatedTrial objects
+
         return write_trials([(Path(folder), self)], allocation_name=allocation_name, extract_name=extract_name,
                             overwrite=overwrite)[0]
 
-    def write_into(self, staging: Path, *, allocation_name: str, extract_name: str) -> list[str]:
-        """Write this trial's files into ``staging`` (a private folder); return their names."""
-        staging.mkdir(parents=True, exist_ok=True)
-        allocation_path, extract_path = staging / allocation_name, staging / extract_name
-        if allocation_path.suffix == ".xlsx":
-            _write_xlsx(self.allocation, allocation_path)
-        else:
-            self.allocation.to_csv(allocation_path, index=False)
-        self.extract.to_csv(extract_path, index=False, encoding="utf-8")
-        design = asdict(self.design)
-        if self.assignment != Assignment():
-            design["assignment"] = asdict(self.assignment)
-        (staging / MANIFEST).write_text(manifest_text([allocation_path, extract_path], seed=self.seed, design=design,
-                                                      calibrated=self.calibrated), encoding="utf-8")
-        names = [allocation_name, extract_name, MANIFEST]
-        if self.assignment.kind != "complete":
-            (staging / "parameters.yml").write_text(design_parameters(self.assignment), encoding="utf-8")
-            names.append("parameters.yml")
-        return names
-
-
-SIMULATE_COMMAND = "srceval simulate"
-
-
-def write_trials(trials: list[tuple[Path, "SimulatedTrial"]], *, allocation_name="allocation_log.xlsx",
-                 extract_name="crime_extract.csv", overwrite: bool = False) -> list[tuple[Path, Path]]:
-    """Write each trial into its folder, all below the first folder's common parent, in one guarded call.
-
-    Every file goes through :class:`helpers.pipeline.safewrite.OutputFolder`: the folder locked, no
-    link followed (a link at a destination is replaced, never written through), and, unless
-    ``overwrite``, refused before anything is written when a file the generator would write exists.
-    """
-    from helpers.pipeline.safewrite import OutputFolder, RefusedPath
-
-    folders = [Path(folder).absolute() for folder, _ in trials]
-    root = Path(os.path.commonpath([str(f) for f in folders])) if len(folders) > 1 else folders[0]
-    with OutputFolder(root, command=SIMULATE_COMMAND) as out:
-        staging = out.staging()
-        names = {}
-        for folder, (_, trial) in zip(folders, trials):
-            below = folder.relative_to(root)
-            files = trial.write_into(staging / below, allocation_name=allocation_name, extract_name=extract_name)
-            names[folder] = [(below / name).as_posix() if below.parts else name for name in files]
-        every = [name for listed in names.values() for name in listed]
-        out.check(every)
-        if not overwrite:
-            existing = [out.path(name) for name in every if os.path.lexists(out.path(name))]
-            if existing:
-                shown = ", ".join(str(p) for p in existing[:4]) + (f" and {len(existing) - 4} more" if len(existing) > 4
-                                                                   else "")
-                raise RefusedPath(f"{shown} already exist{'s' if len(existing) == 1 else ''}; nothing was written. "
-                                  "Choose another folder, or give --force to replace the generator's files there.")
-        out.publish(staging)
-    return [(folder / allocation_name, folder / extract_name) for folder in folders]
-
-
-def design_parameters(assignment: Assignment, base: Path | None = None) -> str:
-    """The parameters file ``base`` (default: the project's) with its design declared as ``assignment``."""
-    text = (base or config.PARAMETERS_FILE).read_text(encoding="utf-8")
-    kind = assignment.kind
-    block = (f"design:\n  assignment: {kind}\n"
-             f"  blocks: {assignment.column if kind == 'blocked' else 'null'}\n"
-             f"  clusters: {assignment.column if kind == 'cluster' else 'null'}\n"
-             "  probability: 0.5\n")
-    pattern = re.compile(r"^design:[ \t]*\n(?:[ \t]+.*(?:\n|$))*", re.MULTILINE)
-    if pattern.search(text):
-        return pattern.sub(lambda _: block, text, count=1)
-    return text.rstrip("\n") + "\n\n" + block
 
 
 def simulate_trial(design: TrialDesign | None = None, *, seed: int = DEFAULT_SEED,
@@ -571,16 +500,6 @@ def _untidy_codes(codes: np.ndarray, rng) -> np.ndarray:
     written = np.where((draw >= 0.15) & (draw < 0.25), np.char.add("Outcome ", codes), written)
     written = np.where((draw >= 0.25) & (draw < 0.30), np.char.add(np.char.add(" ", codes), " "), written)
     return np.where(codes == "", "", written).astype(object)
-
-
-def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-    """An analyst's spreadsheet: date cells as Excel dates, one sheet named 'Allocation'."""
-    with pd.ExcelWriter(path, engine="openpyxl", date_format="DD/MM/YYYY") as writer:
-        frame.to_excel(writer, sheet_name="Allocation", index=False)
-        sheet = writer.sheets["Allocation"]
-        for column, width in zip("ABCDE", (14, 14, 12, 15, 34)):
-            sheet.column_dimensions[column].width = width
-        writer.book.properties.creator = "srceval simulate"
 
 
 def subvert_allocation(trial: SimulatedTrial, *, offence_group: str = "violence against the person",

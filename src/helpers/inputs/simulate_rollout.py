@@ -27,7 +27,8 @@ import pandas as pd
 
 from helpers.inputs.provenance import MANIFEST
 from helpers.inputs.reading import sha256_of
-from helpers.inputs.simulate import BOROUGHS, OFFENCE_GROUPS, SIMULATE_COMMAND, STRANDS, _pick
+from helpers.inputs.simulate import BOROUGHS, OFFENCE_GROUPS, STRANDS, _pick
+from helpers.inputs.simulate_files import SIMULATE_COMMAND
 from helpers.methods.stepped_wedge import randomise_order
 
 DEFAULT_SEED = 20230201

@@ -7,10 +7,18 @@ and the risk difference with their variances, exactly as metafor's ``escalc()`` 
 
 - by a fixed-effect (inverse-variance) model, and
 - by a random-effects model: the between-run variance tau² by restricted maximum likelihood
-  (Fisher scoring, Viechtbauer 2005), the interval and test by Hartung & Knapp (2001) /
-  Sidik & Jonkman (2002), and a prediction interval for the effect in a new run
-  (Higgins, Thompson & Spiegelhalter 2009) on the t distribution with k - 1 degrees of
-  freedom, as metafor's ``predict()`` does for a model fitted with ``test="knha"``.
+  (Fisher scoring, Viechtbauer 2005), the interval and test by the modified Hartung-Knapp
+  method (Hartung & Knapp 2001, Sidik & Jonkman 2002; its variance factor not below 1, Knapp &
+  Hartung 2003, as Röver, Knapp & Friede 2015 recommend), and a prediction interval for the
+  effect in a new run (Higgins, Thompson & Spiegelhalter 2009) on the t distribution with
+  k - 1 degrees of freedom, as metafor's ``rma(test="adhoc")`` and ``predict()`` compute them.
+
+Why the modification: the unmodified Hartung-Knapp variance is s² / sum(w), with s² the
+weighted spread of the runs about their mean. When the runs agree more closely than their
+sampling variances lead one to expect (s² < 1), it is smaller than the fixed-effect variance,
+however few the runs; when they agree exactly (two extracts made to the same counts, say) it
+is zero, and the "95% interval" has no width. Flooring s² at 1 keeps the random-effects
+variance at least the fixed-effect one, while keeping the t distribution on k - 1 df.
 
 statsmodels' ``combine_effects`` offers the DerSimonian-Laird and Paule-Mandel estimators of
 tau² but not REML, so the estimators are written out here, following metafor 3.8's
@@ -26,6 +34,8 @@ DerSimonian, R. & Laird, N. (1986). Meta-analysis in clinical trials. Controlled
     Trials 7, 177-188.
 Hartung, J. & Knapp, G. (2001). A refined method for the meta-analysis of controlled clinical
     trials with binary outcome. Statistics in Medicine 20, 3875-3889.
+Knapp, G. & Hartung, J. (2003). Improved tests for a random effects meta-regression with a
+    single covariate. Statistics in Medicine 22, 2693-2710.
 Higgins, J. P. T. & Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
     Statistics in Medicine 21, 1539-1558.
 Higgins, J. P. T., Thompson, S. G. & Spiegelhalter, D. J. (2009). A re-evaluation of
@@ -168,7 +178,8 @@ class PooledEffect:
     """A pooled effect on the analysis scale, with its heterogeneity statistics.
 
     ``df`` is None for an interval and test on the normal distribution; the prediction
-    interval is None for the fixed-effect model.
+    interval is None for the fixed-effect model. ``variance_factor`` is the Hartung-Knapp s²
+    before any flooring (None for the fixed-effect model).
     """
 
     model: str
@@ -182,6 +193,7 @@ class PooledEffect:
     heterogeneity: Heterogeneity
     prediction_low: float | None = None
     prediction_high: float | None = None
+    variance_factor: float | None = None
 
 
 def _arrays(yi, vi) -> tuple[np.ndarray, np.ndarray]:
@@ -287,14 +299,17 @@ def tau2_reml(yi, vi, *, threshold: float = REML_THRESHOLD, max_iter: int = REML
 
 
 def random_effects(yi, vi, *, conf_level: float = 0.95, tau2: float | None = None,
-                   threshold: float = REML_THRESHOLD) -> PooledEffect:
+                   threshold: float = REML_THRESHOLD, modified: bool = True) -> PooledEffect:
     """Random-effects estimate with the Hartung-Knapp interval and a prediction interval.
 
     With w = 1 / (v + tau²) (tau² by REML unless given): mu = sum(w y) / sum(w). Hartung &
     Knapp (2001) / Sidik & Jonkman (2002): Var(mu) = s² / sum(w) with
-    s² = sum w (y - mu)² / (k - 1) (not truncated at 1, metafor's ``test="knha"``); interval
-    and test on the t distribution with k - 1 df. Prediction interval (Higgins, Thompson &
-    Spiegelhalter 2009; metafor ``predict()``): mu +- t_(k-1) sqrt(Var(mu) + tau²).
+    s² = sum w (y - mu)² / (k - 1); ``modified`` (the default) floors s² at 1 (Knapp & Hartung
+    2003; metafor's ``test="adhoc"``), so that Var(mu) is never below 1 / sum(w), the
+    fixed-effect variance when tau² = 0; ``modified=False`` is metafor's ``test="knha"``, whose
+    interval has no width when the runs agree exactly. Interval and test on the t distribution
+    with k - 1 df. Prediction interval (Higgins, Thompson & Spiegelhalter 2009; metafor
+    ``predict()``): mu +- t_(k-1) sqrt(Var(mu) + tau²).
     """
     y, v = _arrays(yi, vi)
     k = len(y)
@@ -302,14 +317,15 @@ def random_effects(yi, vi, *, conf_level: float = 0.95, tau2: float | None = Non
     w = 1 / (v + tau2)
     mu = float(np.sum(w * y) / np.sum(w))
     rss = float(np.sum(w * (y - mu) ** 2))
-    s2 = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
+    factor = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
+    s2 = max(1.0, factor) if modified else factor
     se = math.sqrt(s2 / np.sum(w))
     df = k - 1
     t = stats.t.ppf(1 - (1 - conf_level) / 2, df)
     p_value = float(2 * stats.t.sf(abs(mu / se), df)) if se > 0 else None
     half_prediction = t * math.sqrt(se ** 2 + tau2)
     return PooledEffect("random effects", k, mu, se, mu - t * se, mu + t * se, p_value, df,
-                        _heterogeneity(y, v, tau2, fixed=False), mu - half_prediction, mu + half_prediction)
+                        _heterogeneity(y, v, tau2, fixed=False), mu - half_prediction, mu + half_prediction, factor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,7 +334,8 @@ def random_effects(yi, vi, *, conf_level: float = 0.95, tau2: float | None = Non
 
 METHODS = {
     "fixed effect": "fixed effect, inverse variance",
-    "random effects": "random effects, REML tau², Hartung-Knapp interval (t, k - 1 df)",
+    "random effects": "random effects, REML tau², modified Hartung-Knapp interval (variance factor at least 1; "
+                      "t, k - 1 df)",
 }
 
 
@@ -343,9 +360,13 @@ def _reporting_interval(low: float, high: float, measure: str) -> tuple[float, f
     return truncate_interval(float(low), float(high), -1.0, 1.0)
 
 
-NARROW_HARTUNG_KNAPP = ("The random-effects (Hartung-Knapp) interval is narrower than the fixed-effect one: the runs "
-                        "agree more closely than their sampling variances lead one to expect. The fixed-effect "
-                        "interval is then the more cautious (Röver, Knapp & Friede 2015).")
+def floored_hartung_knapp(factor: float) -> str:
+    """The note on a Hartung-Knapp variance factor raised to 1."""
+    agree = "agree exactly" if factor == 0 else "agree more closely than their sampling variances lead one to expect"
+    return (f"The runs {agree} (Hartung-Knapp variance factor {factor:.3g}, below 1). Unmodified, the random-effects "
+            "interval would be narrower than the fixed-effect one" + (", with no width at all" if factor == 0 else "")
+            + "; the factor is raised to 1, so the random-effects variance is not below the fixed-effect model's "
+            "(modified Hartung-Knapp: Knapp & Hartung 2003; Röver, Knapp & Friede 2015).")
 
 
 def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, conf_level: float = 0.95) -> dict:
@@ -370,8 +391,8 @@ def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, conf_
     y, v = [e.yi for e in included], [e.vi for e in included]
     fe, re = fixed_effect(y, v, conf_level=conf_level), random_effects(y, v, conf_level=conf_level)
     het = re.heterogeneity
-    if re.std_error < fe.std_error:
-        notes.append(NARROW_HARTUNG_KNAPP)
+    if re.variance_factor < 1:
+        notes.append(floored_hartung_knapp(re.variance_factor))
     *prediction, cut = _reporting_interval(re.prediction_low, re.prediction_high, measure)
     if cut:
         notes.append(f"prediction {cut}")

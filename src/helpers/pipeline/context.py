@@ -17,8 +17,54 @@ from helpers.methods.tidy import clean
 from helpers.parameters import load_parameters
 
 
+class StageResults:
+    """Writing and reading the stage files of a run (``files.stages_dir``), each checked against its model
+    (:mod:`helpers.pipeline.models.stages`) when read; shared by the trial's and the monitoring's contexts."""
+
+    files: config.StageFiles
+
+    def write_stage_result(self, stage: str, result: dict) -> dict:
+        """Write a stage's result as JSON and return it as later stages will read it."""
+        plain = to_jsonable(result)
+        write_json(self.files.stage_result(stage), plain)
+        return plain
+
+    def read_stage_result(self, stage: str) -> dict:
+        """A stage's result, checked against its model.
+
+        Raises
+        ------
+        FileNotFoundError
+            The stage has not run.
+        StageFileError
+            The file is not JSON, or does not follow its model (edited, or from another version).
+        """
+        from pydantic import ValidationError
+
+        from helpers.errors import StageFileError
+        from helpers.pipeline.models.common import describe_errors
+        from helpers.pipeline.models.stages import STAGE_MODELS
+
+        path = self.files.stage_result(stage)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path.name} is missing: run stage {stage} first")
+        again = f"Run the stages again from {stage} (srceval run, or srceval monitor, writes them anew)."
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise StageFileError(f"The stage file {path} cannot be read as JSON ({error}). {again}") from None
+        try:  # strict: a figure written as text ("0.5") is not the number a stage writes
+            STAGE_MODELS[stage].model_validate_json(text, strict=True)
+        except ValidationError as error:
+            raise StageFileError(f"The stage file {path} is not what stage {stage} of this version of srceval "
+                                 f"writes ({describe_errors(error)}): it was edited, or written by another "
+                                 f"version. {again}") from None
+        return data
+
+
 @dataclass
-class StageContext:
+class StageContext(StageResults):
     """Resolved inputs, outputs and parameters of one run, shared by the stage notebooks."""
 
     allocation_path: Path
@@ -28,6 +74,7 @@ class StageContext:
     params_file: Path
     sheets: dict = field(default_factory=dict)
     checked_dir: Path | None = None
+    command: str | None = None  # the srceval command that started the run, for the provenance
 
     @property
     def conf_level(self) -> float:
@@ -47,18 +94,6 @@ class StageContext:
     def draws(self) -> int:
         return int(self.params["randomisation_draws"])
 
-    def write_stage_result(self, stage: str, result: dict) -> dict:
-        """Write a stage's result as JSON and return it as later stages will read it."""
-        plain = to_jsonable(result)
-        write_json(self.files.stage_result(stage), plain)
-        return plain
-
-    def read_stage_result(self, stage: str) -> dict:
-        path = self.files.stage_result(stage)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path.name} is missing: run stage {stage} first")
-        return json.loads(path.read_text(encoding="utf-8"))
-
     def read_analysis_table(self) -> pd.DataFrame:
         if not self.files.analysis_table.is_file():
             raise FileNotFoundError("the analysis table is missing: run stage 01_data_cleaning first")
@@ -75,6 +110,7 @@ PARAMETERS = {
     "allocation_sheet": "Excel sheet of the allocation log; None: the first",
     "extract_sheet": "Excel sheet of the crime extract; None: the first",
     "checked_dir": "the tables srceval's contract check cleaned; None: clean here",
+    "command": "the srceval command that started the run, as typed; None: run directly",
     "output_dir": "folder for stage results, figures and the report",
     "processed_dir": "folder for the analysis table and the exclusion log",
     "params_file": "the run's parameters (YAML)",
@@ -88,7 +124,8 @@ PARAMETERS = {
 DEFAULTS = {"audience": "full"}  # every other parameter's default is None: the value below applies
 FILES = ("output_dir", "processed_dir", "params_file")
 STAGE_PARAMETERS = {
-    "01_data_cleaning": ("allocation_path", "extract_path", "allocation_sheet", "extract_sheet", "checked_dir", *FILES),
+    "01_data_cleaning": ("allocation_path", "extract_path", "allocation_sheet", "extract_sheet", "checked_dir", *FILES,
+                         "command"),
     "02_allocation_audit": (*FILES, "seed", "randomisation_draws"),
     "03_compliance_analysis": (*FILES, "confidence_level"),
     "04_effect_estimation": (*FILES, "seed", "confidence_level", "randomisation_draws"),
@@ -133,12 +170,13 @@ def setup_cell(stage: str) -> str:
 
 
 def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, processed_dir=None,
-               params_file=None, allocation_sheet=None, extract_sheet=None, checked_dir=None,
+               params_file=None, allocation_sheet=None, extract_sheet=None, checked_dir=None, command=None,
                **overrides: Any) -> StageContext:
     """Resolve a stage notebook's parameters; None takes the default for each.
 
     ``allocation_sheet`` and ``extract_sheet`` name the Excel sheet to read (None: the first);
-    ``checked_dir`` holds what ``srceval run``'s contract check cleaned (see :func:`stages.clean`).
+    ``checked_dir`` holds what ``srceval run``'s contract check cleaned (see :func:`stages.clean`);
+    ``command`` is the srceval command line that started the run (recorded by stage 1 for the provenance).
     ``overrides`` (seed, confidence_level, randomisation_draws, population_file, ...) replace
     single values of the parameters file.
     """
@@ -154,7 +192,7 @@ def open_stage(*, allocation_path=None, extract_path=None, output_dir=None, proc
         Path(allocation_path) if allocation_path else config.DEFAULT_ALLOCATION,
         Path(extract_path) if extract_path else config.DEFAULT_EXTRACT,
         files, params, params_file, {"allocation": allocation_sheet, "extract": extract_sheet},
-        Path(checked_dir) if checked_dir else None,
+        Path(checked_dir) if checked_dir else None, command,
     )
 
 

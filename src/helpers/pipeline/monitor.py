@@ -21,7 +21,7 @@ from helpers.inputs.provenance import data_origin
 from helpers.inputs.rollout import RolloutInputs, read_rollout
 from helpers.methods import control_charts, disclosure, staggered, stepped_wedge
 from helpers.parameters import load_parameters
-from helpers.pipeline.context import to_jsonable, write_json
+from helpers.pipeline.context import StageResults
 from helpers.report import monitoring_figures as figures
 
 MONITOR_STAGES = ("m1_delivery_monitoring", "m2_effect_monitoring", "m3_monitoring_report")
@@ -30,7 +30,7 @@ REPORT_COLUMNS = ["borough", "ward", "key", "reported_on", "month", "go_live", "
 
 
 @dataclass
-class MonitorContext:
+class MonitorContext(StageResults):
     """A monitoring run's inputs, output folders and parameters, shared by its notebooks."""
 
     extract_path: Path
@@ -62,16 +62,6 @@ class MonitorContext:
     def monitoring_json(self) -> Path:
         return self.files.output_dir / "monitoring.json"
 
-    def write_stage_result(self, stage: str, result: dict) -> dict:
-        plain = to_jsonable(result)
-        write_json(self.files.stage_result(stage), plain)
-        return plain
-
-    def read_stage_result(self, stage: str) -> dict:
-        path = self.files.stage_result(stage)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path.name} is missing: run stage {stage} first")
-        return json.loads(path.read_text(encoding="utf-8"))
 
 
 DEFAULT_EXTRACT = config.RAW_DIR / "rollout" / "monitoring_extract.csv"

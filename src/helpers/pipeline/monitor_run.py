@@ -23,7 +23,7 @@ from helpers import config
 from helpers.errors import InputError
 from helpers.inputs.reading import check_input_file
 from helpers.parameters import load_parameters
-from helpers.pipeline import outputs, runner
+from helpers.pipeline import outputs, runner, stage_kernel
 from helpers.pipeline.monitor import MONITOR_STAGES, STAGE_PARAMETERS
 from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath
 
@@ -133,7 +133,7 @@ def run_monitor(*, extract: Path, schedule: Path, out: Path, params_file: Path, 
     breach = runner._in_child(_contract_breach, extract, schedule, params_file, sheets)
     if breach is not None:
         raise runner.RunFailure(f"{breach}\nNothing was written.", runner.EXIT_BAD_INPUT)
-    with runner._interruptions(out) as stop:
+    with stage_kernel.interruptions(out) as stop:
         with staged_output(out, inputs, written_by="srceval monitor", writes=MONITOR_WRITES,
                            folders=("figures", "stages", "notebooks", "processed"), guard=stop) as files:
             parameters = {"extract_path": str(extract), "schedule_path": str(schedule), "extract_sheet": extract_sheet,
@@ -188,7 +188,7 @@ def _contract_breach(extract: Path, schedule: Path, params_file: Path, sheets: d
 
 
 def _run_notebooks(files: config.StageFiles, parameters: dict, stop, progress) -> None:
-    kernel = runner.StageKernel([config.NOTEBOOKS_DIR / f"{stage}.ipynb" for stage in MONITOR_STAGES])
+    kernel = stage_kernel.StageKernel([config.NOTEBOOKS_DIR / f"{stage}.ipynb" for stage in MONITOR_STAGES])
     try:
         (files.output_dir / "notebooks").mkdir(parents=True, exist_ok=True)
         for number, stage in enumerate(MONITOR_STAGES, start=1):
@@ -200,7 +200,7 @@ def _run_notebooks(files: config.StageFiles, parameters: dict, stop, progress) -
     finally:
         with stop.deferred():
             kernel.close(interrupted=stop.signum is not None)
-            runner.stop_kernels()
+            stage_kernel.stop_kernels()
 
 
 def _render(files: config.StageFiles, extract: Path, schedule: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from helpers import config
+from helpers.pipeline.handles import not_a_file
 from helpers.pipeline.safewrite import MANIFEST_NAME, OutputFolder, RefusedPath
 
 __all__ = ["MANIFEST_NAME", "RefusedPath", "RunFolders", "absolute", "check_folder", "check_inputs_kept",
@@ -126,8 +127,12 @@ def check_inputs_kept(inputs: dict[str, Path], files: config.StageFiles) -> None
             raise RefusedPath(f"The {role} {path} would be overwritten: the run writes {where}. Move the file or "
                               "choose another output folder.")
     for path in single:
-        if path.is_dir():
-            raise RefusedPath(f"The run writes the file {path}, but a folder of that name exists.")
+        try:
+            blocker = not_a_file(path.lstat())
+        except OSError:  # nothing there (or not reachable: the guarded writer's check says why)
+            blocker = None
+        if blocker:
+            raise RefusedPath(f"The run writes the file {path}, but {blocker} of that name exists.")
     for path in folders:
         if path.exists() and not path.is_dir():
             raise RefusedPath(f"The run writes into the folder {path}, but a file of that name exists.")

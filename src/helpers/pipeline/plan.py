@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from helpers import __version__
 from helpers.errors import InputError, Problem, ProblemList
-from helpers.inputs.cleaning import _has_columns, _place_names
 from helpers.inputs.reading import read_input, sha256_of
 from helpers.inputs.rollout import PLAN_FILE, ward_key
+from helpers.inputs.values import _has_columns, _place_names
 from helpers.methods import stepped_wedge
 from helpers.parameters import RolloutPlanning, _describe, load_parameters
 from helpers.pipeline import runner

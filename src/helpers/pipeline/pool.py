@@ -298,8 +298,14 @@ METHOD_NOTES = {
                     "intervals on these scales, so they can differ from a run's own report.",
     "fixed_effect": "Inverse-variance weighted mean with a normal interval.",
     "random_effects": "Between-run variance tau² by restricted maximum likelihood (Viechtbauer 2005); interval "
-                      "and test by Hartung & Knapp (2001) / Sidik & Jonkman (2002), t with k - 1 df; prediction "
-                      "interval for a new run's effect (Higgins, Thompson & Spiegelhalter 2009) on the same t.",
+                      "and test by the modified Hartung-Knapp method, t with k - 1 df: the Hartung & Knapp (2001) / "
+                      "Sidik & Jonkman (2002) variance, its factor s² raised to 1 when it falls below (Knapp & "
+                      "Hartung 2003; metafor's test = \"adhoc\"), as Röver, Knapp & Friede (2015) recommend. "
+                      "Unmodified, the interval would be narrower than the fixed-effect one whenever the runs agree "
+                      "more closely than chance predicts, and of no width when they agree exactly (two extracts "
+                      "made to the same counts); modified, the random-effects variance is never below the "
+                      "fixed-effect one. Prediction interval for a new run's effect (Higgins, Thompson & "
+                      "Spiegelhalter 2009) on the same t.",
     "heterogeneity": "Cochran's Q with its chi-squared test on k - 1 df; I² = tau² / (tau² + typical within-run "
                      "variance) and H² as metafor reports them for the random-effects model; i2_from_q = "
                      "(Q - df) / Q (Higgins & Thompson 2002). I² is a fraction, not a percentage.",

@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 
 from helpers import config
 from helpers.pipeline import context, monitor
-from helpers.pipeline.runner import kernel_name
+from helpers.pipeline.stage_kernel import kernel_name
 
 
 def generated_cells(notebook, stage: str) -> None:

@@ -132,6 +132,7 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
         "warnings": cleaning["warnings"] + list((audit.get("design") or {}).get("warnings") or []),
         "skipped": cleaning["skipped"],
         "provenance": {
+            "command": cleaning["command"],
             "package_version": __version__,
             "git_commit": git_commit(),
             "parameters": {**ctx.params, "population_file": _relative(ctx.params["population_file"])},

@@ -54,17 +54,16 @@ import stat
 import tempfile
 import threading
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, Mapping
 
+from helpers.pipeline.handles import DIRECTORY, entry_stat, link_target, not_a_file, remove_folder
+from helpers.pipeline.lockfile import LOCK_NAME, busy_message, describe_holder, parse_holder, read_small, write_holder
+
 MANIFEST_NAME = ".srceval-manifest.json"
-LOCK_NAME = ".srceval.lock"
 STAGING_PREFIX = ".srceval-staging-"
 MAX_MANIFEST_BYTES = 1_000_000  # a manifest lists a few dozen files; a bigger one is not ours
-MAX_LOCK_BYTES = 4_096
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class RefusedPath(ValueError):
@@ -96,20 +95,6 @@ def relative_parts(relative: str | os.PathLike) -> tuple[str, ...]:
     if path.is_absolute() or any(part in ("..", "") for part in path.parts) or path.parts == (".",):
         raise RefusedPath(f"{text} is not a path inside the output folder")
     return tuple(part for part in path.parts if part != ".")
-
-
-def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
-def _link_target(name: str, dir_fd: int) -> str:
-    try:
-        return os.readlink(name, dir_fd=dir_fd)
-    except OSError:
-        return "?"
 
 
 class OutputFolder:
@@ -154,7 +139,7 @@ class OutputFolder:
         self.created = [folder for folder in (*reversed(self.root.parents), self.root) if not os.path.lexists(folder)]
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.root, _DIRECTORY)
+            self._fd = os.open(self.root, DIRECTORY)
         except OSError as exc:
             self._remove_created()
             if exc.errno == errno.ELOOP:
@@ -214,12 +199,12 @@ class OutputFolder:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
-                holder = _read_small(fd)
+                holder = read_small(fd)
                 os.close(fd)
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise FolderBusy(self._busy_message(holder)) from None
+                    raise FolderBusy(busy_message(self.root, holder)) from None
                 raise
-            current = _lstat(LOCK_NAME, self._fd)
+            current = entry_stat(LOCK_NAME, self._fd)
             mine = os.fstat(fd)
             if current is None or (current.st_dev, current.st_ino) != (mine.st_dev, mine.st_ino):
                 os.close(fd)  # the file was replaced after we opened it: try again on the new one
@@ -227,26 +212,16 @@ class OutputFolder:
             if not stat.S_ISREG(mine.st_mode):
                 os.close(fd)
                 raise RefusedPath(f"{self.root / LOCK_NAME} is not a regular file; remove it.")
-            holder = _parse_holder(_read_small(fd))
+            holder = parse_holder(read_small(fd))
             if holder and holder.get("host") not in (None, socket.gethostname()):
                 os.close(fd)  # a lock of another machine's process cannot be checked from here
-                raise FolderBusy(self._busy_message(holder, other_host=True))
+                raise FolderBusy(busy_message(self.root, holder, other_host=True))
             if holder:
-                self.note(f"took over the lock of {self.root} left by {_describe_holder(holder)}, which no longer runs")
+                self.note(f"took over the lock of {self.root} left by {describe_holder(holder)}, which no longer runs")
             self._lock_fd = fd
-            _write_holder(fd, self.command)
+            write_holder(fd, self.command)
             return
         raise FolderBusy(f"The output folder {self.root} is being locked and unlocked by other processes; try again.")
-
-    def _busy_message(self, holder: bytes | dict | None, *, other_host: bool = False) -> str:
-        holder = holder if isinstance(holder, dict) else _parse_holder(holder)
-        who = _describe_holder(holder) if holder else "another srceval command"
-        if other_host:
-            return (f"The output folder {self.root} is locked by {who}, on another machine, which srceval cannot "
-                    f"check from here. If that run has ended, remove {self.root / LOCK_NAME}; otherwise choose "
-                    "another output folder.")
-        return (f"The output folder {self.root} is in use by {who}. Wait for it to finish or choose another output "
-                "folder; two commands writing one folder at once would mix their files.")
 
     # -- signals ---------------------------------------------------------------------------------
 
@@ -279,7 +254,7 @@ class OutputFolder:
             for part in parts:
                 walked = walked / part
                 try:
-                    child = os.open(part, _DIRECTORY, dir_fd=fd)
+                    child = os.open(part, DIRECTORY, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
                         os.close(fd)
@@ -302,13 +277,13 @@ class OutputFolder:
 
     def _open_child(self, part: str, fd: int, walked: Path) -> int:
         try:
-            return os.open(part, _DIRECTORY, dir_fd=fd)
+            return os.open(part, DIRECTORY, dir_fd=fd)
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
-        info = _lstat(part, fd)
+        info = entry_stat(part, fd)
         if info is not None and stat.S_ISLNK(info.st_mode):
-            raise RefusedPath(f"{walked} is a symbolic link (to {_link_target(part, fd)}); srceval writes only inside "
+            raise RefusedPath(f"{walked} is a symbolic link (to {link_target(part, fd)}); srceval writes only inside "
                               f"{self.root} and never through a link. Remove the link or choose another output folder.")
         raise RefusedPath(f"The command writes into the folder {walked}, but a file of that name exists.")
 
@@ -331,19 +306,18 @@ class OutputFolder:
         try:
             for part in folders:
                 walked = walked / part
-                info = _lstat(part, fd)
+                info = entry_stat(part, fd)
                 if info is None:
                     return  # created when written
                 if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
                     self._open_child(part, fd, walked)  # raises with the reason
-                child = os.open(part, _DIRECTORY, dir_fd=fd)
+                child = os.open(part, DIRECTORY, dir_fd=fd)
                 os.close(fd)
                 fd = child
-            if not leaf_is_folder:
-                info = _lstat(parts[-1], fd)
-                if info is not None and stat.S_ISDIR(info.st_mode):
-                    raise RefusedPath(f"The command writes the file {walked / parts[-1]}, but a folder of that name "
-                                      "exists.")
+            blocker = None if leaf_is_folder else not_a_file(entry_stat(parts[-1], fd))
+            if blocker:
+                raise RefusedPath(f"The command writes the file {walked / parts[-1]}, but {blocker} of that name "
+                                  "exists.")
         finally:
             os.close(fd)
 
@@ -362,9 +336,9 @@ class OutputFolder:
         fd = self._folder_fd(parts[:-1], create=True)
         try:
             name = parts[-1]
-            existing = _lstat(name, fd)
-            if existing is not None and stat.S_ISDIR(existing.st_mode):
-                raise RefusedPath(f"The command writes the file {self.path(relative)}, but a folder of that name "
+            blocker = not_a_file(entry_stat(name, fd))
+            if blocker:
+                raise RefusedPath(f"The command writes the file {self.path(relative)}, but {blocker} of that name "
                                   "exists.")
             if isinstance(content, Path):
                 self._move_in(content, name, fd)
@@ -414,7 +388,7 @@ class OutputFolder:
         if fd is None:
             return False
         try:
-            info = _lstat(parts[-1], fd)
+            info = entry_stat(parts[-1], fd)
             if info is None or not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
                 return False
             os.unlink(parts[-1], dir_fd=fd)
@@ -436,7 +410,7 @@ class OutputFolder:
         removed = 0
         for name in os.listdir(fd):
             if name.startswith(STAGING_PREFIX) and name not in mine:
-                info = _lstat(name, fd)
+                info = entry_stat(name, fd)
                 if info is not None and stat.S_ISDIR(info.st_mode):
                     self._remove_tree(name)
                     removed += 1
@@ -444,19 +418,7 @@ class OutputFolder:
 
     def _remove_tree(self, name: str) -> None:
         """Remove a folder of the root and everything in it, links removed as links (never followed)."""
-        fd = self._require_open()
-        try:
-            child = os.open(name, _DIRECTORY, dir_fd=fd)
-        except OSError:
-            return
-        try:
-            _empty_folder(child)
-        finally:
-            os.close(child)
-        try:
-            os.rmdir(name, dir_fd=fd)
-        except OSError:
-            pass
+        remove_folder(self._require_open(), name)
 
     def publish(self, staging: Path, *, under: str | os.PathLike | None = None) -> list[Path]:
         """Move every file of a staging folder to the same place in the root (or below ``under``)."""
@@ -575,7 +537,7 @@ def _exists(folder: OutputFolder, relative: str) -> bool:
     if fd is None:
         return False
     try:
-        return _lstat(parts[-1], fd) is not None
+        return entry_stat(parts[-1], fd) is not None
     finally:
         os.close(fd)
 
@@ -598,83 +560,5 @@ def signals_as_exceptions() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-# -- the lock file's content ---------------------------------------------------------------------
-
-def _read_small(fd: int) -> bytes:
-    try:
-        return os.pread(fd, MAX_LOCK_BYTES, 0)
-    except OSError:
-        return b""
-
-
-def _parse_holder(text: bytes | str | None) -> dict | None:
-    if not text:
-        return None
-    try:
-        holder = json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return holder if isinstance(holder, dict) else None
-
-
-def _describe_holder(holder: dict) -> str:
-    def clean(value, limit=60) -> str:
-        text = "".join(ch for ch in str(value) if ch.isprintable())
-        return text[:limit]
-
-    return (f"{clean(holder.get('command', 'srceval'))} (pid {clean(holder.get('pid', '?'), 12)} on host "
-            f"{clean(holder.get('host', '?'))}, started {clean(holder.get('started', '?'), 30)})")
-
-
-def _write_holder(fd: int, command: str) -> None:
-    holder = {"command": command, "pid": os.getpid(), "host": socket.gethostname(),
-              "started": datetime.now().astimezone().isoformat(timespec="seconds")}
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
-
-
-def _empty_folder(fd: int) -> None:
-    """Remove everything inside the folder open as ``fd``: files and links unlinked, folders emptied first."""
-    for name in os.listdir(fd):
-        info = _lstat(name, fd)
-        if info is None:
-            continue
-        if stat.S_ISDIR(info.st_mode):
-            try:
-                child = os.open(name, _DIRECTORY, dir_fd=fd)
-            except OSError:
-                continue
-            try:
-                _empty_folder(child)
-            finally:
-                os.close(child)
-            try:
-                os.rmdir(name, dir_fd=fd)
-            except OSError:
-                pass
-        else:
-            try:
-                os.unlink(name, dir_fd=fd)
-            except OSError:
-                pass
-
-
-def lock_holder(out: Path | str) -> dict | None:
-    """Who holds ``out``'s lock right now (its pid, host, start time and command), or None."""
-    try:
-        fd = os.open(Path(out) / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return _parse_holder(_read_small(fd)) or {}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-__all__ = ["OutputFolder", "write_files", "RefusedPath", "FolderBusy", "Interrupted", "lock_holder",
-           "signals_as_exceptions", "relative_parts", "MANIFEST_NAME", "LOCK_NAME"]
+__all__ = ["OutputFolder", "write_files", "RefusedPath", "FolderBusy", "Interrupted", "signals_as_exceptions",
+           "relative_parts", "MANIFEST_NAME", "LOCK_NAME"]

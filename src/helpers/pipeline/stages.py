@@ -95,7 +95,8 @@ def write_cleaning(ctx: StageContext, cleaned: CleaningResult) -> dict:
              "last_outcome_on": analysis["outcome_on"].max() if recorded(analysis, "outcome_on") else None}
     result = {"inputs": {**cleaned.inputs, "origin": data_origin(ctx.allocation_path, ctx.extract_path)},
               "flow": cleaned.flow, "warnings": cleaned.warnings, "trial": trial,
-              "exclusions": exclusions, "analysis_rows": int(len(analysis)), "skipped": skipped_analyses(analysis)}
+              "exclusions": exclusions, "analysis_rows": int(len(analysis)), "skipped": skipped_analyses(analysis),
+              "command": ctx.command}
     return ctx.write_stage_result("01_data_cleaning", result)
 
 

@@ -854,9 +854,17 @@ def last_run_text(previous: dict, results: dict, *, same_form: bool = True) -> s
     else:
         others = ("Its results.json is of an earlier form than this run's, so only the headline figures it holds "
                   "in the same form are compared.")
+    held = table[table["Last run"] != "not in that run"]
+    if held.empty:
+        headline = ("The last run's figures cannot be compared with this run's: its results.json holds none of the "
+                    "headline figures in this run's form.")
+        others = "" if not same_form else others
+    else:
+        headline = (f"{(held['Changed'] == 'yes').sum() or 'None'} of the {len(held)} headline figures "
+                    f"{'it holds ' if len(held) < len(table) else ''}changed.")
     return (f"The last run into this folder was made on {before.get('generated_at', 'an unknown date')} by srceval "
             f"{before.get('package_version', 'of an unknown version')} and read {files[0]} and {files[1]}. "
-            f"{(table['Changed'] == 'yes').sum() or 'None'} of the {len(table)} headline figures changed. {others}")
+            f"{headline} {others}".rstrip())
 
 
 def estimate_row(estimates: list[dict], outcome: str, estimand: str) -> dict:

@@ -14,12 +14,14 @@ from helpers import config
 from helpers.pipeline.models.monitoring import Monitoring, Plan
 from helpers.pipeline.models.pooled import Pooled, PoolInput
 from helpers.pipeline.models.results import Results
+from helpers.pipeline.models.stages import STAGE_MODELS
 
 SCHEMA_DIR = config.SCHEMA_FILE.parent
 # Each schema file and the model it is generated from.
 SCHEMAS: dict[str, type[BaseModel]] = {"results.schema.json": Results, "monitoring.schema.json": Monitoring,
                                        "plan.schema.json": Plan, "pooled.schema.json": Pooled,
-                                       "pool-input.schema.json": PoolInput}
+                                       "pool-input.schema.json": PoolInput,
+                                       **{f"stage-{stage}.schema.json": model for stage, model in STAGE_MODELS.items()}}
 
 __all__ = ["Monitoring", "Plan", "PoolInput", "Pooled", "Results", "SCHEMAS", "SCHEMA_DIR", "schema_of", "schema_text", "write_schemas"]
 

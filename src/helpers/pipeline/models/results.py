@@ -475,6 +475,10 @@ class Thresholds(Closed):
 
 
 class Provenance(Closed):
+    command: str | None = Field(None, description=(
+        "the srceval command that produced this file, as typed (its arguments shell-quoted, paths as given, nothing "
+        "from the environment); null when the stage notebooks were executed directly, or the file is older than "
+        "this field"))
     package_version: str
     git_commit: str | None
     parameters: dict = Field(description="the run's parameters, as checked by the parameters file's own schema "

@@ -1,4 +1,18 @@
-"""Fixtures shared by the unit tests: the shipped data cleaned once, and builders of small inputs."""
+"""Fixtures shared by the unit tests: the shipped data cleaned once, and builders of small inputs.
+
+Session-scoped, so made once per process (per worker under pytest-xdist), whichever test asks first:
+
+- ``params``: the project's parameters; ``shipped`` / ``analysis``: the shipped extract through stage 1;
+- ``reference_results``: results.json of the shipped data, every stage called in process (no kernel),
+  with the project's parameters: the figures a test of the shipped data reads, unless it is about the
+  command line or the notebooks themselves;
+- ``monitoring_in_process``: monitoring.json of the shipped roll-out, built the same way.
+
+Function-scoped builders: ``write_inputs`` (DataFrames to CSV files in tmp_path), ``small_trial`` (a
+tidy 40-report trial to corrupt). Whole trials run in process come from tests/trials.py
+(``run_in_process``); full command-line runs shared by the end-to-end modules from tests/e2e_runs.py.
+Hypothesis profiles (HYPOTHESIS_PROFILE) are in tests/hypothesis_profiles.py, loaded here.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +24,8 @@ from helpers import config
 from helpers.inputs.cleaning import clean_inputs
 from helpers.inputs.simulate import TrialDesign, simulate_trial
 from helpers.parameters import load_parameters
+
+from . import hypothesis_profiles  # noqa: F401  (loads the profile HYPOTHESIS_PROFILE names)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,11 @@
 """The full ``srceval`` commands of test_end_to_end.py, test_ordinary_files.py, test_disclosure_attack.py and
 test_monitor_end_to_end.py, started as soon as collection ends.
 
-A pytest plugin, loaded by those modules (``pytest_plugins``). Most of the suite runs in
-process, on one core; the end-to-end runs start in the background when the session knows which
-tests it will run, use the other core while the tests before them run, and are usually finished
-when their tests need them. Only the runs that the selected tests use are started; none with
+A pytest plugin, loaded by those modules (``pytest_plugins``). In one process (``-n 0``), the
+end-to-end runs start in the background when the session knows which tests it will run, use the
+other core while the tests before them run, and are usually finished when their tests need them.
+Under pytest-xdist, a module's runs start when the worker that runs the module reaches its first
+test (see :func:`pytest_collection_finish`). Only the runs that the selected tests use are started; none with
 ``--collect-only``. Runs still going when the session ends (it was interrupted) are stopped.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ EARLIER_RESULTS = {"schema_version": "1", "analysis_plan": {"primary_outcome": "
                    "provenance": {"generated_at": "2025-01-02T03:04:05+00:00", "package_version": "0.0.9"}}
 
 _started: dict = {}
+_pending: dict[str, set] = {}  # under pytest-xdist: the runs each module's tests use, not yet started
 
 
 def file_hashes(folder: Path) -> dict:
@@ -171,14 +173,33 @@ def raw_before() -> dict:
     return _started["raw_before"]
 
 
+def _module(item) -> str | None:
+    module = getattr(item, "module", None)
+    return module.__name__.rpartition(".")[2] if module is not None else None
+
+
 def pytest_collection_finish(session) -> None:
+    """Start the runs the selected tests use; in a pytest-xdist worker, note them by module instead.
+
+    Every xdist worker collects every test but runs only the modules it is sent (conftest.py keeps each
+    of these modules in one worker), so a module's runs start when its worker reaches its first test,
+    and never in two workers.
+    """
     if session.config.option.collectonly:
         return
-    needed = {name for item in session.items if getattr(item, "module", None) is not None
-              and item.module.__name__.rpartition(".")[2] in MODULES
-              for name in getattr(item, "fixturenames", ()) if name in RUNS}
-    if needed:
-        start(needed)
+    needed: dict[str, set] = {}
+    for item in session.items:
+        if _module(item) in MODULES:
+            needed.setdefault(_module(item), set()).update(n for n in getattr(item, "fixturenames", ()) if n in RUNS)
+    if hasattr(session.config, "workerinput"):
+        _pending.update(needed)
+    elif needed:
+        start(set().union(*needed.values()))
+
+
+def pytest_runtest_setup(item) -> None:
+    if _module(item) in _pending:
+        start(_pending.pop(_module(item)))
 
 
 def pytest_sessionfinish(session) -> None:
@@ -189,3 +210,4 @@ def pytest_sessionfinish(session) -> None:
     if "root" in _started:
         shutil.rmtree(_started["root"], ignore_errors=True)
     _started.clear()
+    _pending.clear()

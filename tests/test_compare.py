@@ -18,6 +18,8 @@ from helpers import config
 from helpers.pipeline import compare
 from helpers.pipeline.compare import ABSENT, diff_results, format_changes, headline_rows
 
+from .hypothesis_profiles import examples
+
 
 @pytest.fixture(scope="module")
 def results(reference_results) -> dict:
@@ -50,7 +52,7 @@ QUIET = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning"
 
 
 @QUIET
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=examples(25))
 @given(st.randoms(use_true_random=False))
 def test_the_same_results_reordered_have_no_difference(results, rng):
     shuffled = _reordered(results, rng)
@@ -80,7 +82,7 @@ def _positional_diff(old, new):
 
 
 @QUIET
-@settings(max_examples=15, deadline=None, derandomize=True)
+@settings(max_examples=examples(15))
 @given(st.randoms(use_true_random=False), st.integers(min_value=0, max_value=28))
 def test_a_change_is_reported_at_its_records_key_in_any_order(results, rng, row):
     changed = copy.deepcopy(results)

@@ -65,16 +65,29 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def unusual(tmp_path_factory):
+    """results.json of a case of CASES, every stage notebook's code run on it in process, report included;
+    each case runs once in the module, whichever of its tests asks first."""
+    made: dict[str, dict] = {}
+
+    def results(case: str) -> dict:
+        if case not in made:
+            made[case] = run_in_process(*CASES[case](), tmp_path_factory.mktemp("case"))
+        return made[case]
+
+    return results
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_an_unusual_trial_runs_to_a_report_inside_the_parameter_space(case, tmp_path):
-    results = run_in_process(*CASES[case](), tmp_path)
-    check_parameter_space(results)
+def test_an_unusual_trial_runs_to_a_report_inside_the_parameter_space(case, unusual):
+    check_parameter_space(unusual(case))
 
 
-def test_required_columns_alone_give_the_full_extract_headline(tmp_path):
+def test_required_columns_alone_give_the_full_extract_headline(tmp_path, unusual):
     """Optional means optional: without any optional column the headline figures are unchanged."""
     full = run_in_process(*simulated(seed=1), tmp_path / "full", report=False)
-    bare = run_in_process(*required_columns_only(*simulated(seed=1)), tmp_path / "bare", report=False)
+    bare = unusual("only the required columns")  # the same trial, simulated(seed=1), its optional columns removed
     for name in ("attrition", "charge", "positive_outcome"):
         for section, keys in (("itt", ("risk_ratio", "risk_ratio_ci", "risk_difference", "risk_difference_ci",
                                        "p_value_exact", "p_value_randomisation")),
@@ -88,22 +101,22 @@ def test_required_columns_alone_give_the_full_extract_headline(tmp_path):
     assert bare["economics"] is None and full["economics"] is not None
 
 
-def test_no_delivery_makes_the_complier_figures_not_estimable_with_the_reason(tmp_path):
-    results = run_in_process(*simulated(compliance=0.0), tmp_path, report=False)
+def test_no_delivery_makes_the_complier_figures_not_estimable_with_the_reason(unusual):
+    results = unusual("no contact delivered")
     attrition = results["outcomes"]["attrition"]
     assert attrition["cace"]["risk_difference"] is None and attrition["cace"]["relative_risk_reduction"] is None
     assert "no more often delivered" in attrition["notes"]["cace.risk_difference"]
     assert attrition["itt"]["risk_difference"] is not None  # the randomised comparison still stands
 
 
-def test_full_delivery_has_no_infinite_first_stage(tmp_path):
-    attrition = run_in_process(*simulated(compliance=1.0), tmp_path, report=False)["outcomes"]["attrition"]
+def test_full_delivery_has_no_infinite_first_stage(unusual):
+    attrition = unusual("contact delivered to every SRC report")["outcomes"]["attrition"]
     assert attrition["cace"]["first_stage_f"] is None and attrition["cace"]["weak_instrument"] is False
     assert "determines it exactly" in attrition["notes"]["cace.first_stage_f"]
 
 
-def test_adjustment_is_not_attempted_with_three_reports_in_an_arm(tmp_path):
-    results = run_in_process(*simulated(n_control=3, n_treatment=120), tmp_path, report=False)
+def test_adjustment_is_not_attempted_with_three_reports_in_an_arm(unusual):
+    results = unusual("three reports in one arm")
     adjusted = adjusted_rows(results)
     assert len(adjusted) == 2
     for estimate in adjusted:

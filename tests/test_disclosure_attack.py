@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -36,6 +36,7 @@ from helpers.methods import disclosure
 
 pytest.register_assert_rewrite("tests.e2e_runs")  # also this module's plugin, loaded below
 from . import e2e_runs  # noqa: E402
+from .hypothesis_profiles import examples  # noqa: E402
 from .trials import HAND_MADE, SMALL_LABELS, hostile, run_in_process, simulated  # noqa: E402
 
 pytest_plugins = ("tests.e2e_runs",)
@@ -367,7 +368,7 @@ def trials(draw):
     return design, tweaks, draw(st.integers(0, 1000))
 
 
-@settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3))
 @given(trials())
 def test_no_generated_trial_publishes_a_recoverable_small_cell(trial):
     design, tweaks, seed = trial

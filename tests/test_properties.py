@@ -11,9 +11,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from .hypothesis_profiles import examples
 from .trials import check_parameter_space, required_columns_only, run_in_process, simulated
 
 OPTIONAL_HEADERS = ["src_completed_on", "src_mode", "outcome_on", "victim_age_band", "victim_sex", "repeat_victim",
@@ -45,7 +46,7 @@ def build(design, dropped, single_borough, seed):
     return allocation, extract
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(5))
 @given(trials())
 # Once failed: a complier effect of exactly -1 with one report an arm gave an interval of zero width.
 @example(({"n_control": 1, "n_treatment": 1, "compliance": 1.0, "control_withdrawal": 1.0,

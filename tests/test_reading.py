@@ -8,6 +8,8 @@ from helpers.errors import InputError
 from helpers.inputs.headers import header_key
 from helpers.inputs.reading import read_input
 
+from .hypothesis_profiles import examples
+
 COLUMNS = ["crime_ref", "allocated_on", "allocation", "random_number"]
 
 
@@ -127,7 +129,7 @@ def test_pyarrow_reads_a_well_formed_file_as_pandas_does_and_leaves_the_rest_to_
     pd.testing.assert_frame_equal(fast, _by_pandas(text, delimiter, width))
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(rows=st.lists(st.lists(st.text(alphabet=st.sampled_from(list('ab ,;"\n\r\u00e9\u200b1')), max_size=6),
                               min_size=3, max_size=3), min_size=1, max_size=8),
        delimiter=st.sampled_from([",", ";", "\t"]))

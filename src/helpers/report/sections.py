@@ -31,7 +31,8 @@ __all__ = ["SECTIONS", "Report", "render_sections"]
 SECTIONS = {
     "full": ["decision_page", "summary", "emmie", "warnings", "changes", "flow", "audit", "compliance", "effects",
              "extrapolation", "limitations", "appendix", "consort", "references"],
-    "leadership": ["decision_page", "leadership_figure", "leadership_summary"],
+    "leadership": ["leadership_decision_page", "leadership_figure", "leadership_summary", "leadership_limitations",
+                   "leadership_pointer"],
 }
 
 

@@ -14,7 +14,7 @@ from helpers.report import decision, numbers, tables
 from helpers.report.emmie import emmie_sections
 from helpers.report.findings import finding
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, missing, num, pct, points
-from helpers.report.summary import bottom_line, executive_summary
+from helpers.report.summary import about, answer_word, bottom_line, executive_summary, fewer_range, yearly
 
 if TYPE_CHECKING:
     from helpers.report.sections import Report
@@ -36,8 +36,16 @@ def base(results: dict) -> dict:
             "level": numbers.level(params["confidence_level"]), "conf_level": params["confidence_level"],
             "flow": results["flow"], "finding": lambda name: finding(name, results), "pct": pct, "count": count,
             "num": num, "points": points, "interval": interval, "missing": missing,
+            "yearly": yearly, "about": about, "fewer_range": fewer_range, "points_words": _points_words,
             "label": lambda name: tables.OUTCOME_LABELS.get(name, name),
             "short_label": lambda name: _outcome_name(results, name)}
+
+
+def _points_words(difference: float) -> str:
+    """A difference per 100 victims in words: '23.9 fewer', '0.4 more', 'no change'."""
+    if abs(difference) < 0.0005:
+        return "no change"
+    return f"{abs(difference) * 100:.1f} {'fewer' if difference < 0 else 'more'}"
 
 
 def _outcome_name(results: dict, name: str) -> str:
@@ -207,19 +215,50 @@ def references(results: dict, report: Report) -> dict:
     return {"references": tables.references()}
 
 
+def leadership_decision_page(results: dict, report: Report) -> dict:
+    """Page 1 with the recommendation's branch: the verdict, with an unclear one split by the direction the estimate
+    points in."""
+    attrition = results["outcomes"]["attrition"]
+    itt, identification = attrition["itt"], results.get("identification") or {}
+    answer = answer_word(itt, identification, results["extrapolation"]["prevented"])
+    if answer == "unclear":
+        answer = "promising" if not missing(itt["risk_difference"]) and itt["risk_difference"] < 0 else "no sign"
+    needed = attrition["power"]["n_per_arm_for_target_power"]
+    return {**decision_page(results, report), "recommendation": answer, "identification": identification,
+            "itt_reason": _reason(attrition.get("notes", {}).get("itt.risk_difference")) or "the data do not support it",
+            "trial_size": None if needed is None else 2 * needed}
+
+
 def leadership_figure(results: dict, report: Report) -> dict:
     return {}
 
 
 def leadership_summary(results: dict, report: Report) -> dict:
-    return {"summary": executive_summary(results)}
+    attrition = results["outcomes"]["attrition"]
+    itt, identification = attrition["itt"], results.get("identification") or {}
+    low, high = itt["risk_difference_ci"]
+    return {"attrition": attrition, "itt": itt, "identification": identification,
+            "identified": identification.get("identified") is not False, "force": results["extrapolation"],
+            "itt_reason": _reason(attrition.get("notes", {}).get("itt.risk_difference")) or "the data do not support it",
+            "includes_no_effect": not missing(low) and not missing(high) and low <= 0 <= high,
+            "probability": (itt.get("bayesian") or {}).get("probability_of_reduction")}
+
+
+def leadership_limitations(results: dict, report: Report) -> dict:
+    return {**limitations(results, report), "baselines": _baselines(results)}
+
+
+def leadership_pointer(results: dict, report: Report) -> dict:
+    return {"cleaning_warnings": len(results["warnings"]), "audit_flags": len(results["allocation_audit"]["flags"]),
+            "skipped": len(results["skipped"])}
 
 
 CONTEXTS = {"decision_page": decision_page, "summary": summary, "emmie": emmie, "warnings": warnings,
             "changes": changes, "flow": flow, "audit": audit, "compliance": compliance, "effects": effects,
             "extrapolation": extrapolation, "limitations": limitations, "appendix": appendix, "consort": consort,
-            "references": references, "leadership_figure": leadership_figure,
-            "leadership_summary": leadership_summary}
+            "references": references, "leadership_decision_page": leadership_decision_page,
+            "leadership_figure": leadership_figure, "leadership_summary": leadership_summary,
+            "leadership_limitations": leadership_limitations, "leadership_pointer": leadership_pointer}
 
 
 def context(name: str, report: Report) -> dict | None:

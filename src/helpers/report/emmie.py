@@ -101,7 +101,7 @@ def economic_cost(results: dict) -> str:
         reason = econ.get("reason") or "not estimable"
         return f"{reason[:1].upper()}{reason[1:]}."
     if econ["cost_per_prevented_withdrawal"] is None:
-        per = "cannot be estimated: " + (econ.get("reason") or "not estimable").removeprefix("not estimable: ")
+        per = None
     elif high is None:
         per = (f"about £{count(econ['cost_per_prevented_withdrawal'])} ({level} interval from £{count(low)} with "
                "no upper bound, because the interval of the effect includes no effect)")
@@ -109,7 +109,10 @@ def economic_cost(results: dict) -> str:
         per = f"about £{count(econ['cost_per_prevented_withdrawal'])} ({level} interval £{count(low)} to £{count(high)})"
     return (f"Offering SRC to all {econ['victims_per_year']:,} hate crime victims a year would take about "
             f"{count(econ['hours_per_year'])} officer hours, £{count(econ['cost_per_year'])} a year at the assumed "
-            f"rates. Each withdrawal prevented would cost {per}. All cost inputs are assumptions "
+            "rates. " + (f"Each withdrawal prevented would cost {per}. " if per else
+                         "The cost per withdrawal prevented cannot be estimated: "
+                         + (econ.get("reason") or "not estimable").removeprefix("not estimable: ") + ". ")
+            + "All cost inputs are assumptions "
             "about officer time and pay, not measured in the trial; an analyst can replace them with the force's own "
             "costing.")
 

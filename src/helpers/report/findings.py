@@ -10,12 +10,23 @@ from helpers.parameters import short_label
 from helpers.report import numbers
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, pct, points
 
-__all__ = ["FINDINGS", "finding"]
+__all__ = ["FINDINGS", "finding", "drawn"]
 
 
 def finding(name: str, results: dict) -> str:
     """What a figure shows, as a finding in a sentence from results.json: its caption and its alt text."""
     return FINDINGS[name](results)
+
+
+def drawn(name: str, results: dict) -> bool:
+    """Whether the figure has something to show on these data; a figure that has not is replaced by its finding,
+    which says why (an empty chart would show only axes)."""
+    shows = SHOWS.get(name)
+    return shows is None or shows(results)
+
+
+def _forest_shows(results: dict) -> bool:
+    return any(not missing(entry["itt"]["risk_difference"]) for entry in results["outcomes"].values())
 
 
 def _level(results: dict) -> str:
@@ -158,3 +169,15 @@ FINDINGS = {"flow_diagram": _flow_finding, "balance": _balance_finding, "deliver
             "contact_timing": _timing_finding, "forest_plot": _forest_finding,
             "extrapolation": _extrapolation_finding, "cost_per_prevented": _cost_finding,
             "national_sensitivity": _national_finding}
+
+# What a figure needs in results.json to show anything: without it, its finding alone, as one line.
+SHOWS = {"balance": lambda r: any(not missing(row.get("standardised_difference"))
+                                  for row in r["allocation_audit"]["balance"]),
+         "delivery_by_week": lambda r: not missing(r["compliance"]["treatment_received_rate"]),
+         "contact_timing": lambda r: bool((r["compliance"].get("contact_timing") or {}).get("n")),
+         "forest_plot": _forest_shows,
+         "extrapolation": lambda r: not missing(r["extrapolation"]["prevented"]["itt"]),
+         "cost_per_prevented": lambda r: r["economics"] is not None
+         and not missing(r["economics"]["cost_per_prevented_withdrawal"]),
+         "national_sensitivity": lambda r: bool(r["national_scenario"])
+         and not missing(r["national_scenario"]["prevented"]["itt"])}

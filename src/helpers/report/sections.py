@@ -24,6 +24,7 @@ from markupsafe import Markup
 from helpers import config
 from helpers.report import view
 from helpers.report.figures import narrow_path
+from helpers.report.findings import drawn
 from helpers.report.tables import table_html
 
 __all__ = ["SECTIONS", "Report", "render_sections"]
@@ -87,22 +88,28 @@ class Report:
 
     # What templates call to place a table, a figure or a list.
     def table(self, frame: pd.DataFrame, caption: str | None = None, empty: str | None = None) -> Markup:
-        """A table numbered when it has a caption; a table with no rows is replaced by ``empty`` (why)."""
-        if frame.empty and empty:
-            return Markup(f'<p class="empty">{html.escape(empty)}</p>')
+        """A table numbered when it has a caption. A table with no rows is replaced by one line: ``empty``, which
+        says why, or else that the table has nothing to show on these data."""
+        if frame.empty:
+            why = empty or f"{caption or 'This table'}: none on these data."
+            return Markup(f'<p class="empty">{html.escape(why)}</p>')
         if caption:
             self._tables += 1
         return Markup(table_html(frame, f"Table {self._tables}. {caption}" if caption else None))
 
     def has_figure(self, name: str) -> bool:
-        return self.figure_path(name).is_file()
+        """Whether the figure is shown: drawn by the run, with something to show on these data."""
+        return self.figure_path(name).is_file() and drawn(name, self.results)
 
     def figure_path(self, name: str) -> Path:
         return self.files.figure(name)
 
     def figure(self, name: str, caption: str) -> Markup:
-        """A saved figure, numbered, with its caption (a finding) as its alternative text; nothing when the run
-        drew no such figure (the template says why)."""
+        """A saved figure, numbered, with its caption (a finding) as its alternative text. A figure with nothing to
+        show on these data is replaced by its finding, which says why, in one line; a figure the run did not draw
+        at all (an optional column missing) is listed among the skipped analyses."""
+        if not drawn(name, self.results):
+            return Markup(f'<p class="empty">{html.escape(caption)}.</p>')
         path = self.figure_path(name)
         if not path.is_file():
             return Markup("")

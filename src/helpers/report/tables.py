@@ -422,13 +422,23 @@ def weak_instrument_table(outcomes: dict, weak_instrument_f: float) -> pd.DataFr
     rows = []
     for name, entry in outcomes.items():
         cace = entry["cace"]
-        ar, f = cace["anderson_rubin"], cace["first_stage_f"]
+        f = cace["first_stage_f"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
                      "First-stage F": NOT_ESTIMABLE if f is None else f"{f:,.1f}",
                      f"Weak instrument (F < {weak_instrument_f:g})": {True: "yes", False: "no", None: "–"}[cace["weak_instrument"]],
-                     "Anderson-Rubin set": ar["shape"] if ar["interval"][0] is None else
-                     f"{interval(ar['interval'], pct)}" + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")})
+                     "Anderson-Rubin set": _anderson_rubin_cell(cace)})
     return pd.DataFrame(rows)
+
+
+def _anderson_rubin_cell(cace: dict) -> str:
+    """The Anderson-Rubin set, or "not estimable" where the complier effect itself is (a set beside no effect would
+    read as a finding)."""
+    ar = cace["anderson_rubin"]
+    if missing(cace["risk_difference"]):
+        return NOT_ESTIMABLE
+    if ar["interval"][0] is None:
+        return ar["shape"]
+    return interval(ar["interval"], pct) + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")
 
 
 SUBGROUP_LABELS = {"primary_strand": "Hate strand", "offence_group": "Offence group", "borough": "Borough"}

@@ -164,13 +164,40 @@ def extrapolation(results: dict, report: Report) -> dict:
     params = results["provenance"]["parameters"]
     level = params["confidence_level"]
     force, national = results["extrapolation"], results["national_scenario"]
-    return {"force": force, "baselines": _baselines(results), "prevented_table": tables.extrapolation_table(force, level),
+    identification = results.get("identification") or {}
+    return {"force": force, "baselines": _baselines(results), "identification": identification,
+            "identified": identification.get("identified") is not False,
+            "reasons": _prevented_reasons(results),
+            "relative_reason": _reason((force.get("notes") or {}).get("itt")) or "the trial gives no relative change",
+            "prevented_table": tables.extrapolation_table(force, level),
             "transport": tables.transport_table(force, level),
             "reconciliation": tables.reconciliation_table(results), "economics": results["economics"],
             "economics_table": (tables.economics_table(results["economics"], params["economics"])
                                 if results["economics"] is not None else None),
             "scenarios": tables.scenario_table(force["delivery_scenarios"], level), "national": national,
             "national_table": tables.national_table(national, level) if national else None}
+
+
+def _prevented_reasons(results: dict) -> list[tuple[str, str]]:
+    """(figure, reason) for each yearly figure that is not estimable: the extrapolation's own note, or else the note of
+    the effect it carries (the risk ratio as delivered, the complier relative reduction for every victim)."""
+    force, identification = results["extrapolation"], results.get("identification") or {}
+    effect_notes = results["outcomes"]["attrition"].get("notes", {})
+    sources = {"itt": ("itt.risk_ratio", "itt.relative_risk_reduction"),
+               "full_compliance": ("cace.relative_risk_reduction", "cace.risk_difference")}
+    reasons = []
+    for key, effect_keys in sources.items():
+        if not missing(force["prevented"][key]):
+            continue
+        note = (force.get("notes") or {}).get(key) or next(
+            (effect_notes[k] for k in effect_keys if effect_notes.get(k)), None)
+        if identification.get("identified") is False:
+            note = note or identification.get("delivery")
+        reasons.append((key, _reason(note) or "the trial gives no relative change in withdrawal to carry"))
+    absolute = force.get("absolute_transport") or {}
+    if absolute.get("reason"):
+        reasons.append(("absolute", _reason(absolute["reason"])))
+    return reasons
 
 
 def _baselines(results: dict) -> dict:
@@ -185,6 +212,15 @@ def _baselines(results: dict) -> dict:
             "compared": "same" if shown[0] == shown[1] else "higher" if shown[0] > shown[1] else "lower"}
 
 
+def _too_rare(results: dict) -> list[str]:
+    """The outcomes other than withdrawal that this trial is too small to compare: no trial size can be planned for
+    them, or the size their target needs is larger than this trial's arms."""
+    arm = min(results["flow"]["analysed"].values())
+    return [_outcome_name(results, name) for name, entry in results["outcomes"].items() if name != "attrition"
+            and (entry["power"]["n_per_arm_for_target_power"] is None
+                 or entry["power"]["n_per_arm_for_target_power"] > arm)]
+
+
 def limitations(results: dict, report: Report) -> dict:
     """Which limitations apply to this run, and their figures."""
     flow, attrition = results["flow"], results["outcomes"]["attrition"]
@@ -192,7 +228,10 @@ def limitations(results: dict, report: Report) -> dict:
     identified = identification.get("identified") is not False
     cace = attrition["cace"]
     return {"synthetic": bool((results["inputs"].get("origin") or {}).get("synthetic")),
-            "wide": not missing(attrition["itt"]["risk_difference_ci"][0]),
+            "itt_ci": attrition["itt"]["risk_difference_ci"],
+            "itt_reason": _reason(attrition.get("notes", {}).get("itt.risk_difference")) or "the data do not support it",
+            "rare": _too_rare(results), "cace_estimable": not missing(cace["risk_difference"]),
+            "cace_reason": _reason(attrition.get("notes", {}).get("cace.risk_difference")) or "the data do not support it",
             "identification": identification, "identified": identified,
             "delivery_rate": results["compliance"]["treatment_received_rate"],
             "boroughs": results.get("trial", {}).get("boroughs") or [],

@@ -263,7 +263,11 @@ def leadership_decision_page(results: dict, report: Report) -> dict:
     if answer == "unclear":
         answer = "promising" if not missing(itt["risk_difference"]) and itt["risk_difference"] < 0 else "no sign"
     needed = attrition["power"]["n_per_arm_for_target_power"]
-    return {**decision_page(results, report), "recommendation": answer, "identification": identification,
+    audit_flags = [f"ALLOCATION AUDIT: {flag}" for flag in results["allocation_audit"]["flags"]]
+    page = decision_page(results, report)
+    # the audit's own flags name their tests: leadership get their count, the full report gives them
+    page["flags"] = [flag for flag in page["flags"] if flag not in audit_flags]
+    return {**page, "recommendation": answer, "identification": identification, "audit_flags": len(audit_flags),
             "itt_reason": _reason(attrition.get("notes", {}).get("itt.risk_difference")) or "the data do not support it",
             "trial_size": None if needed is None else 2 * needed}
 

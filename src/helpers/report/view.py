@@ -288,7 +288,9 @@ def leadership_summary(results: dict, report: Report) -> dict:
 
 
 def leadership_limitations(results: dict, report: Report) -> dict:
-    return {**limitations(results, report), "baselines": _baselines(results)}
+    prevented = results["extrapolation"]["prevented"]
+    return {**limitations(results, report), "baselines": _baselines(results),
+            "delivered_figure": not missing(prevented["itt"]), "full_figure": not missing(prevented["full_compliance"])}
 
 
 def leadership_pointer(results: dict, report: Report) -> dict:

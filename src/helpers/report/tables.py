@@ -1,6 +1,7 @@
-"""Tables and headings for the notebooks and the report, formatted for people.
+"""Tables for the notebooks and the report, formatted for people, and how a notebook shows them.
 
-Numbers come from the stage results; these functions only choose labels and rounding.
+Numbers come from the stage results; these functions only choose labels and rounding. The
+report's words are in its section templates (:mod:`helpers.report.sections`), not here.
 """
 from __future__ import annotations
 

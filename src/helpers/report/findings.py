@@ -1,11 +1,18 @@
 """What each figure of the report shows, as a finding in a sentence from results.json.
 
+The sentences are in ``templates/findings.txt.j2``, one macro per figure; this module gives each its figures.
+
 The sentence is the figure's caption and its alternative text, so a reader who cannot see the chart
-(or a print where it is small) still gets its finding; where the data could not support the figure's
-figure, the sentence says so and why.
+(or a print where it is small) still gets its finding; where the data could not support the chart, the
+sentence says so and why.
 """
 from __future__ import annotations
 
+import functools
+
+import jinja2
+
+from helpers import config
 from helpers.parameters import short_label
 from helpers.report import numbers
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, pct, points
@@ -14,8 +21,25 @@ __all__ = ["FINDINGS", "finding", "drawn"]
 
 
 def finding(name: str, results: dict) -> str:
-    """What a figure shows, as a finding in a sentence from results.json: its caption and its alt text."""
-    return FINDINGS[name](results)
+    """What a figure shows, as a finding in a sentence from results.json: its caption and its alt text.
+
+    The words are the figure's macro in ``templates/findings.txt.j2``; ``FINDINGS[name]`` gives it its figures.
+    """
+    macro = getattr(_template().module, name)
+    return " ".join(str(macro(**FINDINGS[name](results))).split())
+
+
+@functools.cache
+def _template():
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(config.TEMPLATES_DIR), trim_blocks=True,
+                                     lstrip_blocks=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    environment.filters.update(
+        pct=lambda value, digits=1: pct(value, digits), points=points, thousands=lambda value: f"{value:,}",
+        signed2=lambda value: minus(format(value, "+.2f")), more_or_fewer=_more_or_fewer,
+        money=lambda value: f"£{value:,.0f}", interval=interval,
+        capitalize_first=lambda text: text[:1].upper() + text[1:])
+    environment.globals.update(points=points, count=count)
+    return environment.get_template("findings.txt.j2")
 
 
 def drawn(name: str, results: dict) -> bool:
@@ -50,82 +74,53 @@ def _more_or_fewer(value: float) -> str:
     return f"about {count(abs(value))} {'fewer' if value >= 0 else 'more'}"
 
 
-def _flow_finding(results: dict) -> str:
+def _flow_finding(results: dict) -> dict:
     flow = results["flow"]
-    allocated, received = flow["allocated"], flow["received_src"]
-    analysed = sum(flow["analysed"].values())
-    open_cases = sum((flow.get("outcome_open") or {}).values())
-    return (f"Of {flow['assessed']:,} hate-flagged records, {flow['excluded_before_randomisation']:,} were excluded before "
-            f"randomisation and {flow['randomised']:,} randomised: {allocated['treatment']:,} to SRC, of whom "
-            f"{received['treatment']:,} received the contact, and {allocated['control']:,} to business as usual; "
-            f"{analysed:,} analysed as randomised" +
-            (f"; {open_cases:,} investigation{'s' if open_cases > 1 else ''} still open" if open_cases else ""))
+    return {"flow": flow, "analysed": sum(flow["analysed"].values()),
+            "open_cases": sum((flow.get("outcome_open") or {}).values())}
 
 
-def _balance_finding(results: dict) -> str:
+def _balance_finding(results: dict) -> dict:
     rows = [row for row in results["allocation_audit"]["balance"]
             if not missing(row.get("standardised_difference"))]
-    if not rows:
-        return "No baseline characteristic could be compared between the arms (each level is the same in both)"
-    largest = max(rows, key=lambda row: abs(row["standardised_difference"]))
     large = results["thresholds"].get("large_standardised_difference", 0.25)
-    beyond = sum(abs(row["standardised_difference"]) > large for row in rows)
-    return (f"The arms differ most in {largest['covariate'].lower()}, {largest['level']} "
-            f"({minus(format(largest['standardised_difference'], '+.2f'))} standard deviations); {beyond} of the "
-            f"{len(rows)} levels shown differ{'s' if beyond == 1 else ''} by more than {large:g}")
+    return {"largest": max(rows, key=lambda row: abs(row["standardised_difference"])) if rows else None,
+            "large": large, "beyond": sum(abs(row["standardised_difference"]) > large for row in rows),
+            "shown": len(rows)}
 
 
-def _delivery_finding(results: dict) -> str:
+def _delivery_finding(results: dict) -> dict:
     compliance = results["compliance"]
     rate = compliance["treatment_received_rate"]
-    if missing(rate):
-        return "No report was allocated to SRC, so there is no delivery to show"
-    text = f"{pct(rate, 0)} of the SRC arm received the contact"
     monthly = [r["rate"] * 100 for r in compliance["by_month"] if r["rate"] is not None]
-    if len(monthly) >= 2:
-        spread = (f"{min(monthly):.0f}% in every month reported" if round(min(monthly)) == round(max(monthly)) else
-                  f"by month reported, between {min(monthly):.0f}% and {max(monthly):.0f}%")
-        text += f"; {spread}"
-    return text
+    months = ({"low": min(monthly), "high": max(monthly), "same": round(min(monthly)) == round(max(monthly))}
+              if len(monthly) >= 2 else None)
+    return {"rate": None if missing(rate) else rate, "months": months}
 
 
-def _timing_finding(results: dict) -> str:
-    timing = results["compliance"].get("contact_timing") or {}
-    if not timing.get("n"):
-        return "No contact has a recorded date"
-    return (f"Half the contacts came within {timing['median']:.0f} days of the report, the middle half between "
-            f"{timing['q1']:.0f} and {timing['q3']:.0f} days ({timing['n']:,} contacts with a date)")
+def _timing_finding(results: dict) -> dict:
+    return {"timing": results["compliance"].get("contact_timing") or {}}
 
 
-def _forest_finding(results: dict) -> str:
-    level, primary = _level(results), results["provenance"]["parameters"]["analysis_plan"]["primary_outcome"]
+def _forest_finding(results: dict) -> dict:
+    primary = results["provenance"]["parameters"]["analysis_plan"]["primary_outcome"]
     parts = []
     for name, entry in results["outcomes"].items():
-        itt = entry["itt"]
-        if missing(itt["risk_difference"]):
-            parts.append(f"{outcome_name(results, name)} not estimable{_why(entry.get('notes'), 'itt.risk_difference')}")
-            continue
-        parts.append(f"{outcome_name(results, name)} {points(itt['risk_difference'], signed=True)} "
-                     f"({interval(itt['risk_difference_ci'], points)})")
-        cace = entry["cace"]
-        if name == primary and not missing(cace["risk_difference"]):
-            parts[-1] += (f", and {points(cace['risk_difference'], signed=True)} if delivered to every victim "
-                          f"(complier effect, {interval(cace['risk_difference_ci'], points)})")
-    return (f"Difference in risk with SRC as randomised, in percentage points ({level} intervals): "
-            + "; ".join(parts))
+        itt, cace = entry["itt"], entry["cace"]
+        complier = name == primary and not missing(cace["risk_difference"])
+        parts.append({"name": outcome_name(results, name),
+                      "difference": None if missing(itt["risk_difference"]) else itt["risk_difference"],
+                      "interval": itt["risk_difference_ci"], "why": _why(entry.get("notes"), "itt.risk_difference"),
+                      "complier": cace["risk_difference"] if complier else None,
+                      "complier_interval": cace["risk_difference_ci"]})
+    return {"level": _level(results), "parts": parts}
 
 
-def _extrapolation_finding(results: dict) -> str:
-    force, level = results["extrapolation"], _level(results)
+def _extrapolation_finding(results: dict) -> dict:
+    force = results["extrapolation"]
     prevented = force["prevented"]
-    if missing(prevented["itt"]):
-        return f"Withdrawals prevented across the {force['population']} are not estimable{_why(force.get('notes'), 'itt')}"
-    text = (f"{_more_or_fewer(prevented['itt']).capitalize()} withdrawals a year across the {force['population']} with "
-            f"SRC as delivered in the trial ({level} interval {interval(prevented['itt_ci'], count)})")
-    if not missing(prevented["full_compliance"]):
-        text += (f", and {_more_or_fewer(prevented['full_compliance'])} if every victim received it "
-                 f"({interval(prevented['full_compliance_ci'], count)})")
-    return text + _zero_note([prevented["itt_ci"], prevented["full_compliance_ci"]])
+    return {"force": force, "level": _level(results), "why": _why(force.get("notes"), "itt"),
+            "zero": _zero_note([prevented["itt_ci"], prevented["full_compliance_ci"]])}
 
 
 def _zero_note(intervals: list) -> str:
@@ -140,29 +135,14 @@ def _zero_note(intervals: list) -> str:
                    "the first interval includes" if zero[0] else "the second interval includes") + " zero"
 
 
-def _cost_finding(results: dict) -> str:
-    econ, level = results["economics"], _level(results)
-    if econ is None:
-        return "The cost is not estimated: the extract does not record how contacts were made"
-    if missing(econ["cost_per_prevented_withdrawal"]):
-        return ("The cost per withdrawal prevented is not estimable"
-                + _why(results["extrapolation"].get("notes"), "full_compliance"))
-    low, high = econ["cost_per_prevented_withdrawal_ci"]
-    money = lambda v: "no upper limit" if missing(v) else f"£{v:,.0f}"
-    return (f"At the assumed costs, offering SRC to every victim would take about "
-            f"£{econ['cost_per_prevented_withdrawal']:,.0f} of officer time per withdrawal prevented ({level} interval "
-            f"{'no lower limit' if missing(low) else money(low)} to {money(high)})")
+def _cost_finding(results: dict) -> dict:
+    return {"econ": results["economics"], "level": _level(results),
+            "why": _why(results["extrapolation"].get("notes"), "full_compliance")}
 
 
-def _national_finding(results: dict) -> str:
-    national, level = results["national_scenario"], _level(results)
-    if not national or missing(national["prevented"]["itt"]):
-        return "The national scenario is not estimable" + _why(results["extrapolation"].get("notes"), "itt")
-    prevented = national["prevented"]
-    return (f"At the assumed withdrawal share of {pct(national['assumed_withdrawal_share'])}, "
-            f"{_more_or_fewer(prevented['itt'])} withdrawals a year in {national['population']} with SRC as delivered "
-            f"in the trial ({level} interval {interval(prevented['itt_ci'], count)}); the number moves in proportion "
-            "to the assumed share")
+def _national_finding(results: dict) -> dict:
+    return {"national": results["national_scenario"], "level": _level(results),
+            "why": _why(results["extrapolation"].get("notes"), "itt")}
 
 
 FINDINGS = {"flow_diagram": _flow_finding, "balance": _balance_finding, "delivery_by_week": _delivery_finding,

@@ -82,6 +82,7 @@ def test_the_leadership_report_keeps_its_promises(shipped_like):
     n = len(results["warnings"])
     assert f"{n} data-cleaning warning{'s' if n != 1 else ''}" in text
     assert "The full report" in text and "without --audience leadership" in text
+    assert "every parameter in the full report's appendix" in page_one and "Appendix" not in text
 
 
 def test_the_leadership_recommendation_follows_the_verdict(tmp_path):

@@ -63,8 +63,10 @@ def critical_flags(results: dict) -> list[str]:
     return flags
 
 
-def provenance_block(results: dict, parameters_file: str | Path | None = None) -> list[str]:
-    """Where page 1's figures came from: input files with short hashes, the parameters file, the version."""
+def provenance_block(results: dict, parameters_file: str | Path | None = None, *,
+                     appendix: str = "the appendix") -> list[str]:
+    """Where page 1's figures came from: input files with short hashes, the parameters file, the version
+    (``appendix``: where the full hashes and parameters are, for a report that has no appendix of its own)."""
     lines = []
     origin = results["inputs"].get("origin") or {}
     if not origin.get("synthetic"):
@@ -82,7 +84,7 @@ def provenance_block(results: dict, parameters_file: str | Path | None = None) -
         lines.append(f"Design: {results['design']['description']}")
     provenance = results["provenance"]
     lines.append(f"srceval {provenance['package_version']} (commit {short_hash(provenance['git_commit'])}), run on "
-                 f"{provenance['generated_at']}; full hashes and every parameter in the appendix.")
+                 f"{provenance['generated_at']}; full hashes and every parameter in {appendix}.")
     return lines
 
 

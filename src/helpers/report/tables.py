@@ -77,13 +77,6 @@ def bullets(items: list[str], kind: str | None = None) -> None:
         display(HTML(opening + "".join(f"<li>{html.escape(str(item))}</li>" for item in items) + "</ul>"))
 
 
-def end_of_page_one() -> None:
-    """Close page 1: the contents list and everything after it start on page 2 (helpers.report.render)."""
-    from helpers.report.render import PAGE_ONE_END
-
-    display(HTML(PAGE_ONE_END))
-
-
 def skipped_lines(skipped: list[dict]) -> list[str]:
     """One line per analysis the extract does not support."""
     return [f"Skipped: {s['analysis']} ({s['reason']})." for s in skipped]
@@ -193,12 +186,6 @@ def _applies(check: dict, p_value: float | None) -> str:
     if p_value is None and check.get("reason"):
         return "does not apply: " + check["reason"].removeprefix("not estimable: ")
     return num(p_value)
-
-
-def design_line(results: dict) -> str | None:
-    """The declared design, in a sentence, for page 1."""
-    design = results.get("design") or {}
-    return f"Design: {design['description']}" if design.get("description") else None
 
 
 def audit_checks(audit: dict) -> pd.DataFrame:
@@ -349,16 +336,6 @@ def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.Data
          f"{level} interval": interval(prevented["full_compliance_ci"], fmt),
          "Share of all hate crimes": pct(share["full_compliance"])},
     ])
-
-
-def extrapolation_notes(extrapolation: dict) -> list[str]:
-    """Why a prevented-withdrawals figure is not shown: one line per figure, each reason once."""
-    labels = {"itt": "SRC as delivered in the trial", "full_compliance": "SRC delivered to every victim"}
-    lines = [f"{labels.get(key, key)}: {reason}" for key, reason in (extrapolation.get("notes") or {}).items()]
-    absolute = extrapolation.get("absolute_transport") or {}
-    if absolute.get("reason"):
-        lines.append(f"The absolute difference carried to the force: {absolute['reason']}")
-    return lines
 
 
 def _parameter_text(value) -> str:

@@ -249,3 +249,28 @@ def test_the_leadership_report_stays_plain_on_every_degenerate_trial(degenerate,
     for word in JARGON:
         assert word.lower() not in text.lower(), word
     assert text.count("Recommendation.") == 1 and "The full report" in text
+
+
+def test_a_run_into_a_folder_with_an_earlier_run_says_what_changed(shipped_like, tmp_path):
+    import json
+
+    results, output_dir = shipped_like
+    (output_dir / "results.json").write_text(json.dumps(results), encoding="utf-8")  # this run's, as written
+    earlier = json.loads(json.dumps(results))
+    earlier["outcomes"]["attrition"]["itt"]["p_value_exact"] = 0.5
+    earlier["provenance"]["generated_at"] = "2024-01-02T03:04:05+00:00"
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps(earlier), encoding="utf-8")
+    page = Report(results, output_dir, previous_results=previous).render("changes")
+    text = _text(page)
+    assert text.startswith("What changed since the last run The last run into this folder was made on "
+                           "2024-01-02T03:04:05+00:00 by srceval")
+    assert "read the same allocation file and the same extract file." in text
+    assert re.search(r"\b1 of the \d+ headline figures changed\. Other figures that changed, by section of "
+                     r"results\.json: none\.", text), text
+    assert "The headline figures of the last run into this folder and of this run" in text
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    assert "cannot be compared with this run" in _text(Report(results, output_dir, previous_results=broken)
+                                                       .render("changes"))
+    assert Report(results, output_dir).render("changes") == ""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helpers.parameters import short_label
 from helpers.report import decision, numbers, tables
 from helpers.report.emmie import emmie_sections
-from helpers.report.findings import finding
+from helpers.report.findings import finding, outcome_name
+from helpers.report.last_run import last_run_table
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, missing, num, pct, points
 from helpers.report.summary import about, answer_word, bottom_line, executive_summary, fewer_range, yearly
 
@@ -38,7 +38,7 @@ def base(results: dict) -> dict:
             "num": num, "points": points, "interval": interval, "missing": missing,
             "yearly": yearly, "about": about, "fewer_range": fewer_range, "points_words": _points_words,
             "label": lambda name: tables.OUTCOME_LABELS.get(name, name),
-            "short_label": lambda name: _outcome_name(results, name)}
+            "short_label": lambda name: outcome_name(results, name)}
 
 
 def _points_words(difference: float) -> str:
@@ -46,11 +46,6 @@ def _points_words(difference: float) -> str:
     if abs(difference) < 0.0005:
         return "no change"
     return f"{abs(difference) * 100:.1f} {'fewer' if difference < 0 else 'more'}"
-
-
-def _outcome_name(results: dict, name: str) -> str:
-    definition = results["provenance"]["parameters"].get("outcomes", {}).get(name)
-    return short_label(str(definition["label"])) if definition else name.replace("_", " ")
 
 
 def decision_page(results: dict, report: Report) -> dict:
@@ -86,7 +81,7 @@ def changes(results: dict, report: Report) -> dict | None:
         previous, same_form = read_last_run(report.previous_results, this_run)
     except NotResults as error:
         return {"error": str(error)}
-    table = tables.last_run_table(previous, this_run)
+    table = last_run_table(previous, this_run)
     before = previous.get("provenance", {})
     return {"error": None, "table": table, "files": _file_changes(previous, this_run), "same_form": same_form,
             "generated_at": before.get("generated_at"), "version": before.get("package_version"),
@@ -216,7 +211,7 @@ def _too_rare(results: dict) -> list[str]:
     """The outcomes other than withdrawal that this trial is too small to compare: no trial size can be planned for
     them, or the size their target needs is larger than this trial's arms."""
     arm = min(results["flow"]["analysed"].values())
-    return [_outcome_name(results, name) for name, entry in results["outcomes"].items() if name != "attrition"
+    return [outcome_name(results, name) for name, entry in results["outcomes"].items() if name != "attrition"
             and (entry["power"]["n_per_arm_for_target_power"] is None
                  or entry["power"]["n_per_arm_for_target_power"] > arm)]
 

@@ -260,12 +260,22 @@ def test_a_last_run_of_an_earlier_form_keeps_no_figure_outside_its_parameter_spa
                                                "itt": {"risk_difference": -0.2, "risk_ratio_ci": [0.5, 1.2]}}}}
 
 
-def test_a_last_run_with_no_comparable_figure_is_said_to_be_incomparable(results):
-    from helpers.report.tables import last_run_text
+def test_a_last_run_with_no_comparable_figure_is_said_to_be_incomparable(results, tmp_path):
+    from helpers.report.sections import Report
+
+    def changes(earlier: dict) -> str:
+        path = tmp_path / "earlier" / "results.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(earlier))
+        out = tmp_path / "out"
+        out.mkdir(exist_ok=True)
+        (out / "results.json").write_text(json.dumps(results))
+        text = Report(results, out, previous_results=path).render("changes")
+        return " ".join(text.split())
 
     earlier = {"schema_version": "1", "provenance": {"generated_at": "2025-01-02T03:04:05+00:00"}, "outcomes": {}}
-    text = last_run_text(earlier, results, same_form=False)
-    assert "headline figures changed" not in text
+    text = changes(earlier)
+    assert "headline figures changed" not in text and "earlier form" not in text
     assert "The last run's figures cannot be compared with this run's" in text
     partly = {**earlier, "flow": {"randomised": results["flow"]["randomised"] - 10}}
-    assert "1 of the 1 headline figures it holds changed." in last_run_text(partly, results, same_form=False)
+    assert "1 of the 1 headline figures it holds changed." in changes(partly)

@@ -270,9 +270,10 @@ def test_diff_lists_what_changed(run, tmp_path):
     assert same.stdout.strip() == "No differences."
 
 
-def test_leadership_variant_is_the_summary_alone(leadership_run):
+def test_leadership_variant_is_its_own_short_list_of_sections(leadership_run):
     page = (leadership_run / "report.html").read_text()
-    assert "Summary" in page and "EMMIE summary" in page
+    assert "Summary" in page and "<strong>Recommendation.</strong>" in page and 'id="full-report"' in page
+    assert "EMMIE summary" not in page and "Warnings, audit flags and skipped analyses</h2>" not in page
     assert "Was the allocation random?" not in page and "Appendix" not in page
     assert page.index("Bottom line") < page.index("Summary") and "SYNTHETIC DATA" in page  # its own provenance
     assert page.count("<img") == 1  # the one chart that tells the story

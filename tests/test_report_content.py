@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import re
 
-import nbformat
-
 from helpers import config
 from helpers.report import tables
 
 
 def _anchors() -> set[str]:
-    notebook = nbformat.read(config.NOTEBOOKS_DIR / "06_report.ipynb", as_version=4)
-    source = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
-    return set(re.findall(r"show\.heading\('[^']*', '([^']+)'", source))
+    """The anchors of the full report's section headings, from its section templates."""
+    from helpers.report.sections import SECTIONS
+
+    folder = config.TEMPLATES_DIR / "sections"
+    source = "\n".join((folder / f"{name}.html.j2").read_text(encoding="utf-8") for name in SECTIONS["full"])
+    return set(re.findall(r'<h[23] id="([^"]+)">', source))
 
 
 def test_every_consort_item_points_at_a_section_of_the_report_or_says_why_not():

@@ -97,6 +97,14 @@ def analyses(plan: dict) -> list[dict]:
     ]
 
 
+def parameters_file_name(path: Path) -> str:
+    """The parameters file as results.json records it: the project's own by its place in the project, a user's by
+    its name alone (its folder may name a person or a place)."""
+    if Path(path).resolve() == config.PARAMETERS_FILE.resolve():
+        return config.PARAMETERS_FILE.relative_to(config.PROJ_ROOT).as_posix()
+    return Path(path).name
+
+
 def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
     """Build results.json from the stage results of this run, in the form of
     :class:`helpers.pipeline.models.Results` (checked by the model unless ``validate`` is False)."""
@@ -136,6 +144,7 @@ def assemble_results(ctx: StageContext, *, validate: bool = True) -> dict:
             "package_version": __version__,
             "git_commit": git_commit(),
             "parameters": {**ctx.params, "population_file": _relative(ctx.params["population_file"])},
+            "parameters_file": parameters_file_name(ctx.params_file),
             "python": platform.python_version(),
             "packages": package_versions(),
             "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),

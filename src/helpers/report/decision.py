@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import config
+from helpers.pipeline.results import parameters_file_name
 from helpers.report.numbers import count, points
 
 __all__ = ["critical_flags", "provenance_block", "short_hash", "open_bounds"]
@@ -63,8 +64,10 @@ def critical_flags(results: dict) -> list[str]:
     return flags
 
 
-def provenance_block(results: dict, parameters_file: str | Path | None = None) -> list[str]:
-    """Where page 1's figures came from: input files with short hashes, the parameters file, the version."""
+def provenance_block(results: dict, parameters_file: str | Path | None = None, *,
+                     appendix: str = "the appendix") -> list[str]:
+    """Where page 1's figures came from: input files with short hashes, the parameters file, the version
+    (``appendix``: where the full hashes and parameters are, for a report that has no appendix of its own)."""
     lines = []
     origin = results["inputs"].get("origin") or {}
     if not origin.get("synthetic"):
@@ -75,20 +78,21 @@ def provenance_block(results: dict, parameters_file: str | Path | None = None) -
         sheet = f", sheet '{info['sheet']}' ({info['sheet_reason']})" if info.get("sheet") is not None else ""
         lines.append(f"{role.title()} file: {info['file']}{sheet}, SHA-256 "
                      f"{short_hash(results['inputs'][f'{role}_sha256'])}")
-    if parameters_file is not None:
-        lines.append(f"Parameters file: {_parameters_name(Path(parameters_file))}")
+    # the name results.json records; a parameters file given here (an older results.json) is named the same way
+    name = results["provenance"].get("parameters_file") or (
+        parameters_file_name(Path(parameters_file)) if parameters_file is not None else None)
+    if name is not None:
+        lines.append(f"Parameters file: {_parameters_label(name)}")
     design = (results.get("design") or {}).get("assignment")
     if design and design != "complete":
         lines.append(f"Design: {results['design']['description']}")
     provenance = results["provenance"]
     lines.append(f"srceval {provenance['package_version']} (commit {short_hash(provenance['git_commit'])}), run on "
-                 f"{provenance['generated_at']}; full hashes and every parameter in the appendix.")
+                 f"{provenance['generated_at']}; full hashes and every parameter in {appendix}.")
     return lines
 
 
-def _parameters_name(path: Path) -> str:
-    """The project's own parameters by their place in the project; a user's file by its name alone (its folder may
-    name a person or a place)."""
-    if path.resolve() == config.PARAMETERS_FILE.resolve():
-        return f"{config.PARAMETERS_FILE.relative_to(config.PROJ_ROOT)} (the project's default)"
-    return path.name
+def _parameters_label(name: str) -> str:
+    """The recorded name of the parameters file, with the project's own marked as the default."""
+    default = config.PARAMETERS_FILE.relative_to(config.PROJ_ROOT).as_posix()
+    return f"{name} (the project's default)" if name == default else name

@@ -325,6 +325,7 @@ def _extrapolation_plot(prevented: dict, width: float, population_label: str, co
         ax.annotate(f"{count(estimate)}\n({interval})", (max(high if high is not None else estimate, estimate), i),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=SMALLEST_TEXT + 0.5)
     ax.set_yticks([0, 1], [r[0] for r in rows], fontsize=9)
+    ax.invert_yaxis()  # SRC as delivered, the figure a decision rests on, on top
     ax.set_xlabel(_axis_label(f"Withdrawals prevented a year ({numbers.level(confidence_level)} interval)", width))
     ax.xaxis.set_major_formatter(COUNT_FORMAT)
     _title(ax, f"What SRC would mean across the {population_label}", width)

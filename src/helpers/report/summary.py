@@ -211,6 +211,8 @@ def _rare_outcomes(results: dict) -> dict:
     rows = [{"label": short_label(labels.get(name, {}).get("label", name.replace("_", " "))),
              "treatment": outcome["treatment"]["events"], "control": outcome["control"]["events"],
              "needed": outcome["power"]["n_per_arm_for_target_power"],
+             # the same rule as the primary outcome's: no detectable difference means no control risk to plan around
+             "no_control_risk": outcome["power"]["minimum_detectable_difference"] is None,
              "relative": outcome["power"]["target_relative_reduction"],
              "direction": outcome["itt"].get("one_sided_direction") or "increase"}
             for name, outcome in results["outcomes"].items() if name != "attrition"]

@@ -1,6 +1,7 @@
-"""Tables and headings for the notebooks and the report, formatted for people.
+"""Tables for the notebooks and the report, formatted for people, and how a notebook shows them.
 
-Numbers come from the stage results; these functions only choose labels and rounding.
+Numbers come from the stage results; these functions only choose labels and rounding. The
+report's words are in its section templates (:mod:`helpers.report.sections`), not here.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
-from helpers.parameters import short_label
 from helpers.pipeline.results import lookup
 from helpers.report import layout, numbers
 from helpers.report.figures import narrow_path
+from helpers.report.findings import FINDINGS, finding  # noqa: F401 - the notebooks and tests read them here
 from helpers.report.numbers import NOT_ESTIMABLE, count, interval, minus, missing, num, pct, points, with_interval
 
 OUTCOME_LABELS = {"attrition": "Victim withdrew support (codes 14, 16)", "charge": "Charged or summonsed",
@@ -41,153 +42,6 @@ def note(text: str) -> None:
 
 
 _FIGURES_SHOWN: list[str] = []
-
-
-def finding(name: str, results: dict) -> str:
-    """What a figure shows, as a finding in a sentence from results.json: its caption and its alt text."""
-    return FINDINGS[name](results)
-
-
-def _level(results: dict) -> str:
-    return numbers.level(results["provenance"]["parameters"]["confidence_level"])
-
-
-def _outcome_name(results: dict, name: str) -> str:
-    """An outcome's label for a sentence: 'victim withdrew support for the investigation'."""
-    definition = results["provenance"]["parameters"].get("outcomes", {}).get(name)
-    return short_label(str(definition["label"])) if definition else name.replace("_", " ")
-
-
-def _why(notes: dict, key: str) -> str:
-    """' (the reason)' for a figure that is not estimable, from an outcome's or section's notes."""
-    reason = (notes or {}).get(key)
-    return f" ({reason.removeprefix(NOT_ESTIMABLE + ': ')})" if reason else ""
-
-
-def _more_or_fewer(value: float) -> str:
-    """'about 1,487 fewer' for a positive number prevented, 'about 300 more' for a negative one."""
-    return f"about {count(abs(value))} {'fewer' if value >= 0 else 'more'}"
-
-
-def _flow_finding(results: dict) -> str:
-    flow = results["flow"]
-    allocated, received = flow["allocated"], flow["received_src"]
-    analysed = sum(flow["analysed"].values())
-    open_cases = sum((flow.get("outcome_open") or {}).values())
-    return (f"Of {flow['assessed']:,} hate-flagged records, {flow['excluded_before_randomisation']:,} were excluded before "
-            f"randomisation and {flow['randomised']:,} randomised: {allocated['treatment']:,} to SRC, of whom "
-            f"{received['treatment']:,} received the contact, and {allocated['control']:,} to business as usual; "
-            f"{analysed:,} analysed as randomised" +
-            (f"; {open_cases:,} investigation{'s' if open_cases > 1 else ''} still open" if open_cases else ""))
-
-
-def _balance_finding(results: dict) -> str:
-    rows = [row for row in results["allocation_audit"]["balance"]
-            if not missing(row.get("standardised_difference"))]
-    if not rows:
-        return "No baseline characteristic could be compared between the arms (each level is the same in both)"
-    largest = max(rows, key=lambda row: abs(row["standardised_difference"]))
-    large = results["thresholds"].get("large_standardised_difference", 0.25)
-    beyond = sum(abs(row["standardised_difference"]) > large for row in rows)
-    return (f"The arms differ most in {largest['covariate'].lower()}, {largest['level']} "
-            f"({minus(format(largest['standardised_difference'], '+.2f'))} standard deviations); {beyond} of the "
-            f"{len(rows)} levels shown differ{'s' if beyond == 1 else ''} by more than {large:g}")
-
-
-def _delivery_finding(results: dict) -> str:
-    compliance = results["compliance"]
-    rate = compliance["treatment_received_rate"]
-    if missing(rate):
-        return "No report was allocated to SRC, so there is no delivery to show"
-    text = f"{pct(rate, 0)} of the SRC arm received the contact"
-    monthly = [r["rate"] * 100 for r in compliance["by_month"] if r["rate"] is not None]
-    if len(monthly) >= 2:
-        spread = (f"{min(monthly):.0f}% in every month reported" if round(min(monthly)) == round(max(monthly)) else
-                  f"by month reported, between {min(monthly):.0f}% and {max(monthly):.0f}%")
-        text += f"; {spread}"
-    return text
-
-
-def _timing_finding(results: dict) -> str:
-    timing = results["compliance"].get("contact_timing") or {}
-    if not timing.get("n"):
-        return "No contact has a recorded date"
-    return (f"Half the contacts came within {timing['median']:.0f} days of the report, the middle half between "
-            f"{timing['q1']:.0f} and {timing['q3']:.0f} days ({timing['n']:,} contacts with a date)")
-
-
-def _forest_finding(results: dict) -> str:
-    level, primary = _level(results), results["provenance"]["parameters"]["analysis_plan"]["primary_outcome"]
-    parts = []
-    for name, entry in results["outcomes"].items():
-        itt = entry["itt"]
-        if missing(itt["risk_difference"]):
-            parts.append(f"{_outcome_name(results, name)} not estimable{_why(entry.get('notes'), 'itt.risk_difference')}")
-            continue
-        parts.append(f"{_outcome_name(results, name)} {points(itt['risk_difference'], signed=True)} "
-                     f"({interval(itt['risk_difference_ci'], points)})")
-        cace = entry["cace"]
-        if name == primary and not missing(cace["risk_difference"]):
-            parts[-1] += (f", and {points(cace['risk_difference'], signed=True)} if delivered to every victim "
-                          f"(complier effect, {interval(cace['risk_difference_ci'], points)})")
-    return (f"Difference in risk with SRC as randomised, in percentage points ({level} intervals): "
-            + "; ".join(parts))
-
-
-def _extrapolation_finding(results: dict) -> str:
-    force, level = results["extrapolation"], _level(results)
-    prevented = force["prevented"]
-    if missing(prevented["itt"]):
-        return f"Withdrawals prevented across the {force['population']} are not estimable{_why(force.get('notes'), 'itt')}"
-    text = (f"{_more_or_fewer(prevented['itt']).capitalize()} withdrawals a year across the {force['population']} with "
-            f"SRC as delivered in the trial ({level} interval {interval(prevented['itt_ci'], count)})")
-    if not missing(prevented["full_compliance"]):
-        text += (f", and {_more_or_fewer(prevented['full_compliance'])} if every victim received it "
-                 f"({interval(prevented['full_compliance_ci'], count)})")
-    return text + _zero_note([prevented["itt_ci"], prevented["full_compliance_ci"]])
-
-
-def _zero_note(intervals: list) -> str:
-    """'; both intervals include zero' where they do: the data allow no change at all."""
-    spans = [(low, high) for low, high in intervals if not missing(low) and not missing(high)]
-    zero = [low <= 0 <= high for low, high in spans]
-    if not any(zero):
-        return ""
-    if len(spans) == 1:
-        return "; the interval includes zero"
-    return "; " + ("both intervals include" if all(zero) else
-                   "the first interval includes" if zero[0] else "the second interval includes") + " zero"
-
-
-def _cost_finding(results: dict) -> str:
-    econ, level = results["economics"], _level(results)
-    if econ is None:
-        return "The cost is not estimated: the extract does not record how contacts were made"
-    if missing(econ["cost_per_prevented_withdrawal"]):
-        return ("The cost per withdrawal prevented is not estimable"
-                + _why(results["extrapolation"].get("notes"), "full_compliance"))
-    low, high = econ["cost_per_prevented_withdrawal_ci"]
-    money = lambda v: "no upper limit" if missing(v) else f"£{v:,.0f}"
-    return (f"At the assumed costs, offering SRC to every victim would take about "
-            f"£{econ['cost_per_prevented_withdrawal']:,.0f} of officer time per withdrawal prevented ({level} interval "
-            f"{'no lower limit' if missing(low) else money(low)} to {money(high)})")
-
-
-def _national_finding(results: dict) -> str:
-    national, level = results["national_scenario"], _level(results)
-    if not national or missing(national["prevented"]["itt"]):
-        return "The national scenario is not estimable" + _why(results["extrapolation"].get("notes"), "itt")
-    prevented = national["prevented"]
-    return (f"At the assumed withdrawal share of {pct(national['assumed_withdrawal_share'])}, "
-            f"{_more_or_fewer(prevented['itt'])} withdrawals a year in {national['population']} with SRC as delivered "
-            f"in the trial ({level} interval {interval(prevented['itt_ci'], count)}); the number moves in proportion "
-            "to the assumed share")
-
-
-FINDINGS = {"flow_diagram": _flow_finding, "balance": _balance_finding, "delivery_by_week": _delivery_finding,
-            "contact_timing": _timing_finding, "forest_plot": _forest_finding,
-            "extrapolation": _extrapolation_finding, "cost_per_prevented": _cost_finding,
-            "national_sensitivity": _national_finding}
 
 
 def figure(path, caption: str) -> None:
@@ -223,22 +77,9 @@ def bullets(items: list[str], kind: str | None = None) -> None:
         display(HTML(opening + "".join(f"<li>{html.escape(str(item))}</li>" for item in items) + "</ul>"))
 
 
-def end_of_page_one() -> None:
-    """Close page 1: the contents list and everything after it start on page 2 (helpers.report.render)."""
-    from helpers.report.render import PAGE_ONE_END
-
-    display(HTML(PAGE_ONE_END))
-
-
 def skipped_lines(skipped: list[dict]) -> list[str]:
     """One line per analysis the extract does not support."""
     return [f"Skipped: {s['analysis']} ({s['reason']})." for s in skipped]
-
-
-def not_estimable_lines(outcomes: dict) -> list[str]:
-    """Why each figure of each outcome is not estimable, or its interval truncated or unbounded."""
-    return [f"{OUTCOME_LABELS.get(name, name)}, {key.replace('_', ' ').replace('.', ': ')}: {reason}"
-            for name, entry in outcomes.items() for key, reason in entry.get("notes", {}).items()]
 
 
 def delivery_sentence(allocated: dict, received: dict) -> str:
@@ -345,12 +186,6 @@ def _applies(check: dict, p_value: float | None) -> str:
     if p_value is None and check.get("reason"):
         return "does not apply: " + check["reason"].removeprefix("not estimable: ")
     return num(p_value)
-
-
-def design_line(results: dict) -> str | None:
-    """The declared design, in a sentence, for page 1."""
-    design = results.get("design") or {}
-    return f"Design: {design['description']}" if design.get("description") else None
 
 
 def audit_checks(audit: dict) -> pd.DataFrame:
@@ -503,16 +338,6 @@ def extrapolation_table(extrapolation: dict, confidence_level: float) -> pd.Data
     ])
 
 
-def extrapolation_notes(extrapolation: dict) -> list[str]:
-    """Why a prevented-withdrawals figure is not shown: one line per figure, each reason once."""
-    labels = {"itt": "SRC as delivered in the trial", "full_compliance": "SRC delivered to every victim"}
-    lines = [f"{labels.get(key, key)}: {reason}" for key, reason in (extrapolation.get("notes") or {}).items()]
-    absolute = extrapolation.get("absolute_transport") or {}
-    if absolute.get("reason"):
-        lines.append(f"The absolute difference carried to the force: {absolute['reason']}")
-    return lines
-
-
 def _parameter_text(value) -> str:
     """A parameter as it would be written in the YAML file: null, lists and mappings as JSON."""
     import json
@@ -575,13 +400,23 @@ def weak_instrument_table(outcomes: dict, weak_instrument_f: float) -> pd.DataFr
     rows = []
     for name, entry in outcomes.items():
         cace = entry["cace"]
-        ar, f = cace["anderson_rubin"], cace["first_stage_f"]
+        f = cace["first_stage_f"]
         rows.append({"Outcome": OUTCOME_LABELS.get(name, name),
                      "First-stage F": NOT_ESTIMABLE if f is None else f"{f:,.1f}",
                      f"Weak instrument (F < {weak_instrument_f:g})": {True: "yes", False: "no", None: "–"}[cace["weak_instrument"]],
-                     "Anderson-Rubin set": ar["shape"] if ar["interval"][0] is None else
-                     f"{interval(ar['interval'], pct)}" + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")})
+                     "Anderson-Rubin set": _anderson_rubin_cell(cace)})
     return pd.DataFrame(rows)
+
+
+def _anderson_rubin_cell(cace: dict) -> str:
+    """The Anderson-Rubin set, or "not estimable" where the complier effect itself is (a set beside no effect would
+    read as a finding)."""
+    ar = cace["anderson_rubin"]
+    if missing(cace["risk_difference"]):
+        return NOT_ESTIMABLE
+    if ar["interval"][0] is None:
+        return ar["shape"]
+    return interval(ar["interval"], pct) + ("" if ar["shape"] == "interval" else f" ({ar['shape']})")
 
 
 SUBGROUP_LABELS = {"primary_strand": "Hate strand", "offence_group": "Offence group", "borough": "Borough"}
@@ -658,15 +493,6 @@ def plan_table(results: dict) -> pd.DataFrame:
                          for a in results["analyses"]])
 
 
-def plan_text(plan: dict) -> str:
-    """The analysis plan in a few sentences, from the parameters file."""
-    directions = "; ".join(f"{OUTCOME_LABELS.get(k, k).lower()}: {v}" for k, v in plan["directions"].items())
-    return (f"**Analysis plan** ({plan['source']}). Primary outcome: {OUTCOME_LABELS.get(plan['primary_outcome'])}; "
-            f"primary analysis: {plan['primary_analysis']}. Pre-stated directions ({directions}): one-sided tests look "
-            "that way and are read against half the two-sided threshold. Adjustment covariates: "
-            f"{', '.join(plan['covariates']['columns'])} ({' '.join(plan['covariates']['reason'].split())}).")
-
-
 def one_sided_note(outcomes: dict, confidence_level: float) -> str:
     """The footnote of the one-sided columns: each outcome's own direction and the half-alpha reading."""
     parts = [f"{OUTCOME_LABELS.get(name, name).lower()}: {'fewer' if e['itt'].get('one_sided_direction') == 'decrease' else 'more'} with SRC"
@@ -701,17 +527,6 @@ def transport_table(extrapolation: dict, confidence_level: float) -> pd.DataFram
     ])
 
 
-COMPLIER_ASSUMPTIONS = (
-    "The complier effect is the effect among victims who take the contact when it is offered. It rests on three "
-    "assumptions. **Exclusion**: being allocated to SRC changes withdrawal only through the contact; the threat "
-    "here is that a referral email or crime-system flag changed how the investigating officer treated the case. "
-    "**Monotonicity**: no victim was contacted because of being allocated to business as usual; the threat is an "
-    "officer who contacted a control victim (the contamination rate shows how often). **No interference**: one "
-    "victim's allocation does not change another's withdrawal; the threat is repeat victims, or victims in the "
-    "same household, reported more than once. Beyond the compliers, carrying the effect to every victim assumes "
-    "that those not reached in the trial would respond as the compliers did.")
-
-
 def _template_yaml(name: str):
     from helpers import config
     from helpers.inputs.bounded import read_yaml
@@ -732,45 +547,6 @@ def references() -> list[str]:
     return [entry["text"] for entry in _template_yaml("references.yml")]
 
 
-def limitations(results: dict) -> list[str]:
-    """The limitations a reader must weigh, written from this run's results."""
-    flow, attrition = results["flow"], results["outcomes"]["attrition"]
-    origin = results["inputs"].get("origin") or {}
-    boroughs = results.get("trial", {}).get("boroughs") or []
-    rate = results["compliance"]["treatment_received_rate"]
-    lines = []
-    if origin.get("synthetic"):
-        lines.append("The data are synthetic: the withdrawal counts reproduce the published trial, but the charge "
-                     "and positive-outcome counts and every baseline characteristic are invented, so any finding "
-                     "that rests on them (balance, adjustment, subgroups, delivery by area) illustrates the method, "
-                     "not the trial.")
-    lines.append(f"One trial of {flow['randomised']} reports: the interval of the effect on withdrawal is wide, and "
-                 "charges and positive outcomes are too rare to compare.")
-    identification = results.get("identification") or {}
-    if identification.get("identified") is False:
-        lines.append(f"No effect of SRC can be estimated: {identification['reason']}.")
-    elif rate is not None and rate < 1:
-        lines.append(f"Delivery was incomplete ({pct(rate, 0)} of the SRC arm): the complier effect assumes "
-                     "exclusion, monotonicity and no interference, and carrying it to every victim assumes that "
-                     "those not reached would respond as those reached did.")
-    unnamed = results.get("trial", {}).get("boroughs_not_named") or 0
-    places = ", ".join(boroughs) + (f", and {unnamed} not named: boroughs of few reports are combined with others"
-                                    if unnamed else "")
-    lines.append(f"Generalisability: the trial ran in {len(boroughs) + unnamed} borough(s) ({places}); the "
-                 "force-wide and national figures assume the effect carries to other areas, years and baseline "
-                 "rates of withdrawal, which the trial cannot test.")
-    lines.append("No registration, protocol or pre-trial analysis plan was published: the plan in this report was "
-                 "declared for this re-analysis before the run reads the data, not before the trial.")
-    open_cases = sum(flow["outcome_open"].values()) if isinstance(flow.get("outcome_open"), dict) else 0
-    if open_cases:
-        lines.append(f"{open_cases} investigation(s) were still open and are left out of the outcome analysis; "
-                     "the bounds show how far they could move it.")
-    if attrition["cace"]["weak_instrument"] and identification.get("identified") is not False:
-        lines.append(f"The instrument is weak (first-stage F below {results['thresholds']['weak_instrument_f']:g}): read the Anderson-Rubin set, not the Wald "
-                     "interval, for the complier effect.")
-    return lines
-
-
 def predictors_table(predictors: dict) -> pd.DataFrame:
     """Odds ratios of delivery by baseline characteristic (within the SRC arm)."""
     terms = pd.DataFrame(predictors["terms"])
@@ -789,82 +565,6 @@ def biased_table(estimates: list[dict], confidence_level: float) -> pd.DataFrame
                          "Comparison": rows["method"],
                          f"Risk difference ({level} CI)": [with_interval(e, [lo, hi], pct) for e, lo, hi in
                                                          zip(rows["estimate"], rows["conf_low"], rows["conf_high"])]})
-
-
-# The format of each headline figure of "What changed since the last run", by the last part of its path.
-_HEADLINE_FORMATS = {"risk": pct, "treatment_received_rate": pct, "relative_risk_reduction": pct,
-                     "risk_difference": pct, "risk_ratio": num, "p_value_exact": num}
-
-
-def _headline_value(path: str, value) -> str:
-    from helpers.pipeline.compare import ABSENT
-
-    if value == ABSENT:
-        return "not in that run"
-    name = path.rsplit(".", 1)[-1]
-    fmt = _HEADLINE_FORMATS.get(name.removesuffix("_ci"), count)
-    return interval(value, fmt) if isinstance(value, list) else fmt(value)
-
-
-def last_run_table(previous: dict, results: dict) -> pd.DataFrame:
-    """The headline figures of the last run into the output folder and of this run, side by side;
-    a figure's interval in the same cell as the figure."""
-    from helpers.pipeline.compare import headline_rows
-
-    primary = _outcome_name(results, results["provenance"]["parameters"]["analysis_plan"]["primary_outcome"])
-    rows: list[dict] = []
-    for row in headline_rows(previous, results):
-        label = row["label"].replace("Primary outcome", primary[:1].upper() + primary[1:])
-        shown = {"Figure": label, "Last run": _headline_value(row["path"], row["old"]),
-                 "This run": _headline_value(row["path"], row["new"]), "Changed": "yes" if row["changed"] else "no"}
-        if rows and row["path"] == rows[-1]["path"] + "_ci":
-            merged = rows[-1]
-            for run in ("Last run", "This run"):
-                if not merged[run].startswith("not ") and not shown[run].startswith("not "):
-                    merged[run] += f" ({shown[run]})"
-            merged["Changed"] = "yes" if "yes" in (merged["Changed"], shown["Changed"]) else "no"
-        else:
-            rows.append({**shown, "path": row["path"]})
-    return pd.DataFrame(rows, columns=["Figure", "Last run", "This run", "Changed"])
-
-
-def last_run_text(previous: dict, results: dict, *, same_form: bool = True) -> str:
-    """When the last run was made, whether it read the same files, and what else changed, in a few sentences
-    (``same_form``: the last run's results.json follows today's schema, so every figure can be compared)."""
-    from helpers.pipeline.compare import changed_sections, diff_results
-
-    before = previous.get("provenance", {})
-    files = []
-    for role in ("allocation", "extract"):
-        old, new = previous.get("inputs", {}).get(role) or {}, results["inputs"][role]
-        # an earlier results form kept each file's hash beside its name as well
-        old_hash = previous.get("inputs", {}).get(f"{role}_sha256") or old.get("sha256")
-        if old_hash == results["inputs"][f"{role}_sha256"]:
-            files.append(f"the same {role} file")
-        elif old.get("file") == new["file"]:
-            files.append(f"a changed {role} file ({new['file']})")
-        else:
-            files.append(f"another {role} file ({old.get('file', 'unnamed')}; now {new['file']})")
-    table = last_run_table(previous, results)
-    if same_form:
-        sections = changed_sections(diff_results(previous, results))
-        others = ("Other figures that changed, by section of results.json: " +
-                  ("; ".join(f"{section.replace('_', ' ')} ({n})" for section, n in sections.items())
-                   if sections else "none") + ".")
-    else:
-        others = ("Its results.json is of an earlier form than this run's, so only the headline figures it holds "
-                  "in the same form are compared.")
-    held = table[table["Last run"] != "not in that run"]
-    if held.empty:
-        headline = ("The last run's figures cannot be compared with this run's: its results.json holds none of the "
-                    "headline figures in this run's form.")
-        others = "" if not same_form else others
-    else:
-        headline = (f"{(held['Changed'] == 'yes').sum() or 'None'} of the {len(held)} headline figures "
-                    f"{'it holds ' if len(held) < len(table) else ''}changed.")
-    return (f"The last run into this folder was made on {before.get('generated_at', 'an unknown date')} by srceval "
-            f"{before.get('package_version', 'of an unknown version')} and read {files[0]} and {files[1]}. "
-            f"{headline} {others}".rstrip())
 
 
 def estimate_row(estimates: list[dict], outcome: str, estimand: str) -> dict:

@@ -483,6 +483,9 @@ class Provenance(Closed):
     git_commit: str | None
     parameters: dict = Field(description="the run's parameters, as checked by the parameters file's own schema "
                                          "(helpers.parameters) before the run began")
+    parameters_file: str | None = Field(None, description="the parameters file the run read: the project's own by its "
+                                                          "place in the project, a user's by its name alone (its "
+                                                          "folder may name a person or a place)")
     python: str
     packages: dict[str, str | None]
     generated_at: str

@@ -40,10 +40,10 @@ def _flat(markdown: str) -> str:
 
 
 def _part(markdown: str, heading: str) -> str:
-    """One paragraph of the abstract or the harms section, by its bold heading."""
-    found = re.search(rf"\*\*{re.escape(heading)}\.\*\* (.*?)(?:\n\n|$)", markdown, re.S)
-    assert found, f"no paragraph '{heading}'"
-    return " ".join(found.group(1).split())
+    """One part of the abstract or the harms section, by its bold heading, to the next heading, as flat text."""
+    found = re.search(rf"\*\*{re.escape(heading)}\.\*\* (.*?)(?=\n\n\*\*|$)", markdown, re.S)
+    assert found, f"no part '{heading}'"
+    return " ".join(found.group(1).replace("*", "").split())
 
 
 def _day(iso: str) -> str:

@@ -196,7 +196,7 @@ def checklist_html(results: dict, caption: str | None = CAPTION) -> str:
         return f"{_OPEN}{len(anchors) - 1}{_CLOSE} {name} {_OPEN}/{_CLOSE}"
 
     frame = pd.DataFrame([{
-        "Item": row["item"], "Topic": row["topic"], "What it asks": row["asks"],
+        "Item": row["item"], "What it asks": f"{row['topic']}: {row['asks'][:1].lower()}{row['asks'][1:]}",
         "Where this report answers it": row["answer"] + ("" if not row["links"] else
                                                         " See " + "; ".join(marked(*link) for link in row["links"]) + ".")
     } for row in checklist_rows(results)])

@@ -210,3 +210,16 @@ def test_harms_give_the_bounds_of_open_investigations(degenerate):
 def test_dates_read_as_a_reader_writes_them():
     assert abstract.long_date("2023-06-14") == "14 June 2023" and abstract.long_date(None) is None
     assert pct(0.432) == "43.2%"  # the arms' shares above are formatted as the report formats them
+
+
+def test_a_blocked_trial_is_tested_by_randomisation_not_fisher(tmp_path):
+    from helpers.inputs.simulate import Assignment
+
+    design = {"assignment": "blocked", "blocks": "borough", "clusters": None, "probability": 0.5}
+    results = trials.run_in_process(*trials.designed(Assignment("blocked", "borough", (0.3, 0.5, 0.7, 0.5))), tmp_path,
+                                    report=False, params={"design": design})
+    itt = results["outcomes"]["attrition"]["itt"]
+    assert itt["p_value_exact"] is None  # Fisher's test assumes one allocation share
+    text = abstract.structured_abstract(results)
+    assert "Fisher" not in text and results["design"]["description"] in _part(text, "Methods")
+    assert f"randomisation test {p_value(itt['p_value_randomisation'])}" in _part(text, "Findings")

@@ -103,6 +103,8 @@ def _outcome_figures(results: dict, name: str) -> dict:
         "rr_reason": _reason(notes, "itt.risk_ratio"), "rr_estimable": not missing(itt["risk_ratio"]),
         "rd_reason": _reason(notes, "itt.risk_difference"), "p": numbers.p_value(itt["p_value_exact"]),
         "p_estimable": not missing(itt["p_value_exact"]),
+        "p_randomisation": None if missing(itt.get("p_value_randomisation")) else numbers.p_value(
+            itt["p_value_randomisation"]), "randomisation_method": itt.get("randomisation_method"),
         "harm": _harm_status(itt["risk_difference"], low, high, intended),
         "harmful_end": None if missing(harmful_end) else points(abs(harmful_end)),
         "harmful_end_signed": None if missing(harmful_end) else points(harmful_end, signed=True),

@@ -93,7 +93,7 @@ def _randomisation(results: dict) -> str:
 def _setting(results: dict) -> str:
     places = abstract.places(results.get("trial") or {})
     return (f"Hate crimes reported to the police in {places}" if places else
-            "The extract names no borough") + "; delivery by borough and ward in section 3"
+            "The extract names no borough") + "; delivery by borough and ward"
 
 
 def _outcomes(results: dict) -> str:

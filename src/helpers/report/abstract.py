@@ -37,7 +37,8 @@ def follow_up_period(results: dict) -> dict:
 
 
 def places(trial: dict) -> str | None:
-    """The boroughs of the trial in words: 'Kingston, Merton and Richmond, and 1 not named'; None if none is known."""
+    """The trial's boroughs in words ('Kingston, Merton and Richmond and 1 borough too small to name'); None if the
+    extract names none."""
     named, unnamed = list(trial.get("boroughs") or []), trial.get("boroughs_not_named") or 0
     if not named and not unnamed:
         return None
@@ -156,8 +157,8 @@ def abstract_context(results: dict) -> dict:
     answer = summary.answer_word(attrition["itt"], identification, results["extrapolation"]["prevented"])
     treated, control = flow["allocated"]["treatment"], flow["allocated"]["control"]
     origin = results["inputs"].get("origin") or {}
-    plan = results["provenance"]["parameters"]["analysis_plan"]
-    return {**_common(results), "flow": flow, "period": follow_up_period(results),
+    common = _common(results)
+    return {**common, "flow": flow, "period": follow_up_period(results),
             "randomised": count(flow["randomised"]), "assessed": count(flow["assessed"]),
             "excluded": count(flow["excluded_before_randomisation"]),
             "allocated": {"treatment": count(treated), "control": count(control)},
@@ -165,7 +166,7 @@ def abstract_context(results: dict) -> dict:
                          "control": count(flow["received_src"]["control"])},
             "delivery_rate": pct(flow["received_src"]["treatment"] / treated, 0) if treated else None,
             "boroughs": places(trial), "design": results["design"],
-            "synthetic": bool(origin.get("synthetic")), "origin": origin, "plan_source": plan.get("source"),
+            "synthetic": bool(origin.get("synthetic")), "origin": origin,
             "rd_method": _estimate_method(results, "attrition", "risk_difference"),
             "rr_method": _estimate_method(results, "attrition", "risk_ratio"),
             "cace_method": _estimate_method(results, "attrition", "complier_average_causal_effect"),
@@ -173,7 +174,7 @@ def abstract_context(results: dict) -> dict:
                      "rd": points(cace["risk_difference"], signed=True),
                      "rd_ci": interval(cace["risk_difference_ci"], points),
                      "reason": _reason(attrition.get("notes") or {}, "cace.risk_difference")},
-            "answer": answer, "verdict_differs": answer != _common(results)["verdict"],
+            "answer": answer, "verdict_differs": answer != common["verdict"],
             "trial_size": None if missing(power["n_per_arm_for_target_power"])
             else count(2 * power["n_per_arm_for_target_power"]),
             "target": pct(power["target_relative_reduction"], 0), "target_power": pct(power["target_power"], 0),

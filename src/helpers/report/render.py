@@ -20,7 +20,8 @@ from pathlib import Path
 
 from helpers import config
 
-TITLE = "Secondary reassurance contact for hate crime victims: trial evaluation"
+# CONSORT 2025 item 1a: the title identifies the study as a randomised trial.
+TITLE = "Secondary reassurance contact for hate crime victims: evaluation of a randomised controlled trial"
 # Where the report's page 1 ends: the contents list goes after it, and print starts a new page there.
 PAGE_ONE_END = '<div class="page-one-end"></div>'
 _HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)

@@ -30,8 +30,8 @@ from helpers.report.tables import table_html
 __all__ = ["SECTIONS", "Report", "render_sections"]
 
 SECTIONS = {
-    "full": ["decision_page", "summary", "emmie", "warnings", "changes", "flow", "audit", "compliance", "effects",
-             "extrapolation", "limitations", "appendix", "consort", "references"],
+    "full": ["decision_page", "abstract", "summary", "emmie", "warnings", "changes", "flow", "audit", "compliance",
+             "effects", "harms", "extrapolation", "limitations", "appendix", "consort", "references"],
     "leadership": ["leadership_decision_page", "leadership_figure", "leadership_summary", "leadership_limitations",
                    "leadership_pointer"],
 }
@@ -96,6 +96,11 @@ class Report:
         if caption:
             self._tables += 1
         return Markup(table_html(frame, f"Table {self._tables}. {caption}" if caption else None))
+
+    def next_table(self) -> int:
+        """The number of a table a section lays out itself (the CONSORT checklist, whose cells hold links)."""
+        self._tables += 1
+        return self._tables
 
     def has_figure(self, name: str) -> bool:
         """Whether the figure is shown: drawn by the run, with something to show on these data."""

@@ -533,15 +533,6 @@ def _template_yaml(name: str):
     return read_yaml(config.TEMPLATES_DIR / name, what="report template")
 
 
-def consort_table() -> pd.DataFrame:
-    """The CONSORT 2025 checklist: each item, where the report answers it, or why it cannot."""
-    rows = []
-    for item in _template_yaml("consort.yml"):
-        where = item.get("status") or f"section '{item['where']}'" + (f" ({item['note']})" if item.get("note") else "")
-        rows.append({"Item": item["item"], "Topic": item["topic"], "Where in this report": where})
-    return pd.DataFrame(rows)
-
-
 def references() -> list[str]:
     """The full references the methods notes cite."""
     return [entry["text"] for entry in _template_yaml("references.yml")]

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from markupsafe import Markup
+
+from helpers.report import abstract as structured
 from helpers.report import decision, numbers, tables
+from helpers.report.consort import CAPTION as CONSORT_CAPTION
+from helpers.report.consort import checklist_html
 from helpers.report.emmie import emmie_sections
 from helpers.report.findings import finding, outcome_name
 from helpers.report.last_run import last_run_table
@@ -243,8 +248,19 @@ def appendix(results: dict, report: Report) -> dict:
     return {"provenance": tables.provenance_table(results), "exclusions": tables.exclusion_summary(results["exclusions"])}
 
 
+def abstract(results: dict, report: Report) -> dict:
+    return {"text": structured.structured_abstract(results)}
+
+
+def harms(results: dict, report: Report) -> dict:
+    return {"text": structured.harms(results)}
+
+
 def consort(results: dict, report: Report) -> dict:
-    return {"checklist": tables.consort_table()}
+    def checklist(number: int) -> Markup:  # its cells link to the sections, so it is laid out by consort.py
+        return Markup(checklist_html(results, f"Table {number}. {CONSORT_CAPTION}"))
+
+    return {"checklist": checklist}
 
 
 def references(results: dict, report: Report) -> dict:
@@ -300,7 +316,7 @@ def leadership_pointer(results: dict, report: Report) -> dict:
 CONTEXTS = {"decision_page": decision_page, "summary": summary, "emmie": emmie, "warnings": warnings,
             "changes": changes, "flow": flow, "audit": audit, "compliance": compliance, "effects": effects,
             "extrapolation": extrapolation, "limitations": limitations, "appendix": appendix, "consort": consort,
-            "references": references, "leadership_decision_page": leadership_decision_page,
+            "abstract": abstract, "harms": harms, "references": references, "leadership_decision_page": leadership_decision_page,
             "leadership_figure": leadership_figure, "leadership_summary": leadership_summary,
             "leadership_limitations": leadership_limitations, "leadership_pointer": leadership_pointer}
 

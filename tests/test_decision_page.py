@@ -174,6 +174,9 @@ def check_page_one(page: str, results: dict) -> None:
         file = results["inputs"][role]["file"]
         assert re.search(re.escape(file) + r".{0,120}SHA-256 " + results["inputs"][f"{role}_sha256"][:12] + r"\b", page)
     assert "Parameters file: " in page
+    command = results["provenance"].get("command")
+    assert (f"Command: {command}" if command else "Command: none recorded (the stage notebooks were executed "
+            "directly, not by srceval)") in page
     assert f"srceval {results['provenance']['package_version']} (commit " in page
     assert "Contents" not in page
 

@@ -228,6 +228,8 @@ def test_two_runs_give_identical_results_and_figures(run, relative_run):
     again = json.loads((relative_run["out"] / "results.json").read_text())
     first = json.loads(json.dumps(run["results"]))
     assert again["provenance"]["command"] == "srceval run --out rel/out"  # as typed, the path as given
+    page_one = (relative_run["out"] / "report.html").read_text().partition("Contents")[0]
+    assert "Command: srceval run --out rel/out" in page_one
     for results in (first, again):
         results["provenance"].pop("generated_at")
         results["provenance"].pop("command")

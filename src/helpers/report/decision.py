@@ -83,6 +83,9 @@ def provenance_block(results: dict, parameters_file: str | Path | None = None, *
         parameters_file_name(Path(parameters_file)) if parameters_file is not None else None)
     if name is not None:
         lines.append(f"Parameters file: {_parameters_label(name)}")
+    command = results["provenance"].get("command")
+    lines.append(f"Command: {command}" if command else
+                 "Command: none recorded (the stage notebooks were executed directly, not by srceval)")
     design = (results.get("design") or {}).get("assignment")
     if design and design != "complete":
         lines.append(f"Design: {results['design']['description']}")

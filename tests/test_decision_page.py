@@ -2,7 +2,8 @@
 
 The shipped data's page 1 is read from the PDF (pdftotext, page 1) laid out from the committed report
 notebook; the degenerate trials' from the report notebook's outputs up to the end-of-page-1 marker,
-with every stage run in this process (tests/trials.py).
+with every stage run in this process (tests/trials.py). Each page 1 is also opened in Chromium, at desktop and phone
+widths, and its rendered text checked the same way.
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ import pytest
 from helpers import config
 from helpers.report import decision, summary
 from helpers.report.numbers import count, points
-from helpers.report.render import PAGE_ONE_END, html_to_pdf, notebook_to_html
+from helpers.report.render import PAGE_ONE_END, TITLE, body_to_html, html_to_pdf, notebook_to_html
 
 from . import trials
+from .test_report_in_browser import browser  # noqa: F401  (the Chromium fixture)
 
 DEGENERATE = {
     "no withdrawals in either arm": dict(control_withdrawal=0, complier_withdrawal=0, noncomplier_withdrawal=0),
@@ -37,7 +39,8 @@ def _flat(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def degenerate_pages(tmp_path_factory) -> dict:
-    """Each degenerate trial run in process: (page 1 as text, the whole report as text, results.json)."""
+    """Each degenerate trial run in process: (page 1 as text, the whole report as text, results.json, the report's
+    sections as HTML)."""
     import IPython.display
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
@@ -57,7 +60,7 @@ def degenerate_pages(tmp_path_factory) -> dict:
             results = trials.run_in_process(*trials.simulated(**design), tmp_path_factory.mktemp("trial"))
         body = "\n".join(shown)
         assert body.count(PAGE_ONE_END) == 1
-        pages[name] = (_flat(body.partition(PAGE_ONE_END)[0]), _flat(body), results)
+        pages[name] = (_flat(body.partition(PAGE_ONE_END)[0]), _flat(body), results, body)
     return pages
 
 
@@ -191,7 +194,7 @@ def test_the_shipped_datas_page_one_is_true_and_complete(shipped_page, reference
 
 @pytest.mark.parametrize("name", list(DEGENERATE))
 def test_a_degenerate_trials_page_one_is_true_and_complete(degenerate_pages, name):
-    page, _, results = degenerate_pages[name]
+    page, _, results, _ = degenerate_pages[name]
     check_page_one(page, results)
 
 
@@ -200,13 +203,13 @@ def test_page_one_of_each_degenerate_trial_raises_its_own_flag(degenerate_pages)
     assert "NO CONTRAST IN DELIVERY: no victim received the contact (none of the 125 allocated to SRC)" \
         in degenerate_pages["no delivery"][0]
     assert "OPEN INVESTIGATIONS: 30 reports" in degenerate_pages["open investigations"][0]
-    page, _, results = degenerate_pages["no withdrawals in either arm"]
+    page, _, results, _ = degenerate_pages["no withdrawals in either arm"]
     assert results["outcomes"]["attrition"]["power"]["n_per_arm_for_target_power"] is None
     assert "Inconclusive: how many withdrawals SRC as delivered would prevent a year is not estimable" in page
 
 
 def test_zero_events_give_no_direction_anywhere_in_the_report(degenerate_pages):
-    _, report, results = degenerate_pages["no withdrawals in either arm"]
+    _, report, results, _ = degenerate_pages["no withdrawals in either arm"]
     assert round(results["outcomes"]["attrition"]["itt"]["bayesian"]["probability_of_reduction"], 2) == 0.5
     assert "more likely than not" not in report and "more likely to increase" not in report
     assert "a reduction and an increase are equally likely" in report
@@ -236,3 +239,24 @@ def test_an_answer_never_outruns_the_interval_of_the_figure_it_leads_with(refere
     results["extrapolation"]["prevented"]["itt_ci"] = [100.0, 2694.0]
     assert "**The answer.** SRC reduces withdrawal: about 1,487 fewer" in summary.bottom_line(results)
     assert "would settle it" not in summary.bottom_line(results).split("**How sure.**")[0]
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+@pytest.mark.parametrize("name", ["shipped data", *DEGENERATE])
+def test_page_one_read_in_a_browser_states_the_facts_of_results_json(browser, degenerate_pages, reference_results,  # noqa: F811
+                                                                     tmp_path, name, width):
+    """Page 1 as a reader sees it on a screen (Chromium's rendered text, desktop and phone widths), fact by fact."""
+    if name == "shipped data":
+        page, results = notebook_to_html(config.NOTEBOOKS_DIR / "06_report.ipynb"), reference_results
+    else:
+        _, _, results, body = degenerate_pages[name]
+        page = body_to_html(body)
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    tab = browser.new_page(viewport={"width": width, "height": 900})
+    tab.goto(path.as_uri())
+    shown = tab.evaluate("document.body.innerText")
+    tab.close()
+    page_one = " ".join(shown.partition("Contents")[0].split())  # the contents list opens page 2
+    assert page_one.startswith(render_title := " ".join(html.unescape(TITLE).split()))
+    check_page_one(page_one[len(render_title):], results)

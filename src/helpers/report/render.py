@@ -60,7 +60,11 @@ def notebook_to_html(notebook_path: Path, *, subtitle: str = "", title: str = TI
     import nbformat
 
     # The report is the notebook's outputs; its markdown cells address whoever runs the notebook.
-    body = outputs_html(nbformat.read(notebook_path, as_version=4))
+    return body_to_html(outputs_html(nbformat.read(notebook_path, as_version=4)), subtitle=subtitle, title=title)
+
+
+def body_to_html(body: str, *, subtitle: str = "", title: str = TITLE) -> str:
+    """The report's sections, as HTML, laid out as one page: page 1, the contents list, the rest."""
     toc = [(anchor, _strip_tags(text)) for anchor, text in _HEADING.findall(body)]
     page_one, _, rest = body.partition(PAGE_ONE_END) if PAGE_ONE_END in body else ("", "", body)
     page = _template().render(title=html.escape(title), subtitle=html.escape(subtitle), toc=toc,

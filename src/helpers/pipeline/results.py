@@ -81,7 +81,7 @@ def analyses(plan: dict) -> list[dict]:
         {"analysis": f"{primary}: {plan['primary_analysis']}", "role": "primary", "prespecified": True},
         {"analysis": "other outcomes (charge, positive outcome): unadjusted intention to treat, two-sided",
          "role": "secondary", "prespecified": True},
-        {"analysis": "one-sided tests in each outcome's pre-stated direction", "role": "secondary",
+        {"analysis": "one-sided tests in each outcome's declared direction", "role": "secondary",
          "prespecified": True},
         {"analysis": "covariate-adjusted intention to treat (Lin; logistic) on the plan's covariates: "
                      + ", ".join(plan["covariates"]["columns"]), "role": "secondary", "prespecified": True},

@@ -489,7 +489,7 @@ def national_table(national: dict, confidence_level: float) -> pd.DataFrame:
 def plan_table(results: dict) -> pd.DataFrame:
     """Every analysis shown, with its role and whether the plan declared it before the data were read."""
     return pd.DataFrame([{"Analysis": a["analysis"], "Role": a["role"],
-                          "Declared in the plan": "pre-specified" if a["prespecified"] else "exploratory"}
+                          "Declared in the plan": "declared for this re-analysis" if a["prespecified"] else "exploratory"}
                          for a in results["analyses"]])
 
 
@@ -498,7 +498,7 @@ def one_sided_note(outcomes: dict, confidence_level: float) -> str:
     parts = [f"{OUTCOME_LABELS.get(name, name).lower()}: {'fewer' if e['itt'].get('one_sided_direction') == 'decrease' else 'more'} with SRC"
              for name, e in outcomes.items()]
     threshold = one_sided_threshold(confidence_level)
-    return ("\\* One-sided: tested only in the direction stated before the trial (" + "; ".join(parts) + "). "
+    return ("\\* One-sided: tested only in the direction declared for this re-analysis (" + "; ".join(parts) + "). "
             f"A one-sided p is read against {threshold * 100:g}%, which matches a two-sided test at "
             f"{threshold * 200:g}%; the primary analysis is the two-sided one. A one-sided test cannot detect harm.")
 

@@ -7,6 +7,7 @@ figure, a wrong direction or a missing reason fails.
 from __future__ import annotations
 
 import datetime
+import html
 import re
 
 import pytest
@@ -43,7 +44,7 @@ def _part(markdown: str, heading: str) -> str:
     """One part of the abstract or the harms section, by its bold heading, to the next heading, as flat text."""
     found = re.search(rf"\*\*{re.escape(heading)}\.\*\* (.*?)(?=\n\n\*\*|$)", markdown, re.S)
     assert found, f"no part '{heading}'"
-    return " ".join(found.group(1).replace("*", "").split())
+    return " ".join(html.unescape(found.group(1)).replace("*", "").split())  # as the reader sees it
 
 
 def _day(iso: str) -> str:

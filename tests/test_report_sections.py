@@ -100,11 +100,14 @@ def test_the_leadership_recommendation_follows_the_verdict(tmp_path):
 def test_text_from_the_input_files_is_escaped_in_every_section(shipped_like):
     results, output_dir = shipped_like
     hostile = "<img src=x onerror=alert(1)>"
+    link = "[Kingston](javascript:alert(1))"
     changed = {**results, "warnings": [f"{hostile}.csv: 2 duplicate records"],
-               "allocation_audit": {**results["allocation_audit"], "flags": [hostile]}}
+               "allocation_audit": {**results["allocation_audit"], "flags": [hostile]},
+               "trial": {**results["trial"], "boroughs": [hostile, link, *results["trial"]["boroughs"][2:]]}}
     for audience in SECTIONS:
         page = "\n".join(Report(changed, output_dir, audience=audience).render_all())
         assert "<img src=x" not in page, audience
+        assert "javascript:" not in page.replace(link, ""), audience
     assert "&lt;img src=x onerror=alert(1)&gt;" in "\n".join(Report(changed, output_dir).render_all())
 
 

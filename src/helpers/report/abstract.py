@@ -188,9 +188,9 @@ def harms_context(results: dict) -> dict:
 
 def structured_abstract(results: dict) -> str:
     """The structured abstract as Markdown: background and question, data, methods, findings, conclusions."""
-    return summary._render("sections/abstract.md.j2", **abstract_context(results))
+    return summary.render_markdown("sections/abstract.md.j2", escape=True, **abstract_context(results))
 
 
 def harms(results: dict) -> str:
     """What the trial recorded that could show harm, what it shows, and what it did not record, as Markdown."""
-    return summary._render("sections/harms.md.j2", **harms_context(results))
+    return summary.render_markdown("sections/harms.md.j2", escape=True, **harms_context(results))

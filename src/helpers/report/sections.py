@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import re
 from pathlib import Path
 
 import jinja2
@@ -46,11 +47,16 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
+# A link or image address that runs code: text from the input files may be written in Markdown's link syntax.
+_UNSAFE_ADDRESS = re.compile(r'\b(href|src)="\s*(?:javascript|vbscript|data|file):[^"]*"', re.IGNORECASE)
+
+
 def _markdown(text: str) -> Markup:
-    """Markdown prose of a template as HTML, by the renderer the report uses for Markdown (nbconvert's)."""
+    """Markdown prose of a template as HTML, by the renderer the report uses for Markdown (nbconvert's), with no
+    link that runs code."""
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-    return Markup(markdown2html_mistune(str(text)))
+    return Markup(_UNSAFE_ADDRESS.sub(r'\1="#"', markdown2html_mistune(str(text))))
 
 
 class Report:

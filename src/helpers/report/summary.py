@@ -167,9 +167,9 @@ def settle_reason(outcome: dict) -> str:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def _environment(escape: bool = False) -> jinja2.Environment:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(config.TEMPLATES_DIR), trim_blocks=True,
-                                     lstrip_blocks=True, undefined=jinja2.StrictUndefined, autoescape=False)
+                                     lstrip_blocks=True, undefined=jinja2.StrictUndefined, autoescape=escape)
     environment.filters.update(
         pct=lambda value, digits=1: pct(value, digits), count=count, points=points, change=change,
         points_range=points_range, pct_range=pct_range, relative_change=lambda pair: relative_change_phrase(*pair),
@@ -181,9 +181,10 @@ def _environment() -> jinja2.Environment:
 _JOIN_TIGHT = re.compile(r"\n\s*(?=[,.;:)])")
 
 
-def _render(template: str, **context) -> str:
-    """Render a Markdown template: a blank line separates paragraphs, other line breaks are spaces."""
-    text = _environment().get_template(template).render(**context)
+def render_markdown(template: str, *, escape: bool = False, **context) -> str:
+    """Render a Markdown template: a blank line separates paragraphs, other line breaks are spaces.
+    ``escape``: every value is HTML-escaped first, for templates that show text from the input files."""
+    text = str(_environment(escape).get_template(template).render(**context))
     paragraphs = [_JOIN_TIGHT.sub("", part).strip() for part in re.split(r"\n\s*\n", text)]
     return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
 
@@ -230,7 +231,7 @@ def executive_summary(results: dict) -> str:
     trial = results.get("trial", {})
     bayes = context["bayes"]
     threshold = (1 - results["provenance"]["parameters"]["confidence_level"]) / 2
-    return _render(
+    return render_markdown(
         "summary.md.j2", **context, flow=results["flow"],
         period=f" reported between {trial['reported_from']} and {trial['reported_to']}"
         if trial.get("reported_from") else "",
@@ -249,7 +250,7 @@ def bottom_line(results: dict) -> str:
     context = _context(results)
     judgement = JUDGEMENTS[verdict(context["itt"], context["identification"])]
     force_notes = results["extrapolation"].get("notes", {})
-    return _render("bottom_line.md.j2", **context,
+    return render_markdown("bottom_line.md.j2", **context,
                    judgement=judgement.format(delivery=context["identification"].get("delivery")),
                    answer=ANSWERS[answer_word(context["itt"], context["identification"],
                                               results["extrapolation"]["prevented"])],

@@ -97,6 +97,24 @@ def test_the_leadership_recommendation_follows_the_verdict(tmp_path):
         assert word.lower() not in text.lower(), word
 
 
+def test_the_leadership_summary_agrees_with_page_one_when_only_the_yearly_range_includes_none(shipped_like):
+    """A risk difference clear of zero whose yearly figure's interval includes none: page 1 says the trial points
+    to fewer withdrawals but does not settle it, and the summary must not call it evidence that SRC works."""
+    import copy
+
+    results, output_dir = shipped_like
+    results = copy.deepcopy(results)
+    results["outcomes"]["attrition"]["itt"]["risk_difference_ci"] = [-0.25, -0.01]
+    results["extrapolation"]["prevented"]["itt_ci"] = [-20.0, 900.0]
+    text = _text("\n".join(Report(results, output_dir, audience="leadership").render_all()))
+    assert "points to fewer withdrawals but does not settle it" in text
+    assert "the trial is evidence that SRC reduces withdrawal" not in text
+    assert "does not settle the decision" in text
+    results["extrapolation"]["prevented"]["itt_ci"] = [20.0, 900.0]  # both clear of zero: evidence
+    text = _text("\n".join(Report(results, output_dir, audience="leadership").render_all()))
+    assert "the trial is evidence that SRC reduces withdrawal" in text
+
+
 def test_text_from_the_input_files_is_escaped_in_every_section(shipped_like):
     results, output_dir = shipped_like
     hostile = "<img src=x onerror=alert(1)>"

@@ -299,6 +299,8 @@ def leadership_summary(results: dict, report: Report) -> dict:
             "identified": identification.get("identified") is not False, "force": results["extrapolation"],
             "itt_reason": _reason(attrition.get("notes", {}).get("itt.risk_difference")) or "the data do not support it",
             "includes_no_effect": not missing(low) and not missing(high) and low <= 0 <= high,
+            # page 1's answer reads the yearly figure's interval too: clear here, unclear there
+            "yearly_unclear": answer_word(itt, identification, results["extrapolation"]["prevented"]) == "unclear",
             "probability": (itt.get("bayesian") or {}).get("probability_of_reduction")}
 
 

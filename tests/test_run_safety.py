@@ -455,3 +455,13 @@ def test_the_command_as_typed_reaches_stage_one_for_the_provenance(tmp_path, sta
     assert first_stage == config.STAGES[0]
     assert parameters["command"] == "srceval run --out 'my out' --audience full"
     assert all("command" not in later for _, later in stages["calls"][1:])
+
+
+def test_the_recorded_command_names_no_folder():
+    """Provenance records each path by its last part, as it records the input files: a folder may name a person."""
+    from helpers.pipeline.outputs import command_line
+
+    typed = ["run", "--out", "/home/jane smith/cases/out/", "--params=../Victim Files/p.yml", "--allocation",
+             r"C:\Users\JSmith\a.xlsx", "--audience", "full"]
+    assert command_line(typed) == "srceval run --out out --params=p.yml --allocation a.xlsx --audience full"
+    assert command_line(["run", "--out", "my out"]) == "srceval run --out 'my out'"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -19,6 +18,7 @@ from helpers.inputs.simulate import (
     TrialDesign,
     block_names,
 )
+from helpers.pipeline.outputs import command_line
 
 EXAMPLES = """examples:
   srceval run                                   # the shipped synthetic trial, report in reports/
@@ -199,11 +199,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout went away (srceval diff ... | head): nothing more to say
         _quiet_stdout()
         return 0
-
-
-def command_line(argv: list[str]) -> str:
-    """The command as typed, for the provenance: its arguments shell-quoted, relative paths as given."""
-    return shlex.join(["srceval", *argv])
 
 
 def _quiet_stdout() -> None:

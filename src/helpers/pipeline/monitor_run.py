@@ -12,7 +12,6 @@ one kernel, papermill's parameters and bookkeeping, signals stopping the kernel 
 """
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from contextlib import contextmanager, nullcontext
@@ -33,8 +32,8 @@ PLAN_WRITES = ("rollout_plan.csv", "plan.json")
 
 
 def command_line() -> str:
-    """The command as typed (relative paths as given), for the provenance."""
-    return "srceval " + " ".join(shlex.quote(arg) for arg in sys.argv[1:]) if sys.argv[1:] else "srceval"
+    """The command as typed (each path by its last part), for the provenance."""
+    return outputs.command_line(sys.argv[1:])
 
 
 @contextmanager

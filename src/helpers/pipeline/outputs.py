@@ -10,8 +10,9 @@ and only those.
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from helpers import config
@@ -264,3 +265,15 @@ def _moves(source_root: Path, target_root: Path) -> list[tuple[Path, Path]]:
 
 def _manifest_entry(path: Path, out: Path) -> str:
     return path.relative_to(out).as_posix() if _inside(path, out) else str(path)
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as typed, for the provenance: its arguments shell-quoted, each path by its last part alone, as
+    the input files are recorded (a folder's name may name a person or a place)."""
+    def short(token: str) -> str:
+        option, equals, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        if "/" in value or "\\" in value:
+            value = PurePosixPath(value.replace("\\", "/").rstrip("/")).name or value
+        return option + equals + value
+
+    return shlex.join(["srceval", *(short(token) for token in argv)])

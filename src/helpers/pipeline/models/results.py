@@ -476,7 +476,8 @@ class Thresholds(Closed):
 
 class Provenance(Closed):
     command: str | None = Field(None, description=(
-        "the srceval command that produced this file, as typed (its arguments shell-quoted, paths as given, nothing "
+        "the srceval command that produced this file, as typed (its arguments shell-quoted, each path by its last part "
+        "alone, as the input files are named; nothing "
         "from the environment); null when the stage notebooks were executed directly, or the file is older than "
         "this field"))
     package_version: str

@@ -436,3 +436,23 @@ def test_refuses_a_copy_of_one_run_under_another_path(tmp_path, capsys):
     message = refused(["pool", *map(str, paths), str(copy), "--out", str(tmp_path / "o")], capsys)
     assert f"{copy} and {paths[1]} are the same results.json" in message
     assert not (tmp_path / "o").exists()
+
+
+def test_the_floored_note_claims_a_narrower_interval_only_when_the_unmodified_one_was():
+    """With a between-run variance above zero, s² below 1 does not make the unmodified interval narrower than the
+    fixed-effect one: the note says so only when it is, checked on many random sets of runs."""
+    rng = np.random.default_rng(7)
+    claims = {True: 0, False: 0}
+    for _ in range(400):
+        runs = [pooling.StudyCounts(f"run {i}", int(rng.integers(5, 60)), 120, int(rng.integers(5, 60)), 120)
+                for i in range(int(rng.integers(2, 6)))]
+        entry = pooling.pool_outcome(runs, "attrition", pooling.RISK_DIFFERENCE)
+        floored = [note for note in entry["notes"] if "raised to 1" in note]
+        if not floored:
+            continue
+        y, v = zip(*[(e.yi, e.vi) for e in map(lambda c: pooling.study_effect(c, pooling.RISK_DIFFERENCE), runs)])
+        fit, fe = pooling.random_effects(y, v), pooling.fixed_effect(y, v)
+        narrower = fit.std_error * math.sqrt(fit.variance_factor) < fe.std_error
+        assert ("would be narrower than the fixed-effect one" in floored[0]) == narrower
+        claims[narrower] += 1
+    assert claims[True] and claims[False]  # both branches were met

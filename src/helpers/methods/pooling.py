@@ -360,13 +360,17 @@ def _reporting_interval(low: float, high: float, measure: str) -> tuple[float, f
     return truncate_interval(float(low), float(high), -1.0, 1.0)
 
 
-def floored_hartung_knapp(factor: float) -> str:
-    """The note on a Hartung-Knapp variance factor raised to 1."""
+def floored_hartung_knapp(factor: float, narrower: bool) -> str:
+    """The note on a Hartung-Knapp variance factor raised to 1 (``narrower``: the unmodified random-effects
+    standard error would have been below the fixed-effect one)."""
     agree = "agree exactly" if factor == 0 else "agree more closely than their sampling variances lead one to expect"
-    return (f"The runs {agree} (Hartung-Knapp variance factor {factor:.3g}, below 1). Unmodified, the random-effects "
-            "interval would be narrower than the fixed-effect one" + (", with no width at all" if factor == 0 else "")
-            + "; the factor is raised to 1, so the random-effects variance is not below the fixed-effect model's "
-            "(modified Hartung-Knapp: Knapp & Hartung 2003; Röver, Knapp & Friede 2015).")
+    unmodified = ("Unmodified, the random-effects interval would have no width at all; " if factor == 0 else
+                  "Unmodified, the random-effects interval would be narrower than the fixed-effect one; " if narrower
+                  else "")
+    return (f"The runs {agree} (Hartung-Knapp variance factor {factor:.3g}, below 1). {unmodified}"
+            f"{'t' if unmodified else 'T'}he factor is raised to 1, so the random-effects variance is not below what "
+            "the estimated between-run variance gives (modified Hartung-Knapp: Knapp & Hartung 2003; Röver, Knapp & "
+            "Friede 2015).")
 
 
 def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, conf_level: float = 0.95) -> dict:
@@ -391,8 +395,9 @@ def pool_outcome(counts: list[StudyCounts], outcome: str, measure: str, *, conf_
     y, v = [e.yi for e in included], [e.vi for e in included]
     fe, re = fixed_effect(y, v, conf_level=conf_level), random_effects(y, v, conf_level=conf_level)
     het = re.heterogeneity
-    if re.variance_factor < 1:
-        notes.append(floored_hartung_knapp(re.variance_factor))
+    if re.variance_factor < 1:  # the reported standard error is the floored one: sqrt(1 / sum of weights)
+        unmodified_se = re.std_error * math.sqrt(re.variance_factor)
+        notes.append(floored_hartung_knapp(re.variance_factor, narrower=unmodified_se < fe.std_error))
     *prediction, cut = _reporting_interval(re.prediction_low, re.prediction_high, measure)
     if cut:
         notes.append(f"prediction {cut}")

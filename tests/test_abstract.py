@@ -6,6 +6,7 @@ figure, a wrong direction or a missing reason fails.
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import html
 import re
@@ -224,3 +225,10 @@ def test_a_blocked_trial_is_tested_by_randomisation_not_fisher(tmp_path):
     text = abstract.structured_abstract(results)
     assert "Fisher" not in text and results["design"]["description"] in _part(text, "Methods")
     assert f"randomisation test {p_value(itt['p_value_randomisation'])}" in _part(text, "Findings")
+
+
+def test_one_open_investigation_is_one_that_was_still_open(reference_results):
+    results = copy.deepcopy(reference_results)
+    results["flow"]["outcome_open"] = {"treatment": 1, "control": 0}
+    for text in (abstract.structured_abstract(results), abstract.harms(results)):
+        assert "1 investigation" in text and " was still open" in text and " were still open" not in text

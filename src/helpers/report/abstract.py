@@ -132,7 +132,8 @@ def _bounds(results: dict) -> dict | None:
         return None
     reach = open_bounds(results["outcomes"]["attrition"]["itt"])
     includes_zero = reach is not None and reach[0] <= 0 <= reach[1]
-    return {"total": count(total), "investigations": "investigation" + ("s" if total > 1 else ""), "treatment": count(open_cases["treatment"]), "control": count(open_cases["control"]),
+    return {"total": count(total), "investigations": "investigation" + ("s" if total > 1 else ""),
+            "verb": "were" if total > 1 else "was", "treatment": count(open_cases["treatment"]), "control": count(open_cases["control"]),
             "low": None if reach is None else points(reach[0], signed=True),
             "high": None if reach is None else points(reach[1], signed=True), "includes_zero": includes_zero}
 

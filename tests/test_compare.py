@@ -277,5 +277,6 @@ def test_a_last_run_with_no_comparable_figure_is_said_to_be_incomparable(results
     text = changes(earlier)
     assert "headline figures changed" not in text and "earlier form" not in text
     assert "The last run's figures cannot be compared with this run's" in text
+    assert "read an allocation file it did not record and an extract file it did not record." in text
     partly = {**earlier, "flow": {"randomised": results["flow"]["randomised"] - 10}}
     assert "1 of the 1 headline figures it holds changed." in changes(partly)

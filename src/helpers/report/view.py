@@ -97,13 +97,15 @@ def changes(results: dict, report: Report) -> dict | None:
 
 
 def _file_changes(previous: dict, results: dict) -> list[dict]:
-    """For each input file: 'same', 'changed' (same name, another hash) or 'other' (another name)."""
+    """For each input file: 'same', 'changed' (same name, another hash), 'other' (another name) or 'unknown' (the
+    last run recorded neither its name nor its hash)."""
     files = []
     for role in ("allocation", "extract"):
         old, new = previous.get("inputs", {}).get(role) or {}, results["inputs"][role]
         # an earlier results form kept each file's hash beside its name as well
         old_hash = previous.get("inputs", {}).get(f"{role}_sha256") or old.get("sha256")
-        kind = ("same" if old_hash == results["inputs"][f"{role}_sha256"] else
+        kind = ("unknown" if old_hash is None and old.get("file") is None else
+                "same" if old_hash == results["inputs"][f"{role}_sha256"] else
                 "changed" if old.get("file") == new["file"] else "other")
         files.append({"role": role, "kind": kind, "old": old.get("file"), "new": new["file"]})
     return files

@@ -27,13 +27,13 @@ def _statement_items() -> list[str]:
 
 
 def _report_anchors() -> set[str]:
-    """The ids of the headings the report notebook shows, and the title's (in the page template)."""
-    import nbformat
+    """The ids of the full report's headings, from its section templates, and the title's (in the page template)."""
+    from helpers.report.sections import SECTIONS
 
-    notebook = nbformat.read(config.NOTEBOOKS_DIR / "06_report.ipynb", as_version=4)
-    source = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
-    templates = "\n".join(path.read_text(encoding="utf-8") for path in config.TEMPLATES_DIR.rglob("*.j2"))
-    return set(re.findall(r"heading\('[^']*', '([^']+)'", source)) | set(re.findall(r'<h\d id="([^"{]+)"', templates))
+    folder = config.TEMPLATES_DIR / "sections"
+    templates = [folder / f"{name}.html.j2" for name in SECTIONS["full"]] + [config.TEMPLATES_DIR / "report.html.j2"]
+    source = "\n".join(path.read_text(encoding="utf-8") for path in templates)
+    return set(re.findall(r'<h\d id="([^"{]+)"', source))
 
 
 def test_the_checklist_holds_every_2025_item_once_in_order_item_8_included():

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allocation-sheet", help="Excel sheet of the allocation log (default: the first)")
     run.add_argument("--extract-sheet", help="Excel sheet of the crime extract (default: the first)")
     run.add_argument("--audience", choices=("full", "leadership"), default="full",
-                     help="'leadership' writes the summary alone (default: full)")
+                     help="'leadership' writes the short decision report: a recommendation, the figures and limitations that matter, no jargon (default: full)")
 
     simulate = commands.add_parser("simulate", help="write a synthetic allocation log and crime extract")
     simulate.add_argument("--out", type=Path, required=True, help="folder to write the two files to")

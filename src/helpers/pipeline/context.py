@@ -118,7 +118,7 @@ PARAMETERS = {
     "confidence_level": "of every interval",
     "randomisation_draws": "draws for randomisation inference and the bootstrap",
     "population_file": "population figures for the extrapolation",
-    "audience": "full, or leadership for the summary alone",
+    "audience": "full, or leadership for the short decision report (its own list of sections)",
     "previous_results": "results.json of the last run into the same folder; None: no comparison",
 }
 DEFAULTS = {"audience": "full"}  # every other parameter's default is None: the value below applies

@@ -21,7 +21,7 @@ from helpers.report import abstract
 from helpers.report.decision import open_bounds
 from helpers.report.numbers import count, points
 
-__all__ = ["Item", "checklist", "checklist_rows", "checklist_html", "show_checklist", "ITEMS_2025", "CAPTION"]
+__all__ = ["Item", "checklist", "checklist_rows", "checklist_html", "ITEMS_2025", "CAPTION"]
 
 CAPTION = "Where this report answers each item of the CONSORT 2025 checklist"
 # The statement's items (Hopewell et al. 2025, Table 1): 30 numbered items, 12 of them in two or more parts.
@@ -203,13 +203,3 @@ def checklist_html(results: dict, caption: str | None = CAPTION) -> str:
     table = tables.table_html(frame, caption)
     return _LINK.sub(lambda m: f'<a class="consort-ref" href="#{html.escape(anchors[int(m.group(1))])}">'
                                f"{m.group(2)}</a>", table)
-
-
-def show_checklist(results: dict) -> None:
-    """Show the checklist in the report notebook, numbered with the report's other tables."""
-    import IPython.display
-
-    from helpers.report import tables
-
-    tables._TABLES_SHOWN[0] += 1
-    IPython.display.display(IPython.display.HTML(checklist_html(results, f"Table {tables._TABLES_SHOWN[0]}. {CAPTION}")))

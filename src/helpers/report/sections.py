@@ -28,7 +28,7 @@ from helpers.report.figures import narrow_path
 from helpers.report.findings import drawn
 from helpers.report.tables import table_html
 
-__all__ = ["SECTIONS", "Report", "render_sections"]
+__all__ = ["SECTIONS", "Report"]
 
 SECTIONS = {
     "full": ["decision_page", "abstract", "summary", "emmie", "warnings", "changes", "flow", "audit", "compliance",
@@ -137,8 +137,3 @@ class Report:
 def _data_uri(path: Path) -> str:
     kind = {".svg": "image/svg+xml"}.get(path.suffix, "image/png")
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
-def render_sections(results: dict, output_dir: Path, audience: str = "full", **options) -> list[str]:
-    """Every section of the audience's report, as HTML, in order."""
-    return Report(results, output_dir, audience=audience, **options).render_all()

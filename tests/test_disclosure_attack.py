@@ -368,7 +368,7 @@ def trials(draw):
     return design, tweaks, draw(st.integers(0, 1000))
 
 
-@settings(max_examples=examples(3))
+@settings(max_examples=examples(5))
 @given(trials())
 def test_no_generated_trial_publishes_a_recoverable_small_cell(trial):
     design, tweaks, seed = trial

@@ -46,7 +46,7 @@ def build(design, dropped, single_borough, seed):
     return allocation, extract
 
 
-@settings(max_examples=examples(5))
+@settings(max_examples=examples(8))
 @given(trials())
 # Once failed: a complier effect of exactly -1 with one report an arm gave an interval of zero width.
 @example(({"n_control": 1, "n_treatment": 1, "compliance": 1.0, "control_withdrawal": 1.0,

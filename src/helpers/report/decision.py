@@ -11,7 +11,6 @@ from pathlib import Path
 
 from helpers import config
 from helpers.pipeline.results import parameters_file_name
-from helpers.report.numbers import count, points
 
 __all__ = ["critical_flags", "provenance_block", "short_hash", "open_bounds"]
 
@@ -33,35 +32,22 @@ def open_bounds(itt: dict) -> tuple[float, float] | None:
     return (min(values), max(values)) if values else None
 
 
-def critical_flags(results: dict) -> list[str]:
-    """What a reader of page 1 must know before reading any figure, each only when it applies."""
-    flags = []
-    identification = results.get("identification") or {}
-    if identification.get("identified") is False:
-        flags.append(f"NO CONTRAST IN DELIVERY: {identification['delivery']}, so no figure in this report credits "
-                     "SRC with an effect.")
-    audit = results["allocation_audit"]
-    breaches = audit.get("threshold_rule_breaches") or 0
-    if breaches:
-        flags.append(f"ALLOCATION AUDIT: {count(breaches)} of {count(results['flow']['randomised'])} reports are in "
-                     "the arm their random number does not give them, so the allocation was not kept as documented.")
-    flags += [f"ALLOCATION AUDIT: {flag}" for flag in audit.get("flags", [])]
+def critical_flags(results: dict, *, audit_tests: bool = True) -> list[str]:
+    """What a reader of page 1 must know before reading any figure, each only when it applies; the words are in
+    ``templates/critical_flags.md.j2`` (``audit_tests``: the audit's own flags, which name their tests, as well)."""
+    from helpers.report.summary import render_markdown
+
     open_cases = results["flow"]["outcome_open"]
-    if open_cases["treatment"] or open_cases["control"]:
-        total = open_cases["treatment"] + open_cases["control"]
-        bounds = open_bounds(results["outcomes"]["attrition"]["itt"])
-        reach = (f"; however they end, the difference in withdrawal lies between {points(bounds[0], signed=True)} and "
-                 f"{points(bounds[1], signed=True)} percentage points" if bounds else "")
-        flags.append(f"OPEN INVESTIGATIONS: {count(total)} reports ({open_cases['treatment']} SRC, "
-                     f"{open_cases['control']} business as usual) have no outcome yet and are not analysed: the "
-                     f"effects compare the {count(results['flow']['outcome_recorded']['treatment'])} SRC and "
-                     f"{count(results['flow']['outcome_recorded']['control'])} business-as-usual reports with an "
-                     f"outcome{reach}.")
-    origin = results["inputs"].get("origin") or {}
-    if origin.get("synthetic"):
-        flags.append(f"SYNTHETIC DATA: these files were made by {origin['generator']} (seed {origin['seed']}); "
-                     f"{origin['published']}; {origin['invented']}. No row describes a real person or crime.")
-    return flags
+    audit = results["allocation_audit"]
+    identification = results.get("identification") or {}
+    text = render_markdown(
+        "critical_flags.md.j2", no_contrast=identification.get("identified") is False,
+        delivery=identification.get("delivery"), breaches=audit.get("threshold_rule_breaches") or 0,
+        randomised=results["flow"]["randomised"], audit_flags=audit.get("flags", []) if audit_tests else [],
+        open=open_cases, open_total=open_cases["treatment"] + open_cases["control"],
+        recorded=results["flow"]["outcome_recorded"], bounds=open_bounds(results["outcomes"]["attrition"]["itt"]),
+        origin=results["inputs"].get("origin") or {})
+    return [flag for flag in text.split("\n\n") if flag]
 
 
 def provenance_block(results: dict, parameters_file: str | Path | None = None, *,

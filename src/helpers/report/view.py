@@ -278,13 +278,13 @@ def leadership_decision_page(results: dict, report: Report) -> dict:
     if answer == "unclear":
         answer = "promising" if not missing(itt["risk_difference"]) and itt["risk_difference"] < 0 else "no sign"
     needed = attrition["power"]["n_per_arm_for_target_power"]
-    audit_flags = [f"ALLOCATION AUDIT: {flag}" for flag in results["allocation_audit"]["flags"]]
     page = decision_page(results, report)
     page["provenance"] = decision.provenance_block(results, report.parameters_file,
                                                    appendix="the full report's appendix")
     # the audit's own flags name their tests: leadership get their count, the full report gives them
-    page["flags"] = [flag for flag in page["flags"] if flag not in audit_flags]
-    return {**page, "recommendation": answer, "identification": identification, "audit_flags": len(audit_flags),
+    page["flags"] = decision.critical_flags(results, audit_tests=False)
+    return {**page, "recommendation": answer, "identification": identification,
+            "audit_flags": len(results["allocation_audit"]["flags"]),
             "itt_reason": _reason(attrition.get("notes", {}).get("itt.risk_difference")) or "the data do not support it",
             "trial_size": None if needed is None else 2 * needed}
 

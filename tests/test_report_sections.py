@@ -295,3 +295,22 @@ def test_a_run_into_a_folder_with_an_earlier_run_says_what_changed(shipped_like,
     assert "cannot be compared with this run" in _text(Report(results, output_dir, previous_results=broken)
                                                        .render("changes"))
     assert Report(results, output_dir).render("changes") == ""
+
+
+@pytest.mark.parametrize("audience", list(SECTIONS))
+def test_synthetic_data_are_described_by_what_their_generator_took_from_the_published_trial(shipped_like, audience):
+    """A generated trial's counts are invented: no limitation may say they reproduce the published trial."""
+    import copy
+
+    results, output_dir = shipped_like
+    results = copy.deepcopy(results)
+    origin = results["inputs"]["origin"]
+    origin.update(synthetic=True, generator="srceval simulate", seed=11, published="nothing is taken from the published trial (a generated trial of the design recorded in "
+                  "the manifest)", invented="every count and characteristic is invented")  # simulate with a design
+    text = _text("\n".join(Report(results, output_dir, audience=audience).render_all()))
+    assert "reproduce the published trial" not in text
+    from helpers.inputs.provenance import PUBLISHED
+
+    origin["published"] = PUBLISHED  # as the shipped extract's manifest says
+    text = _text("\n".join(Report(results, output_dir, audience=audience).render_all()))
+    assert "reproduce the published trial" in text

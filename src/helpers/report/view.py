@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from helpers.inputs.provenance import PUBLISHED
 from helpers.report import abstract as structured
 from helpers.report import decision, numbers, tables
 from helpers.report.consort import CAPTION as CONSORT_CAPTION
@@ -231,7 +232,9 @@ def limitations(results: dict, report: Report) -> dict:
     identification = results.get("identification") or {}
     identified = identification.get("identified") is not False
     cace = attrition["cace"]
-    return {"synthetic": bool((results["inputs"].get("origin") or {}).get("synthetic")),
+    origin = results["inputs"].get("origin") or {}
+    return {"synthetic": bool(origin.get("synthetic")), "origin": origin,
+            "calibrated": origin.get("published") == PUBLISHED,  # generated to the published counts
             "itt_ci": attrition["itt"]["risk_difference_ci"],
             "itt_reason": _reason(attrition.get("notes", {}).get("itt.risk_difference")) or "the data do not support it",
             "rare": _too_rare(results), "cace_estimable": not missing(cace["risk_difference"]),

@@ -160,3 +160,9 @@ def test_ward_labels_in_several_boroughs_are_found_and_named():
     assert warning.startswith("1 ward label(s) appear in more than one borough: 'W01' (3 boroughs). The declared "
                               "design (clusters: ward) takes each label as one ward")
     assert audit_design.repeated_label_warning({}, Design("cluster", ("ward",))) is None
+
+
+def test_a_flag_never_shows_a_p_value_in_scientific_notation():
+    from helpers.methods.audit import flag_p
+
+    assert flag_p(3.84e-28) == "< 0.0001" and flag_p(0.00421) == "= 0.00421" and flag_p(0.0001) == "= 0.0001"

@@ -278,6 +278,11 @@ def randomisation_balance_test(data: pd.DataFrame, *, treatment: str = "assigned
             "method": "randomisation inference on the R-squared of allocation on covariates"}
 
 
+def flag_p(p_value: float) -> str:
+    """A flag's p-value in words a reader can take in: '= 0.0042', or '< 0.0001' for smaller ones."""
+    return f"= {p_value:.3g}" if p_value >= 1e-4 else "< 0.0001"
+
+
 def _below(p_value: float | None) -> bool:
     return p_value is not None and p_value < FLAG_P_VALUE
 
@@ -293,13 +298,13 @@ def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: in
         share = ratio.get("expected_share", 0.5)
         expected = "a 1:1 ratio" if share == 0.5 else f"the declared SRC share of {share:g}"
         flags.append(f"The arms are unequal ({ratio['treatment']} SRC vs {ratio['control']} BAU): an exact test of "
-                     f"{expected} gives p = {ratio['p_value']:.3g}.")
+                     f"{expected} gives p {flag_p(ratio['p_value'])}.")
     if _below(runs["p_value"]):
         flags.append(f"The arms alternate in a non-random pattern ({runs['runs']} runs, longest "
-                     f"{runs['longest_run']}): runs test p = {runs['p_value']:.3g}.")
+                     f"{runs['longest_run']}): runs test p {flag_p(runs['p_value'])}.")
     if _below(omnibus["p_value"]):
         flags.append(f"The arms differ at baseline more than chance allows: omnibus balance test "
-                     f"p = {omnibus['p_value']:.3g}. The allocation may have been subverted.")
+                     f"p {flag_p(omnibus['p_value'])}. The allocation may have been subverted.")
     if early:
         flags.append(f"{early} report(s) were allocated before the date they were reported.")
     if breaches:
@@ -309,7 +314,7 @@ def audit_flags(ratio: dict, runs: dict, omnibus: dict, early: int, breaches: in
         if _below(check["p_value"]):
             test = "chi-squared" if "method" not in check else "randomisation test of the chi-squared statistic"
             flags.append(f"The share allocated to SRC varies by {'day of the week' if period == 'weekday' else period} "
-                         f"more than chance allows: {test} p = {check['p_value']:.3g}.")
+                         f"more than chance allows: {test} p {flag_p(check['p_value'])}.")
     return flags
 
 

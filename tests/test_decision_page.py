@@ -178,7 +178,7 @@ def check_page_one(page: str, results: dict) -> None:
         assert re.search(re.escape(file) + r".{0,120}SHA-256 " + results["inputs"][f"{role}_sha256"][:12] + r"\b", page)
     assert "Parameters file: " in page
     command = results["provenance"].get("command")
-    assert (f"Command: {command}" if command else "Command: none recorded (the stage notebooks were executed "
+    assert (f"Command, each path by its last part: {command}" if command else "Command: none recorded (the stage notebooks were executed "
             "directly, not by srceval)") in page
     assert f"srceval {results['provenance']['package_version']} (commit " in page
     assert "Contents" not in page

@@ -229,7 +229,7 @@ def test_two_runs_give_identical_results_and_figures(run, relative_run):
     first = json.loads(json.dumps(run["results"]))
     assert again["provenance"]["command"] == "srceval run --out out"  # as typed, each path by its last part
     page_one = (relative_run["out"] / "report.html").read_text().partition("Contents")[0]
-    assert "Command: srceval run --out out" in page_one
+    assert "Command, each path by its last part: srceval run --out out" in page_one
     for results in (first, again):
         results["provenance"].pop("generated_at")
         results["provenance"].pop("command")

@@ -118,7 +118,7 @@ def test_the_leadership_summary_agrees_with_page_one_when_only_the_yearly_range_
 def test_text_from_the_input_files_is_escaped_in_every_section(shipped_like):
     results, output_dir = shipped_like
     hostile = "<img src=x onerror=alert(1)>"
-    link = "[Kingston](javascript:alert(1))"
+    link = "[King](javascript:alert(1))*ston*"
     changed = {**results, "warnings": [f"{hostile}.csv: 2 duplicate records"],
                "allocation_audit": {**results["allocation_audit"], "flags": [hostile]},
                "trial": {**results["trial"], "boroughs": [hostile, link, *results["trial"]["boroughs"][2:]]}}
@@ -126,6 +126,8 @@ def test_text_from_the_input_files_is_escaped_in_every_section(shipped_like):
         page = "\n".join(Report(changed, output_dir, audience=audience).render_all())
         assert "<img src=x" not in page, audience
         assert "javascript:" not in page.replace(link, ""), audience
+    abstract = Report(changed, output_dir).render("abstract")
+    assert "<em>" not in abstract and "[King](javascript:alert(1))*ston*" in abstract  # shown as typed
     assert "&lt;img src=x onerror=alert(1)&gt;" in "\n".join(Report(changed, output_dir).render_all())
 
 

@@ -9,6 +9,7 @@ criminology journals ask for: background and question, data, methods, findings, 
 from __future__ import annotations
 
 import datetime
+import re
 
 from helpers.parameters import short_label
 from helpers.report import numbers, summary
@@ -45,6 +46,14 @@ def places(trial: dict) -> str | None:
     text = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else "".join(named)
     hidden = f"{unnamed} borough{'s' if unnamed > 1 else ''} too small to name" if unnamed else ""
     return f"{text} and {hidden}" if text and hidden else text or hidden
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~])")  # < and > are escaped as HTML
+
+
+def _plain(text: str | None) -> str | None:
+    """Text from the input files, with Markdown's punctuation escaped so that it shows as typed."""
+    return None if text is None else _MARKDOWN.sub(r"\\\1", text)
 
 
 def _reason(notes: dict, key: str, default: str = "the data do not support it") -> str:
@@ -166,7 +175,7 @@ def abstract_context(results: dict) -> dict:
             "received": {"treatment": count(flow["received_src"]["treatment"]),
                          "control": count(flow["received_src"]["control"])},
             "delivery_rate": pct(flow["received_src"]["treatment"] / treated, 0) if treated else None,
-            "boroughs": places(trial), "design": results["design"],
+            "boroughs": _plain(places(trial)), "design": results["design"],
             "synthetic": bool(origin.get("synthetic")), "origin": origin,
             "rd_method": _estimate_method(results, "attrition", "risk_difference"),
             "rr_method": _estimate_method(results, "attrition", "risk_ratio"),

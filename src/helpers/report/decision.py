@@ -70,7 +70,7 @@ def provenance_block(results: dict, parameters_file: str | Path | None = None, *
     if name is not None:
         lines.append(f"Parameters file: {_parameters_label(name)}")
     command = results["provenance"].get("command")
-    lines.append(f"Command: {command}" if command else
+    lines.append(f"Command, each path by its last part: {command}" if command else
                  "Command: none recorded (the stage notebooks were executed directly, not by srceval)")
     design = (results.get("design") or {}).get("assignment")
     if design and design != "complete":

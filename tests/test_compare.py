@@ -280,3 +280,8 @@ def test_a_last_run_with_no_comparable_figure_is_said_to_be_incomparable(results
     assert "read an allocation file it did not record and an extract file it did not record." in text
     partly = {**earlier, "flow": {"randomised": results["flow"]["randomised"] - 10}}
     assert "1 of the 1 headline figures it holds changed." in changes(partly)
+    broken = tmp_path / "earlier" / "results.json"
+    broken.write_text('{"schema_version": ')
+    out = tmp_path / "out"
+    text = Report(results, out, previous_results=broken).render("changes")
+    assert "results.json cannot be read" in text and str(tmp_path) not in text  # the file by its name alone

@@ -7,6 +7,7 @@ parameters, or a decision that a template turns into words (which branch is true
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup
@@ -85,8 +86,9 @@ def changes(results: dict, report: Report) -> dict | None:
     this_run = read_results(report.files.results)  # as written, so that srceval diff would give the same
     try:
         previous, same_form = read_last_run(report.previous_results, this_run)
-    except NotResults as error:
-        return {"error": str(error)}
+    except NotResults as error:  # its message names the file by its path: the report names it alone
+        path = str(report.previous_results)
+        return {"error": str(error).replace(path, Path(path).name)}
     table = last_run_table(previous, this_run)
     held = table[table["Last run"] != "not in that run"]  # an earlier form may hold only some headline figures
     before = previous.get("provenance", {})

@@ -316,3 +316,14 @@ def test_synthetic_data_are_described_by_what_their_generator_took_from_the_publ
     origin["published"] = PUBLISHED  # as the shipped extract's manifest says
     text = _text("\n".join(Report(results, output_dir, audience=audience).render_all()))
     assert "reproduce the published trial" in text
+
+
+def test_a_force_interval_cut_to_its_limits_is_said_to_be(shipped_like):
+    import copy
+
+    results, output_dir = shipped_like
+    results = copy.deepcopy(results)
+    results["extrapolation"]["notes"]["itt_ci"] = ("interval cut to the limits of what the force's figures allow: at "
+                                                   "most all 6,839 withdrawals prevented")
+    text = _text(Report(results, output_dir).render("extrapolation"))
+    assert "SRC as delivered in the trial: its interval cut to the limits of what the force's figures allow" in text

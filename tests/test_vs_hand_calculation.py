@@ -266,3 +266,18 @@ def test_the_charge_outcome_detects_an_increase_in_the_shipped_run(reference_res
     for name in ("charge", "positive_outcome"):
         assert reference_results["outcomes"][name]["power"]["minimum_detectable_difference"] > 0
     assert reference_results["outcomes"]["attrition"]["power"]["minimum_detectable_difference"] < 0
+
+
+def test_a_force_interval_cut_to_its_limits_says_so():
+    """6,839 withdrawals among 22,421 hate crimes: a relative reduction of -347% would add 23,731 withdrawals,
+    more than the 15,582 other reports; the interval stops at -15,582 and its note says it was cut."""
+    from helpers.methods.extrapolation import force_extrapolation
+
+    population = {"withdrawals": 6839, "hate_crimes": 22421, "label": "force", "source": "test"}
+    wide = {"itt": {"relative_risk_reduction": -0.5, "relative_risk_reduction_ci": [-3.47, 0.54]},
+            "cace": {"relative_risk_reduction": 0.25, "relative_risk_reduction_ci": [-0.04, 0.5]}}
+    result = force_extrapolation(wide, population, "force")
+    assert result["prevented"]["itt_ci"] == [-15582, pytest.approx(0.54 * 6839)]
+    assert "cut to the limits" in result["notes"]["itt_ci"] and "full_compliance_ci" not in result["notes"]
+    narrow = {**wide, "itt": {"relative_risk_reduction": 0.2, "relative_risk_reduction_ci": [-0.03, 0.39]}}
+    assert force_extrapolation(narrow, population, "force")["notes"] == {}

@@ -35,6 +35,12 @@ def prevented_withdrawals(withdrawals: int, reduction: float | None, interval: l
     return bound(withdrawals * reduction), [scaled_low, scaled_high]
 
 
+def _cut(withdrawals: int, interval: list, carried_interval: list) -> bool:
+    """Whether an end of the carried interval was cut to a limit (or stands for a reduction the trial cannot bound)."""
+    return any(end is None or abs(withdrawals * end - shown) > 1e-6 for end, shown in zip(interval, carried_interval)
+               if shown is not None)
+
+
 def carried(attrition: dict, estimand: str, not_an_effect: str | None = None) -> tuple[float | None, list]:
     """The relative reduction the extrapolation carries for ``estimand`` ("itt" or "cace"), and its interval;
     none when the arms' difference is not an effect of SRC (``not_an_effect`` says why: no contact delivered)."""
@@ -60,6 +66,11 @@ def force_extrapolation(attrition: dict, population: dict, key: str, *, not_an_e
                                        "number of reports that could change")
              for key, value, rrr in (("itt", itt, itt_rrr[0]), ("full_compliance", full, full_rrr[0]))
              if value is None}
+    for key, value, rrr, interval in (("itt", itt, itt_rrr, itt_ci), ("full_compliance", full, full_rrr, full_ci)):
+        if value is not None and _cut(withdrawals, rrr[1], interval):
+            notes[f"{key}_ci"] = (f"interval cut to the limits of what the force's figures allow: at most all "
+                                  f"{withdrawals:,} withdrawals prevented, at worst all {hate_crimes - withdrawals:,} "
+                                  "other reports turned into withdrawals")
     return {
         "population": population["label"],
         "population_key": key,

@@ -176,6 +176,8 @@ def extrapolation(results: dict, report: Report) -> dict:
             "identified": identification.get("identified") is not False,
             "reasons": _prevented_reasons(results),
             "relative_reason": _reason((force.get("notes") or {}).get("itt")) or "the trial gives no relative change",
+            "cut": [(key.removesuffix("_ci"), note) for key, note in (force.get("notes") or {}).items()
+                    if key.endswith("_ci")],
             "prevented_table": tables.extrapolation_table(force, level),
             "transport": tables.transport_table(force, level),
             "reconciliation": tables.reconciliation_table(results), "economics": results["economics"],

@@ -327,3 +327,12 @@ def test_a_force_interval_cut_to_its_limits_is_said_to_be(shipped_like):
                                                    "most all 6,839 withdrawals prevented")
     text = _text(Report(results, output_dir).render("extrapolation"))
     assert "SRC as delivered in the trial: its interval cut to the limits of what the force's figures allow" in text
+
+
+def test_an_adjusted_estimate_that_is_not_estimable_gives_its_reason(degenerate):
+    full, _, results = degenerate["no events"]
+    reasons = [row["reason"].removeprefix("not estimable: ") for row in results["estimates"]
+               if row["estimand"].startswith("risk_difference_adjusted") and row["estimate"] is None]
+    assert reasons
+    for reason in reasons:
+        assert f"not estimable: {html.escape(reason)}" in full or f"not estimable: {reason}" in full

@@ -389,7 +389,9 @@ def adjusted_table(outcomes: dict, estimates: list[dict], confidence_level: floa
         for key, label in (("risk_difference_adjusted_lin", "Lin (2013) OLS"),
                            ("risk_difference_adjusted_logistic", "Logistic, marginal")):
             e = estimate_row(estimates, name, key)
-            row[f"{label} ({level} CI)"] = with_interval(e["estimate"], [e["conf_low"], e["conf_high"]], pct)
+            why = (e.get("reason") or "").removeprefix("not estimable: ") or "the data do not support it"
+            row[f"{label} ({level} CI)"] = (with_interval(e["estimate"], [e["conf_low"], e["conf_high"]], pct)
+                                            if e["estimate"] is not None else f"{NOT_ESTIMABLE}: {why}")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -336,3 +336,15 @@ def test_an_adjusted_estimate_that_is_not_estimable_gives_its_reason(degenerate)
     assert reasons
     for reason in reasons:
         assert f"not estimable: {html.escape(reason)}" in full or f"not estimable: {reason}" in full
+
+
+def test_the_leadership_summary_says_a_blocked_difference_is_not_the_gap_between_the_shares(shipped_like):
+    import copy
+
+    results, output_dir = shipped_like
+    results = copy.deepcopy(results)
+    text = _text(Report(results, output_dir, audience="leadership").render("leadership_summary"))
+    assert "not simply the gap between the two shares" not in text  # a completely randomised trial
+    results["design"]["assignment"] = "blocked"
+    text = _text(Report(results, output_dir, audience="leadership").render("leadership_summary"))
+    assert "compared within each group the reports were randomised in, so it is not simply the gap" in text

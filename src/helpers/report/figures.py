@@ -311,8 +311,9 @@ def extrapolation_plot(prevented: dict, path: Path, *, population_label: str, co
 
 
 def _extrapolation_plot(prevented: dict, width: float, population_label: str, confidence_level: float):
-    rows = [("As delivered in the trial\n(intention to treat)", prevented["itt"], prevented["itt_ci"]),
-            ("If every victim received it\n(complier estimate)", prevented["full_compliance"],
+    # plain labels: the chart is also the leadership report's (the tables name the estimands)
+    rows = [("As delivered\nin the trial", prevented["itt"], prevented["itt_ci"]),
+            ("If every victim\nreceived it", prevented["full_compliance"],
              prevented["full_compliance_ci"])]
     fig, ax = plt.subplots(figsize=(width, 3.0), layout="constrained")
     ax.axvline(0, color="#333333", linewidth=0.8)

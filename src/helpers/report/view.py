@@ -310,6 +310,7 @@ def leadership_summary(results: dict, report: Report) -> dict:
             "includes_no_effect": not missing(low) and not missing(high) and low <= 0 <= high,
             # page 1's answer reads the yearly figure's interval too: clear here, unclear there
             "yearly_unclear": answer_word(itt, identification, results["extrapolation"]["prevented"]) == "unclear",
+            "within_blocks": (results.get("design") or {}).get("assignment") == "blocked",
             "probability": (itt.get("bayesian") or {}).get("probability_of_reduction")}
 
 

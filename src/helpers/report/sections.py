@@ -12,7 +12,6 @@ executed notebook into report.html and report.pdf.
 """
 from __future__ import annotations
 
-import base64
 import functools
 import html
 import re
@@ -26,7 +25,7 @@ from helpers import config
 from helpers.report import view
 from helpers.report.figures import narrow_path
 from helpers.report.findings import drawn
-from helpers.report.tables import table_html
+from helpers.report.tables import data_uri, table_html
 
 __all__ = ["SECTIONS", "Report"]
 
@@ -128,12 +127,7 @@ class Report:
             self._figures.append(name)
         number = self._figures.index(name) + 1
         narrow = narrow_path(path)
-        source = f'<source media="(max-width: 700px)" srcset="{_data_uri(narrow)}">' if narrow.is_file() else ""
+        source = f'<source media="(max-width: 700px)" srcset="{data_uri(narrow)}">' if narrow.is_file() else ""
         caption = html.escape(caption)
-        return Markup(f'<figure><picture>{source}<img alt="{caption}." src="{_data_uri(path)}"></picture>'
+        return Markup(f'<figure><picture>{source}<img alt="{caption}." src="{data_uri(path)}"></picture>'
                       f"<figcaption>Figure {number}. {caption}.</figcaption></figure>")
-
-
-def _data_uri(path: Path) -> str:
-    kind = {".svg": "image/svg+xml"}.get(path.suffix, "image/png")
-    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"

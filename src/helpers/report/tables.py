@@ -59,12 +59,13 @@ def figure(path, caption: str) -> None:
         _FIGURES_SHOWN.append(path.stem)
     number = _FIGURES_SHOWN.index(path.stem) + 1
     narrow = narrow_path(path)
-    source = (f'<source media="(max-width: 700px)" srcset="{_data_uri(narrow)}">' if narrow.is_file() else "")
-    display(HTML(f'<figure><picture>{source}<img alt="{html.escape(caption)}." src="{_data_uri(path)}"></picture>'
+    source = (f'<source media="(max-width: 700px)" srcset="{data_uri(narrow)}">' if narrow.is_file() else "")
+    display(HTML(f'<figure><picture>{source}<img alt="{html.escape(caption)}." src="{data_uri(path)}"></picture>'
                  f"<figcaption>Figure {number}. {html.escape(caption)}.</figcaption></figure>"))
 
 
-def _data_uri(path: Path) -> str:
+def data_uri(path: Path) -> str:
+    """A saved figure as a data: address, so the report is one self-contained file."""
     kind = {".svg": "image/svg+xml"}.get(path.suffix, "image/png")
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
